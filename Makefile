@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Thin wrapper over CMake. `make run` mounts the demo namespace at ./mnt;
+# `make check` builds with AddressSanitizer and UBSan and runs every test.
+
+BUILD ?= build
+CHECK_BUILD ?= build-check
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all build deps run stop check unit integration bench clean
+
+all: build
+
+deps:
+	@./packaging/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@./packaging/demo.sh $(BUILD)/strata
+
+stop:
+	@./packaging/demo.sh --stop
+
+check: deps
+	@cmake -S . -B $(CHECK_BUILD) -DCMAKE_BUILD_TYPE=Debug \
+		-DSTRATA_SANITIZE=ON -DSTRATA_WERROR=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(CHECK_BUILD) -j $(JOBS)
+	@cd $(CHECK_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --output-on-failure --timeout 900
+
+unit: build
+	@cd $(BUILD) && ctest -L unit --output-on-failure
+
+integration: build
+	@cd $(BUILD) && ctest -L integration --output-on-failure
+
+bench: build
+	@./integration/bench/local.sh $(BUILD)/strata
+
+clean:
+	rm -rf $(BUILD) $(CHECK_BUILD)

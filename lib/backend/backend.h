@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * lib/backend/backend.h - the one interface to every storage tier.
+ *
+ * A backend stores objects: byte strings named by keys ("2b/1a/000...1a2b").
+ * It knows nothing about inodes, paths, the catalog or policies; the key is
+ * chosen by lib/vfs from a stable file id. Each driver (local, mem, later nfs
+ * and s3) fills one struct strata_backend_ops; the registry (registry.c)
+ * maps a URL scheme to a driver. Capability bits say what a driver can do;
+ * callers test bits, never driver names. Where a slot is NULL the wrappers
+ * below either emulate the operation or return -EOPNOTSUPP.
+ *
+ * Errors are negative errno values. Threads: a struct strata_backend may be
+ * used from any number of threads at once; a struct strata_obj (an open
+ * object) may be used by several threads for reads and writes at distinct
+ * offsets, as a file descriptor can, but is closed by exactly one.
+ */
+#ifndef STRATA_BACKEND_BACKEND_H
+#define STRATA_BACKEND_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "cfg.h"
+
+/* Longest key a driver must accept. */
+#define STRATA_KEY_MAX 1024
+
+enum strata_bcap {
+	STRATA_BCAP_RANGE_READ = 1u << 0,	/* read any byte range */
+	STRATA_BCAP_RANDOM_WRITE = 1u << 1,	/* write in place at any offset */
+	STRATA_BCAP_RENAME = 1u << 2,		/* rename slot is set */
+	STRATA_BCAP_FD = 1u << 3,		/* objects are file descriptors */
+	STRATA_BCAP_FALLOCATE = 1u << 4,	/* obj_fallocate slot is set */
+};
+
+enum strata_obj_flags {
+	STRATA_OBJ_READ = 1u << 0,
+	STRATA_OBJ_WRITE = 1u << 1,
+	STRATA_OBJ_CREATE = 1u << 2,	/* create when missing */
+	STRATA_OBJ_EXCL = 1u << 3,	/* with CREATE: fail with -EEXIST */
+	STRATA_OBJ_TRUNC = 1u << 4,	/* start empty */
+};
+
+struct strata_obj_stat {
+	uint64_t size;
+	struct timespec mtime;
+};
+
+struct strata_backend_statfs {
+	uint64_t total;		/* bytes */
+	uint64_t avail;		/* bytes */
+	uint64_t files;		/* object slots, 0 if unbounded */
+	uint64_t ffree;
+};
+
+struct strata_backend;
+
+/* An open object. Allocated by the core with ops->obj_priv_size bytes for the
+ * driver at priv. */
+struct strata_obj {
+	struct strata_backend *be;
+	unsigned int flags;	/* enum strata_obj_flags it was opened with */
+	void *priv;
+};
+
+/* Called once per object by list; return non-zero to stop the walk (that
+ * value is then returned by strata_backend_list). */
+typedef int (*strata_backend_list_cb)(void *arg, const char *key,
+				      const struct strata_obj_stat *st);
+
+struct strata_backend_ops {
+	const char *scheme;	/* URL scheme: "file", "mem", "nfs", "s3" */
+	const char *driver;	/* driver name for messages: "local", ... */
+	unsigned int caps;	/* enum strata_bcap */
+	size_t priv_size;	/* per backend, zeroed, at be->priv */
+	size_t obj_priv_size;	/* per open object, zeroed, at obj->priv */
+
+	/* Connect or check the store; a failure message goes to err. */
+	int (*open)(struct strata_backend *be, const struct strata_uri *uri,
+		    char *err, size_t errlen);
+	void (*close)(struct strata_backend *be);
+	int (*statfs)(struct strata_backend *be,
+		      struct strata_backend_statfs *out);
+
+	int (*obj_open)(struct strata_backend *be, const char *key,
+			unsigned int flags, struct strata_obj *obj);
+	/* Short reads only at end of object. */
+	int (*obj_read)(struct strata_obj *obj, uint64_t off, void *buf,
+			size_t len, size_t *nread);
+	/* Writes all of buf or fails. */
+	int (*obj_write)(struct strata_obj *obj, uint64_t off, const void *buf,
+			 size_t len);
+	int (*obj_truncate)(struct strata_obj *obj, uint64_t size);
+	int (*obj_sync)(struct strata_obj *obj, bool datasync);
+	int (*obj_fallocate)(struct strata_obj *obj, int mode, uint64_t off,
+			     uint64_t len);	/* NULL unless BCAP_FALLOCATE */
+	int (*obj_fd)(struct strata_obj *obj);	/* NULL unless BCAP_FD */
+	/* Releases the object whatever it returns; an error means data
+	 * written through it may not have reached the store. */
+	int (*obj_close)(struct strata_obj *obj);
+
+	int (*stat)(struct strata_backend *be, const char *key,
+		    struct strata_obj_stat *out);
+	int (*remove)(struct strata_backend *be, const char *key);
+	int (*rename)(struct strata_backend *be, const char *from,
+		      const char *to);	/* NULL unless BCAP_RENAME */
+	int (*list)(struct strata_backend *be, strata_backend_list_cb cb,
+		    void *arg);
+};
+
+struct strata_backend {
+	const struct strata_backend_ops *ops;
+	char name[64];		/* the tier's name, for messages */
+	void *priv;
+};
+
+/*
+ * Find the driver for uri->scheme and open it. name is the tier name used in
+ * messages. On failure returns -EPROTONOSUPPORT (no driver for the scheme) or
+ * the driver's error, and writes a message naming the tier and the cause to
+ * err. The backend is freed by strata_backend_close().
+ */
+int strata_backend_open(const struct strata_uri *uri, const char *name,
+			struct strata_backend **out, char *err, size_t errlen);
+void strata_backend_close(struct strata_backend *be);
+
+/* The driver registered for a scheme, or NULL. */
+const struct strata_backend_ops *strata_backend_driver(const char *scheme);
+
+static inline unsigned int strata_backend_caps(const struct strata_backend *be)
+{
+	return be->ops->caps;
+}
+
+int strata_backend_statfs(struct strata_backend *be,
+			  struct strata_backend_statfs *out);
+int strata_backend_stat(struct strata_backend *be, const char *key,
+			struct strata_obj_stat *out);
+int strata_backend_remove(struct strata_backend *be, const char *key);
+/* Emulated by copy and remove when the driver cannot rename. */
+int strata_backend_rename(struct strata_backend *be, const char *from,
+			  const char *to);
+int strata_backend_list(struct strata_backend *be, strata_backend_list_cb cb,
+			void *arg);
+
+/* Open an object; *out is freed by strata_obj_close() only. */
+int strata_obj_open(struct strata_backend *be, const char *key,
+		    unsigned int flags, struct strata_obj **out);
+int strata_obj_read(struct strata_obj *obj, uint64_t off, void *buf,
+		    size_t len, size_t *nread);
+int strata_obj_write(struct strata_obj *obj, uint64_t off, const void *buf,
+		     size_t len);
+int strata_obj_truncate(struct strata_obj *obj, uint64_t size);
+int strata_obj_sync(struct strata_obj *obj, bool datasync);
+/* -EOPNOTSUPP when the driver cannot allocate. */
+int strata_obj_fallocate(struct strata_obj *obj, int mode, uint64_t off,
+			 uint64_t len);
+/* The object's file descriptor (borrowed, valid until close), or -1. */
+int strata_obj_fd(struct strata_obj *obj);
+/* Accepts NULL. */
+int strata_obj_close(struct strata_obj *obj);
+
+extern const struct strata_backend_ops strata_local_ops;
+extern const struct strata_backend_ops strata_mem_ops;
+
+#endif

@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * lib/catalog/catalog.h - the catalog: the truth of the namespace.
+ *
+ * The catalog holds inodes (mode, owner, times, size, content version),
+ * directory entries, symlink targets, xattrs, tiers, replicas (which tier
+ * holds which content version of a file, under which object key), and the
+ * tables pins and jobs that the policy engine fills. Backends are never
+ * called from here.
+ *
+ * Every namespace operation below is one transaction in the engine: it either
+ * happens whole or not at all. The interface is a struct of operations so a
+ * second engine (PostgreSQL, for several mounts) can slot in beside the
+ * embedded SQLite one without touching callers.
+ *
+ * Threads: one struct strata_catalog may be shared by all threads of a
+ * process. The SQLite engine gives each calling thread its own connection
+ * (opened on first use, with its own prepared statements) and serialises
+ * writers inside the process, so callers never see "database is locked";
+ * other processes (the CLI) wait on a busy timeout.
+ *
+ * Errors are negative errno: -ENOENT (no such name or inode), -EEXIST,
+ * -ENOTEMPTY, -ENOTDIR, -EISDIR, -ENODATA (no such xattr), -ERANGE (buffer
+ * too small), -EIO (the engine failed; the detail is logged once), -EPROTO
+ * (the catalog file has a schema newer than this program).
+ */
+#ifndef STRATA_CATALOG_CATALOG_H
+#define STRATA_CATALOG_CATALOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+typedef uint64_t strata_ino_t;
+
+#define STRATA_ROOT_INO ((strata_ino_t)1)
+/* Schema version this program writes; older files are upgraded at open. */
+#define STRATA_CATALOG_SCHEMA 1
+
+struct strata_attr {
+	strata_ino_t ino;
+	uint32_t mode;		/* type and permission bits, as st_mode */
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t nlink;
+	uint64_t size;
+	uint64_t rdev;
+	struct timespec atime;
+	struct timespec mtime;
+	struct timespec ctime;
+	struct timespec btime;	/* birth */
+	uint64_t version;	/* content version; a write bumps it */
+};
+
+/* Bits of strata_catalog_setattr()'s valid argument. */
+enum strata_attr_set {
+	STRATA_SET_MODE = 1u << 0,	/* permission bits only; type kept */
+	STRATA_SET_UID = 1u << 1,
+	STRATA_SET_GID = 1u << 2,
+	STRATA_SET_SIZE = 1u << 3,
+	STRATA_SET_ATIME = 1u << 4,
+	STRATA_SET_MTIME = 1u << 5,
+	STRATA_SET_CTIME = 1u << 6,
+	STRATA_SET_VERSION = 1u << 7,
+};
+
+enum strata_rename_flags {
+	STRATA_RENAME_NOREPLACE = 1u << 0,
+	STRATA_RENAME_EXCHANGE = 1u << 1,
+};
+
+enum strata_xattr_flags {
+	STRATA_XATTR_CREATE = 1u << 0,	/* -EEXIST if present */
+	STRATA_XATTR_REPLACE = 1u << 1,	/* -ENODATA if absent */
+};
+
+enum strata_replica_state {
+	STRATA_REPLICA_VALID = 0,	/* usable when its version is current */
+	STRATA_REPLICA_COPYING = 1,	/* a mover is filling it */
+	STRATA_REPLICA_DELETING = 2,	/* to be removed from its backend */
+};
+
+struct strata_tier_row {
+	uint32_t id;
+	char name[64];
+	char url[1100];
+	char site[64];
+	uint64_t capacity;
+};
+
+struct strata_replica {
+	strata_ino_t ino;
+	uint32_t tier_id;
+	char key[1024];
+	uint64_t version;
+	uint64_t size;
+	enum strata_replica_state state;
+};
+
+struct strata_catalog_stats {
+	uint64_t inodes;	/* live and orphaned */
+	uint64_t bytes;		/* sum of regular file sizes */
+};
+
+/*
+ * One directory entry, as readdir hands it out. off is the cookie to pass
+ * back to continue after this entry: cookies of an entry never change while
+ * it exists (a rename keeps it), so offsets stay valid while entries are
+ * added and removed. name and attr are valid only during the callback.
+ */
+struct strata_dirent {
+	const char *name;
+	const struct strata_attr *attr;
+	uint64_t off;
+};
+
+/* Return 0 to go on, non-zero to stop (readdir then returns 0). */
+typedef int (*strata_catalog_dirent_cb)(void *arg,
+					const struct strata_dirent *de);
+typedef int (*strata_catalog_replica_cb)(void *arg,
+					 const struct strata_replica *r);
+
+struct strata_catalog;
+
+struct strata_catalog_ops {
+	const char *engine;	/* "sqlite" */
+
+	int (*open)(struct strata_catalog *cat, const char *path, char *err,
+		    size_t errlen);
+	void (*close)(struct strata_catalog *cat);
+
+	int (*lookup)(struct strata_catalog *cat, strata_ino_t parent,
+		      const char *name, struct strata_attr *out);
+	int (*getattr)(struct strata_catalog *cat, strata_ino_t ino,
+		       struct strata_attr *out);
+	int (*setattr)(struct strata_catalog *cat, strata_ino_t ino,
+		       const struct strata_attr *in, unsigned int valid,
+		       struct strata_attr *out);
+	int (*mknode)(struct strata_catalog *cat, strata_ino_t parent,
+		      const char *name, const struct strata_attr *tmpl,
+		      const char *symlink, struct strata_attr *out);
+	int (*link)(struct strata_catalog *cat, strata_ino_t ino,
+		    strata_ino_t newparent, const char *newname,
+		    const struct timespec *now, struct strata_attr *out);
+	int (*unlink)(struct strata_catalog *cat, strata_ino_t parent,
+		      const char *name, const struct timespec *now,
+		      struct strata_attr *victim);
+	int (*rmdir)(struct strata_catalog *cat, strata_ino_t parent,
+		     const char *name, const struct timespec *now,
+		     struct strata_attr *victim);
+	int (*rename)(struct strata_catalog *cat, strata_ino_t parent,
+		      const char *name, strata_ino_t newparent,
+		      const char *newname, unsigned int flags,
+		      const struct timespec *now, struct strata_attr *victim,
+		      bool *replaced);
+	int (*readdir)(struct strata_catalog *cat, strata_ino_t dir,
+		       uint64_t off, strata_catalog_dirent_cb cb, void *arg);
+	int (*readlink)(struct strata_catalog *cat, strata_ino_t ino,
+			char *buf, size_t size, size_t *len);
+	int (*purge)(struct strata_catalog *cat, strata_ino_t ino);
+	int (*orphans)(struct strata_catalog *cat, strata_ino_t *out,
+		       size_t max, size_t *n);
+
+	int (*getxattr)(struct strata_catalog *cat, strata_ino_t ino,
+			const char *name, void *buf, size_t size, size_t *len);
+	int (*setxattr)(struct strata_catalog *cat, strata_ino_t ino,
+			const char *name, const void *value, size_t len,
+			unsigned int flags, const struct timespec *now);
+	int (*listxattr)(struct strata_catalog *cat, strata_ino_t ino,
+			 char *buf, size_t size, size_t *len);
+	int (*removexattr)(struct strata_catalog *cat, strata_ino_t ino,
+			   const char *name, const struct timespec *now);
+
+	int (*tier_ensure)(struct strata_catalog *cat,
+			   const struct strata_tier_row *in,
+			   struct strata_tier_row *out);
+	int (*tier_list)(struct strata_catalog *cat,
+			 struct strata_tier_row *out, size_t max, size_t *n);
+
+	int (*replica_list)(struct strata_catalog *cat, strata_ino_t ino,
+			    strata_catalog_replica_cb cb, void *arg);
+	int (*replica_put)(struct strata_catalog *cat,
+			   const struct strata_replica *r);
+	int (*replica_del)(struct strata_catalog *cat, strata_ino_t ino,
+			   uint32_t tier_id);
+	int (*commit_write)(struct strata_catalog *cat, strata_ino_t ino,
+			    uint32_t tier_id, const char *key, uint64_t size,
+			    const struct timespec *mtime, bool bump,
+			    bool durable, struct strata_attr *out);
+	int (*stats)(struct strata_catalog *cat,
+		     struct strata_catalog_stats *out);
+	int (*checkpoint)(struct strata_catalog *cat);
+};
+
+struct strata_catalog {
+	const struct strata_catalog_ops *ops;
+	char path[4096];
+	void *priv;		/* engine state */
+};
+
+/*
+ * Open (creating if absent) the catalog at path with the named engine
+ * ("sqlite"; NULL means the default). path ":memory:" gives a private
+ * in-memory catalog for tests, shared by the threads of this handle. The
+ * schema is created or upgraded to STRATA_CATALOG_SCHEMA; the root directory
+ * (inode 1, mode 0755, owned by root) exists after open. On failure writes a
+ * message naming the file and cause to err.
+ */
+int strata_catalog_open(const char *engine, const char *path,
+			struct strata_catalog **out, char *err, size_t errlen);
+/* Closes every thread's connection; no thread may use cat afterwards.
+ * Accepts NULL. */
+void strata_catalog_close(struct strata_catalog *cat);
+
+/* Name lookup in a directory: -ENOENT, -ENOTDIR when parent is no dir. */
+int strata_catalog_lookup(struct strata_catalog *cat, strata_ino_t parent,
+			  const char *name, struct strata_attr *out);
+int strata_catalog_getattr(struct strata_catalog *cat, strata_ino_t ino,
+			   struct strata_attr *out);
+/*
+ * Change the fields named by valid (enum strata_attr_set) to those of in.
+ * The caller sets in->ctime and includes STRATA_SET_CTIME when ctime moves.
+ * SIZE changes only the recorded size; the caller truncates the bytes.
+ * VERSION sets the content version to in->version. out gets the result.
+ */
+int strata_catalog_setattr(struct strata_catalog *cat, strata_ino_t ino,
+			   const struct strata_attr *in, unsigned int valid,
+			   struct strata_attr *out);
+/*
+ * Create an inode from tmpl (mode with type, uid, gid, rdev, times; ino,
+ * nlink, size and version are ignored) and its entry parent/name. A
+ * directory starts with nlink 2 and raises its parent's nlink; symlink is
+ * the target for S_IFLNK and NULL otherwise. The parent's mtime and ctime
+ * become tmpl->ctime. -EEXIST when the name exists, -ENOENT/-ENOTDIR for a
+ * bad parent. Inode numbers are never reused.
+ */
+int strata_catalog_mknode(struct strata_catalog *cat, strata_ino_t parent,
+			  const char *name, const struct strata_attr *tmpl,
+			  const char *symlink, struct strata_attr *out);
+/* A new name for a non-directory (nlink + 1). -EPERM for a directory. */
+int strata_catalog_link(struct strata_catalog *cat, strata_ino_t ino,
+			strata_ino_t newparent, const char *newname,
+			const struct timespec *now, struct strata_attr *out);
+/*
+ * Remove a non-directory's name; nlink - 1. The inode row stays, even at
+ * nlink 0, until strata_catalog_purge() (the caller decides when nobody
+ * holds it open). victim gets the inode after the change. -EISDIR for a
+ * directory.
+ */
+int strata_catalog_unlink(struct strata_catalog *cat, strata_ino_t parent,
+			  const char *name, const struct timespec *now,
+			  struct strata_attr *victim);
+/* Remove an empty directory: -ENOTEMPTY, -ENOTDIR. victim's nlink is 0
+ * after. The inode row stays until purged, like unlink. */
+int strata_catalog_rmdir(struct strata_catalog *cat, strata_ino_t parent,
+			 const char *name, const struct timespec *now,
+			 struct strata_attr *victim);
+/*
+ * Rename with enum strata_rename_flags. Without flags an existing target is
+ * replaced when the kinds agree (-EISDIR, -ENOTDIR otherwise; a directory
+ * target must be empty, else -ENOTEMPTY); the replaced inode loses a link
+ * (a directory goes to nlink 0), is returned in victim, and *replaced is
+ * set; it is purged by the caller like an unlinked one. NOREPLACE gives
+ * -EEXIST on an existing target; EXCHANGE swaps two existing names
+ * (-ENOENT if the target is missing). Renaming a name onto the same inode
+ * does nothing. Directory nlinks and both parents' mtime and ctime follow.
+ * The entry keeps its readdir cookie.
+ */
+int strata_catalog_rename(struct strata_catalog *cat, strata_ino_t parent,
+			  const char *name, strata_ino_t newparent,
+			  const char *newname, unsigned int flags,
+			  const struct timespec *now,
+			  struct strata_attr *victim, bool *replaced);
+/*
+ * Call cb for the entries of dir after cookie off (0 = from the start), in
+ * cookie order, with their attributes. "." and ".." are not stored and not
+ * returned; cookies start above 2 so callers may use 1 and 2 for them.
+ */
+int strata_catalog_readdir(struct strata_catalog *cat, strata_ino_t dir,
+			   uint64_t off, strata_catalog_dirent_cb cb,
+			   void *arg);
+/* Copy a symlink target (not NUL-terminated) to buf; *len is its length.
+ * -ERANGE when size is too small, -EINVAL when ino is not a symlink. */
+int strata_catalog_readlink(struct strata_catalog *cat, strata_ino_t ino,
+			    char *buf, size_t size, size_t *len);
+/* Delete an inode with nlink 0 and all its rows (xattrs, symlink,
+ * replicas, pins, jobs). -EBUSY if it still has links. The caller removes
+ * the replicas' objects first (list them with replica_list). */
+int strata_catalog_purge(struct strata_catalog *cat, strata_ino_t ino);
+/* Up to max inodes with nlink 0 (left by a crash), into out. */
+int strata_catalog_orphans(struct strata_catalog *cat, strata_ino_t *out,
+			   size_t max, size_t *n);
+
+/* Extended attributes: names are full ("user.x"); values are bytes.
+ * get/list with size 0 only report the length in *len. */
+int strata_catalog_getxattr(struct strata_catalog *cat, strata_ino_t ino,
+			    const char *name, void *buf, size_t size,
+			    size_t *len);
+int strata_catalog_setxattr(struct strata_catalog *cat, strata_ino_t ino,
+			    const char *name, const void *value, size_t len,
+			    unsigned int flags, const struct timespec *now);
+/* Names, each NUL-terminated, one after another. */
+int strata_catalog_listxattr(struct strata_catalog *cat, strata_ino_t ino,
+			     char *buf, size_t size, size_t *len);
+int strata_catalog_removexattr(struct strata_catalog *cat, strata_ino_t ino,
+			       const char *name, const struct timespec *now);
+
+/* Find the tier row named in->name, creating it if absent and updating url,
+ * site and capacity if they changed; ids are never reused. */
+int strata_catalog_tier_ensure(struct strata_catalog *cat,
+			       const struct strata_tier_row *in,
+			       struct strata_tier_row *out);
+int strata_catalog_tier_list(struct strata_catalog *cat,
+			     struct strata_tier_row *out, size_t max,
+			     size_t *n);
+
+/* Every replica row of ino, any state. */
+int strata_catalog_replica_list(struct strata_catalog *cat, strata_ino_t ino,
+				strata_catalog_replica_cb cb, void *arg);
+/* Insert or replace the row (ino, tier_id). */
+int strata_catalog_replica_put(struct strata_catalog *cat,
+			       const struct strata_replica *r);
+int strata_catalog_replica_del(struct strata_catalog *cat, strata_ino_t ino,
+			       uint32_t tier_id);
+/*
+ * Record what writes through an open file did, in one transaction: the
+ * inode's size and mtime (ctime = mtime); with bump, a new content version
+ * (old version + 1) that the replica (ino, tier_id, key) gets too, making
+ * every other replica stale. durable makes the commit survive power loss
+ * (fsync), not only a crash of the process.
+ */
+int strata_catalog_commit_write(struct strata_catalog *cat, strata_ino_t ino,
+				uint32_t tier_id, const char *key,
+				uint64_t size, const struct timespec *mtime,
+				bool bump, bool durable,
+				struct strata_attr *out);
+int strata_catalog_stats(struct strata_catalog *cat,
+			 struct strata_catalog_stats *out);
+/* Fold the write-ahead log into the main file (at unmount). */
+int strata_catalog_checkpoint(struct strata_catalog *cat);
+
+extern const struct strata_catalog_ops strata_catalog_sqlite_ops;
+
+#endif

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * lib/core/util.c - size and duration parsing, clocks, string copies.
+ *
+ * Pure functions; thread-safe.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util.h"
+
+static const struct {
+	const char *suffix;
+	uint64_t mult;
+} size_units[] = {
+	{ "", 1 },
+	{ "b", 1 },
+	{ "k", 1ull << 10 },
+	{ "kib", 1ull << 10 },
+	{ "m", 1ull << 20 },
+	{ "mib", 1ull << 20 },
+	{ "g", 1ull << 30 },
+	{ "gib", 1ull << 30 },
+	{ "t", 1ull << 40 },
+	{ "tib", 1ull << 40 },
+	{ "p", 1ull << 50 },
+	{ "pib", 1ull << 50 },
+	{ "kb", 1000ull },
+	{ "mb", 1000ull * 1000 },
+	{ "gb", 1000ull * 1000 * 1000 },
+	{ "tb", 1000ull * 1000 * 1000 * 1000 },
+};
+
+int strata_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	while (*end == ' ')
+		end++;
+	for (size_t i = 0; i < STRATA_ARRAY_SIZE(size_units); i++) {
+		if (strcasecmp(end, size_units[i].suffix) != 0)
+			continue;
+		if (v > UINT64_MAX / size_units[i].mult)
+			return -EINVAL;
+		*out = (uint64_t)v * size_units[i].mult;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int strata_parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+	double mult = 1;
+
+	if (!isdigit((unsigned char)*s) && *s != '.')
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || v < 0)
+		return -EINVAL;
+	if (*end == 'm')
+		mult = 60;
+	else if (*end == 'h')
+		mult = 3600;
+	else if (*end == 'd')
+		mult = 86400;
+	else if (*end != 's' && *end != '\0')
+		return -EINVAL;
+	if (*end && end[1])
+		return -EINVAL;
+	*out = v * mult;
+	return 0;
+}
+
+struct timespec strata_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts;
+}
+
+int strata_strlcpy(char *dst, const char *src, size_t n)
+{
+	size_t len = strlen(src);
+
+	if (n == 0)
+		return -ENAMETOOLONG;
+	if (len >= n) {
+		memcpy(dst, src, n - 1);
+		dst[n - 1] = '\0';
+		return -ENAMETOOLONG;
+	}
+	memcpy(dst, src, len + 1);
+	return 0;
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * lib/core/util.h - small helpers shared by every layer: size and duration
+ * parsing, time stamps, safe string copies.
+ *
+ * All functions are pure or only read the clock; all are thread-safe.
+ */
+#ifndef STRATA_CORE_UTIL_H
+#define STRATA_CORE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#ifdef STRATA_TESTING
+#define STRATA_STATIC
+#else
+#define STRATA_STATIC static
+#endif
+
+#define STRATA_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Longest name in a directory, as on Linux file systems. */
+#define STRATA_NAME_MAX 255
+
+/*
+ * Parse a byte count: a decimal integer with an optional unit (B, KiB, MiB,
+ * GiB, TiB, PiB, or K, M, G, T, P meaning the same powers of 1024; KB, MB,
+ * GB, TB meaning powers of 1000). Returns 0 or -EINVAL (also on overflow).
+ */
+int strata_parse_size(const char *s, uint64_t *out);
+
+/*
+ * Parse a duration in seconds: a decimal number (fractions allowed) with an
+ * optional unit s, m, h or d. Returns 0 or -EINVAL.
+ */
+int strata_parse_seconds(const char *s, double *out);
+
+/* The real-time clock, as a timespec. */
+struct timespec strata_now(void);
+
+/* Copy src into dst of size n, always NUL-terminated. Returns -ENAMETOOLONG
+ * when src did not fit (dst then holds a truncated copy). */
+int strata_strlcpy(char *dst, const char *src, size_t n);
+
+#endif

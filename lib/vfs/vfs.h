@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * lib/vfs/vfs.h - POSIX semantics over the catalog and the backends.
+ *
+ * lib/vfs turns namespace and data calls into catalog transactions and
+ * backend I/O. It owns the in-memory inode table (kernel lookup counts, open
+ * counts, the size and mtime of files being written), open-file state
+ * (one backend object, and so one descriptor, per open file, never per known
+ * inode), replica choice and the object-key scheme. It knows nothing of FUSE
+ * requests: fuse/ unpacks a request, makes one strata_vfs_* call and replies.
+ *
+ * Permission checks are the kernel's (the mount uses default_permissions):
+ * vfs trusts that the caller may do what it asks, and applies ownership
+ * rules (new inodes belong to the caller; setgid directories pass on their
+ * group) itself.
+ *
+ * Every call returns 0 or a negative errno. Every call is thread-safe; calls
+ * on one open file may run concurrently, as the kernel sends them.
+ */
+#ifndef STRATA_VFS_VFS_H
+#define STRATA_VFS_VFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+
+#include "cfg.h"
+
+typedef uint64_t strata_vfs_ino_t;
+
+struct strata_vfs;
+
+/* Who is calling; from the FUSE request. */
+struct strata_cred {
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Bits of strata_vfs_setattr()'s valid argument. */
+enum strata_vfs_set {
+	STRATA_VFS_SET_MODE = 1u << 0,
+	STRATA_VFS_SET_UID = 1u << 1,
+	STRATA_VFS_SET_GID = 1u << 2,
+	STRATA_VFS_SET_SIZE = 1u << 3,
+	STRATA_VFS_SET_ATIME = 1u << 4,
+	STRATA_VFS_SET_MTIME = 1u << 5,
+	STRATA_VFS_SET_ATIME_NOW = 1u << 6,
+	STRATA_VFS_SET_MTIME_NOW = 1u << 7,
+	STRATA_VFS_SET_CTIME = 1u << 8,
+};
+
+/* Bits of the open flags strata_vfs_open() and _create() hand back. */
+enum strata_vfs_open_flags {
+	STRATA_VFS_KEEP_CACHE = 1u << 0,	/* content unchanged: keep pages */
+};
+
+struct strata_vfs_opts {
+	double entry_timeout;
+	double attr_timeout;
+};
+
+/*
+ * Where read data is: either in the caller's scratch buffer (fd == -1,
+ * mem/len) or len bytes at offset off of file descriptor fd, which the
+ * caller may splice from before the next call on this open file returns.
+ */
+struct strata_vfs_buf {
+	int fd;
+	uint64_t off;
+	const void *mem;
+	size_t len;
+};
+
+/* One entry for readdir: name and attr live only during the callback.
+ * Return 0 when the entry was taken, non-zero when it did not fit. */
+typedef int (*strata_vfs_dirent_cb)(void *arg, const char *name,
+				    const struct stat *st, uint64_t next_off);
+
+/*
+ * Open the catalog and every tier of cfg, record the tiers in the catalog
+ * and reclaim inodes orphaned by a crash. Fails with a message naming the
+ * catalog or tier and the cause in err.
+ */
+int strata_vfs_new(const struct strata_cfg *cfg,
+		   const struct strata_vfs_opts *opts, struct strata_vfs **out,
+		   char *err, size_t errlen);
+/* Flush and close everything: open files, then the catalog. Accepts NULL. */
+void strata_vfs_free(struct strata_vfs *vfs);
+
+/* Entry-returning calls take one kernel lookup reference on the inode. */
+int strata_vfs_lookup(struct strata_vfs *vfs, strata_vfs_ino_t parent,
+		      const char *name, struct stat *out);
+void strata_vfs_forget(struct strata_vfs *vfs, strata_vfs_ino_t ino,
+		       uint64_t nlookup);
+int strata_vfs_getattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
+		       struct stat *out);
+/* fh is the open file the change came through, or 0. */
+int strata_vfs_setattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
+		       uint64_t fh, const struct stat *in, unsigned int valid,
+		       struct stat *out);
+
+int strata_vfs_mknod(struct strata_vfs *vfs, const struct strata_cred *cred,
+		     strata_vfs_ino_t parent, const char *name, mode_t mode,
+		     dev_t rdev, struct stat *out);
+int strata_vfs_mkdir(struct strata_vfs *vfs, const struct strata_cred *cred,
+		     strata_vfs_ino_t parent, const char *name, mode_t mode,
+		     struct stat *out);
+int strata_vfs_symlink(struct strata_vfs *vfs, const struct strata_cred *cred,
+		       const char *target, strata_vfs_ino_t parent,
+		       const char *name, struct stat *out);
+int strata_vfs_link(struct strata_vfs *vfs, strata_vfs_ino_t ino,
+		    strata_vfs_ino_t newparent, const char *newname,
+		    struct stat *out);
+int strata_vfs_unlink(struct strata_vfs *vfs, strata_vfs_ino_t parent,
+		      const char *name);
+int strata_vfs_rmdir(struct strata_vfs *vfs, strata_vfs_ino_t parent,
+		     const char *name);
+/* flags: RENAME_NOREPLACE, RENAME_EXCHANGE as in renameat2(2). */
+int strata_vfs_rename(struct strata_vfs *vfs, strata_vfs_ino_t parent,
+		      const char *name, strata_vfs_ino_t newparent,
+		      const char *newname, unsigned int flags);
+/* Writes the NUL-terminated target into buf (size at least PATH_MAX+1). */
+int strata_vfs_readlink(struct strata_vfs *vfs, strata_vfs_ino_t ino,
+			char *buf, size_t size);
+
+/*
+ * Open files. flags are open(2) flags. *fh identifies the open file in the
+ * calls below until release; *oflags gets enum strata_vfs_open_flags.
+ * create makes the file (O_EXCL honoured) and takes a lookup reference.
+ */
+int strata_vfs_create(struct strata_vfs *vfs, const struct strata_cred *cred,
+		      strata_vfs_ino_t parent, const char *name, mode_t mode,
+		      int flags, struct stat *out, uint64_t *fh,
+		      unsigned int *oflags);
+int strata_vfs_open(struct strata_vfs *vfs, strata_vfs_ino_t ino, int flags,
+		    uint64_t *fh, unsigned int *oflags);
+/* Read up to size bytes at off; scratch (size bytes) may receive them. */
+int strata_vfs_read(struct strata_vfs *vfs, uint64_t fh, uint64_t off,
+		    size_t size, void *scratch, struct strata_vfs_buf *out);
+int strata_vfs_write(struct strata_vfs *vfs, uint64_t fh, uint64_t off,
+		     const void *buf, size_t size, size_t *written);
+/* flush: close(2) of one descriptor; fsync: make data and metadata
+ * durable; release: the last reference to the open file is gone. */
+int strata_vfs_flush(struct strata_vfs *vfs, uint64_t fh);
+int strata_vfs_fsync(struct strata_vfs *vfs, uint64_t fh, bool datasync);
+int strata_vfs_release(struct strata_vfs *vfs, uint64_t fh);
+/* -EOPNOTSUPP when the file's tier cannot allocate. */
+int strata_vfs_fallocate(struct strata_vfs *vfs, uint64_t fh, int mode,
+			 uint64_t off, uint64_t len);
+
+/*
+ * List dir from cookie off (0 = start; "." and ".." come first). With plus,
+ * each entry the callback takes gains a lookup reference, as readdirplus
+ * requires; without plus st carries only st_ino and the type bits.
+ */
+int strata_vfs_readdir(struct strata_vfs *vfs, strata_vfs_ino_t dir,
+		       uint64_t off, bool plus, strata_vfs_dirent_cb cb,
+		       void *arg);
+/* Make the catalog durable (fsyncdir). */
+int strata_vfs_fsyncdir(struct strata_vfs *vfs, strata_vfs_ino_t dir);
+/* Sums over the tiers; files counts catalog inodes. */
+int strata_vfs_statfs(struct strata_vfs *vfs, struct statvfs *out);
+
+/* xattrs as getxattr(2) etc.: size 0 asks for the length. *len gets the
+ * length of the value or list. flags are XATTR_CREATE / XATTR_REPLACE. */
+int strata_vfs_getxattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
+			const char *name, void *buf, size_t size,
+			size_t *len);
+int strata_vfs_setxattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
+			const char *name, const void *value, size_t size,
+			int flags);
+int strata_vfs_listxattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
+			 char *buf, size_t size, size_t *len);
+int strata_vfs_removexattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
+			   const char *name);
+
+#endif
