@@ -1,1 +1,159 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cmd/cmd_umount.c - strata umount MOUNTPOINT.
+ *
+ * Flushes the file system (syncfs), unmounts it (umount2 as root, else
+ * fusermount3 -u), and waits until the mount process has written its last
+ * catalog changes and let go of the catalog's mount lock, so a following
+ * mount or backup sees a quiet catalog.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+
+#define UMOUNT_WAIT_SECONDS 60
+
+/* Undo the octal escapes (\040 for a space) of /proc/self/mountinfo. */
+static void umount_unescape(char *s)
+{
+	char *w = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] &&
+		    s[3]) {
+			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
+				      (s[3] - '0'));
+			s += 4;
+		} else {
+			*w++ = *s++;
+		}
+	}
+	*w = '\0';
+}
+
+/* Find mnt in mountinfo; copy the mount's source (the catalog) to src. */
+static int umount_find(const char *mnt, char *src, size_t len)
+{
+	char line[3 * PATH_MAX];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int ret = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char point[PATH_MAX];
+		char fstype[64];
+		char source[PATH_MAX];
+		char *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
+		    sscanf(sep + 3, "%63s %4095s", fstype, source) != 2)
+			continue;
+		umount_unescape(point);
+		if (strcmp(point, mnt) != 0)
+			continue;
+		if (strcmp(fstype, "fuse.strata") != 0) {
+			ret = -EINVAL;
+			continue;
+		}
+		umount_unescape(source);
+		snprintf(src, len, "%s", source);
+		ret = 0;
+	}
+	fclose(f);
+	return ret;
+}
+
+static int umount_fusermount(const char *mnt)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		execlp("fusermount3", "fusermount3", "-u", mnt, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return -errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EPERM;
+}
+
+/* Wait until the mount process released the catalog's mount lock. */
+static int umount_wait(const char *catalog)
+{
+	char path[PATH_MAX + 16];
+	struct timespec pause = { 0, 50 * 1000 * 1000 };
+	int fd;
+
+	snprintf(path, sizeof(path), "%s.lock", catalog);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;	/* nothing to wait for */
+	for (int i = 0; i < UMOUNT_WAIT_SECONDS * 20; i++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			close(fd);
+			return 0;
+		}
+		nanosleep(&pause, NULL);
+	}
+	close(fd);
+	return -ETIMEDOUT;
+}
+
+int cmd_umount(int argc, char **argv, struct strata_ctx *ctx)
+{
+	char mnt[PATH_MAX];
+	char catalog[PATH_MAX];
+	int fd;
+	int ret;
+
+	if (argc != 2) {
+		cmd_error(ctx, "usage: strata umount MOUNTPOINT");
+		return 2;
+	}
+	if (!realpath(argv[1], mnt)) {
+		cmd_error(ctx, "cannot find '%s': %s", argv[1],
+			  strerror(errno));
+		return 1;
+	}
+	ret = umount_find(mnt, catalog, sizeof(catalog));
+	if (ret < 0) {
+		cmd_error(ctx, "'%s' is not a strata mount", mnt);
+		return 1;
+	}
+	fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (syncfs(fd) < 0)
+			cmd_error(ctx, "flushing '%s' failed: %s", mnt,
+				  strerror(errno));
+		close(fd);
+	}
+	if (geteuid() == 0)
+		ret = umount2(mnt, 0) < 0 ? -errno : 0;
+	else
+		ret = umount_fusermount(mnt);
+	if (ret < 0) {
+		cmd_error(ctx, "cannot unmount '%s': %s", mnt, strerror(-ret));
+		return 1;
+	}
+	if (umount_wait(catalog) < 0) {
+		cmd_error(ctx,
+			  "unmounted '%s', but its process still holds "
+			  "catalog '%s' after %d s",
+			  mnt, catalog, UMOUNT_WAIT_SECONDS);
+		return 1;
+	}
+	return 0;
+}

@@ -1,1 +1,86 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cmd/strata.c - main() and the one table of commands.
+ *
+ * main() finds argv[1] in the table and calls it; after the command it
+ * checks that stdout was written out, so a full disk or a closed pipe is an
+ * error rather than silent truncation. Adding a command takes a function in
+ * cmd/cmd_<name>.c, a row here, a man page and an integration case.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "util.h"
+
+static const struct strata_cmd cmds[] = {
+	{ "mount", cmd_mount, "[-f] [-o OPT,...] -c CONFIG MOUNTPOINT",
+	  "mount a namespace" },
+	{ "umount", cmd_umount, "MOUNTPOINT",
+	  "flush and unmount a namespace" },
+	{ "version", cmd_version, "", "print version information" },
+};
+
+void cmd_error(const struct strata_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s %s: ", ctx->prog, ctx->cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: strata COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < STRATA_ARRAY_SIZE(cmds); i++)
+		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].help);
+	fprintf(f, "\n'strata COMMAND --help' shows a command's options; "
+		   "see strata(1).\n");
+}
+
+static int finish_stdout(int status)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "strata: cannot write output: %s\n",
+			strerror(errno));
+		return 1;
+	}
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct strata_ctx ctx = { .prog = "strata" };
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return finish_stdout(0);
+	}
+	if (strcmp(argv[1], "--version") == 0)
+		argv[1] = "version";
+	for (size_t i = 0; i < STRATA_ARRAY_SIZE(cmds); i++) {
+		if (strcmp(argv[1], cmds[i].name) != 0)
+			continue;
+		ctx.cmd = cmds[i].name;
+		if (argc > 2 && (strcmp(argv[2], "--help") == 0 ||
+				 strcmp(argv[2], "-h") == 0)) {
+			printf("usage: strata %s %s\n%s\n", cmds[i].name,
+			       cmds[i].usage, cmds[i].help);
+			return finish_stdout(0);
+		}
+		return finish_stdout(cmds[i].fn(argc - 1, argv + 1, &ctx));
+	}
+	fprintf(stderr, "strata: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

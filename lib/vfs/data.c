@@ -1,1 +1,497 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * lib/vfs/data.c - the data path: open files, read, write, flush, fsync,
+ * truncate, and the commit of what writes did to the catalog.
+ *
+ * An open file holds one backend object, opened at its first read or write;
+ * on a local tier that object is a file descriptor, and reads hand it to
+ * fuse/ for splicing. Writes go straight to the object; the new size and
+ * mtime stay in the vnode and reach the catalog at flush, fsync, release or
+ * truncate, together with a new content version. An empty file has no object
+ * until its first write, which creates it on the placement tier.
+ *
+ * Locks: vf->lock guards vf->obj; vn->lock guards the vnode's content
+ * fields (vfs_int.h). I/O runs without vn->lock; the catalog commit runs
+ * under it so the size and version recorded belong together.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+#include "vfs_int.h"
+
+/* relatime: refresh atime on open when older than this or than mtime. */
+#define VFS_RELATIME_NS (24ll * 3600 * 1000000000ll)
+
+void strata__vfs_key(strata_ino_t ino, char *key, size_t len)
+{
+	snprintf(key, len, "%02x/%02x/%016" PRIx64, (unsigned int)(ino & 0xff),
+		 (unsigned int)((ino >> 8) & 0xff), ino);
+}
+
+struct vfs_tier *strata__vfs_tier_by_id(struct strata_vfs *vfs, uint32_t id)
+{
+	for (unsigned int i = 0; i < vfs->ntiers; i++) {
+		if (vfs->tiers[i].id == id)
+			return &vfs->tiers[i];
+	}
+	return NULL;
+}
+
+void strata__vfs_attr_to_stat(const struct strata_attr *a, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = a->ino;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_rdev = a->rdev;
+	st->st_size = (off_t)a->size;
+	st->st_blksize = 4096;
+	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+	st->st_atim = a->atime;
+	st->st_mtim = a->mtime;
+	st->st_ctim = a->ctime;
+}
+
+void strata__vfs_overlay(struct strata_vfs *vfs, struct strata_attr *a)
+{
+	struct vnode *vn;
+
+	if (!S_ISREG(a->mode))
+		return;
+	vn = strata__vfs_vnode_peek(vfs, a->ino);
+	if (!vn)
+		return;
+	pthread_mutex_lock(&vn->lock);
+	if (vn->loaded && vn->dirty) {
+		a->size = vn->size;
+		a->mtime = vn->mtime;
+		a->ctime = vn->mtime;
+	}
+	pthread_mutex_unlock(&vn->lock);
+}
+
+struct pick_ctx {
+	struct strata_vfs *vfs;
+	uint64_t version;
+	struct vfs_tier *best;
+	char key[STRATA_KEY_MAX];
+	int rank;
+};
+
+/* Prefer a valid replica at this mount's site, then the first tier. */
+static int pick_replica(void *arg, const struct strata_replica *r)
+{
+	struct pick_ctx *pc = arg;
+	struct vfs_tier *t = strata__vfs_tier_by_id(pc->vfs, r->tier_id);
+	int rank;
+
+	if (!t || r->state != STRATA_REPLICA_VALID || r->version != pc->version)
+		return 0;
+	rank = strcmp(t->site, pc->vfs->site) == 0 ? 2 : 1;
+	if (rank > pc->rank) {
+		pc->rank = rank;
+		pc->best = t;
+		strata_strlcpy(pc->key, r->key, sizeof(pc->key));
+	}
+	return 0;
+}
+
+int strata__vfs_vnode_load(struct strata_vfs *vfs, struct vnode *vn)
+{
+	struct strata_attr a;
+	struct pick_ctx pc = { .vfs = vfs };
+	int ret;
+
+	if (vn->loaded)
+		return 0;
+	ret = strata_catalog_getattr(vfs->cat, vn->ino, &a);
+	if (ret < 0)
+		return ret;
+	pc.version = a.version;
+	ret = strata_catalog_replica_list(vfs->cat, vn->ino, pick_replica, &pc);
+	if (ret < 0)
+		return ret;
+	if (!pc.best && a.size > 0) {
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
+			   "inode %" PRIu64 " has %" PRIu64
+			   " bytes but no valid replica on a configured tier",
+			   vn->ino, a.size);
+		return -EIO;
+	}
+	vn->tier = pc.best;
+	if (pc.best)
+		strata_strlcpy(vn->key, pc.key, sizeof(vn->key));
+	vn->size = a.size;
+	vn->version = a.version;
+	vn->mtime = a.mtime;
+	vn->dirty = false;
+	vn->written = false;
+	vn->loaded = true;
+	return 0;
+}
+
+int strata__vfs_commit(struct strata_vfs *vfs, struct vnode *vn, bool durable)
+{
+	struct strata_attr out;
+	bool bump = vn->written && vn->tier;
+	int ret;
+
+	if (!vn->loaded || (!vn->dirty && !durable))
+		return 0;
+	ret = strata_catalog_commit_write(vfs->cat, vn->ino,
+					  vn->tier ? vn->tier->id : 0, vn->key,
+					  vn->size, &vn->mtime, bump, durable,
+					  &out);
+	if (ret < 0)
+		return ret;
+	/* Our own writes went through the kernel's page cache: it still
+	 * holds the new content. */
+	if (vn->cache_valid && vn->cached_version == vn->version)
+		vn->cached_version = out.version;
+	vn->version = out.version;
+	vn->dirty = false;
+	vn->written = false;
+	return 0;
+}
+
+/* Make sure vf has its object; for writing, create it on the placement tier
+ * when the file has no content yet. */
+static int vf_obj(struct strata_vfs *vfs, struct vfile *vf, bool write)
+{
+	struct vnode *vn = vf->vn;
+	unsigned int flags = STRATA_OBJ_READ;
+	struct vfs_tier *tier;
+	char key[STRATA_KEY_MAX];
+	int ret = 0;
+
+	pthread_mutex_lock(&vf->lock);
+	if (vf->obj)
+		goto out;
+	if ((vf->flags & O_ACCMODE) != O_RDONLY)
+		flags |= STRATA_OBJ_WRITE;
+	pthread_mutex_lock(&vn->lock);
+	if (!vn->tier && write) {
+		vn->tier = vfs->placement;
+		strata__vfs_key(vn->ino, vn->key, sizeof(vn->key));
+		flags |= STRATA_OBJ_CREATE;
+	}
+	tier = vn->tier;
+	if (tier)
+		strata_strlcpy(key, vn->key, sizeof(key));
+	pthread_mutex_unlock(&vn->lock);
+	if (!tier) {
+		ret = -ENODATA;	/* no content yet: reads see an empty file */
+		goto out;
+	}
+	ret = strata_obj_open(tier->be, key, flags, &vf->obj);
+	if (ret < 0) {
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
+			   "cannot open object '%s' on tier '%s': %s", key,
+			   tier->name, strerror(-ret));
+		goto out;
+	}
+	vf->tier = tier;
+out:
+	pthread_mutex_unlock(&vf->lock);
+	return ret;
+}
+
+static int vf_new(struct strata_vfs *vfs, struct vnode *vn, int flags,
+		  uint64_t *fh, unsigned int *oflags)
+{
+	struct vfile *vf = calloc(1, sizeof(*vf));
+	bool writer = (flags & O_ACCMODE) != O_RDONLY;
+	int ret;
+
+	if (!vf)
+		return -ENOMEM;
+	vf->vn = vn;
+	vf->flags = flags;
+	pthread_mutex_init(&vf->lock, NULL);
+	pthread_mutex_lock(&vn->lock);
+	ret = strata__vfs_vnode_load(vfs, vn);
+	if (ret < 0)
+		goto out;
+	*oflags = 0;
+	if (vn->cache_valid && vn->cached_version == vn->version)
+		*oflags |= STRATA_VFS_KEEP_CACHE;
+	vn->cached_version = vn->version;
+	vn->cache_valid = true;
+	if (writer)
+		vn->nwriters++;
+out:
+	pthread_mutex_unlock(&vn->lock);
+	if (ret < 0) {
+		pthread_mutex_destroy(&vf->lock);
+		free(vf);
+		return ret;
+	}
+	*fh = (uint64_t)(uintptr_t)vf;
+	if ((flags & O_TRUNC) && writer) {
+		ret = strata__vfs_truncate(vfs, vn, NULL, 0, NULL);
+		if (ret < 0) {
+			strata_vfs_release(vfs, *fh);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* Refresh atime the relatime way: when it is older than mtime or a day. */
+static void vfs_touch_atime(struct strata_vfs *vfs, strata_ino_t ino)
+{
+	struct strata_attr a;
+	struct timespec now = strata_now();
+	int64_t at;
+	int64_t mt;
+
+	if (strata_catalog_getattr(vfs->cat, ino, &a) < 0)
+		return;
+	at = a.atime.tv_sec * 1000000000ll + a.atime.tv_nsec;
+	mt = a.mtime.tv_sec * 1000000000ll + a.mtime.tv_nsec;
+	if (at > mt &&
+	    now.tv_sec * 1000000000ll + now.tv_nsec - at < VFS_RELATIME_NS)
+		return;
+	a.atime = now;
+	strata_catalog_setattr(vfs->cat, ino, &a, STRATA_SET_ATIME, &a);
+}
+
+int strata_vfs_open(struct strata_vfs *vfs, strata_vfs_ino_t ino, int flags,
+		    uint64_t *fh, unsigned int *oflags)
+{
+	struct vnode *vn;
+	int ret;
+
+	ret = strata__vfs_vnode_get(vfs, ino, 0, 1, &vn);
+	if (ret < 0)
+		return ret;
+	ret = vf_new(vfs, vn, flags, fh, oflags);
+	if (ret < 0) {
+		strata__vfs_vnode_put(vfs, vn, 0, 1);
+		return ret;
+	}
+	if ((flags & O_ACCMODE) != O_WRONLY && !(flags & O_TRUNC))
+		vfs_touch_atime(vfs, ino);
+	return 0;
+}
+
+int strata__vfs_open_new(struct strata_vfs *vfs, strata_ino_t ino, int flags,
+			 uint64_t *fh, unsigned int *oflags)
+{
+	struct vnode *vn;
+	int ret;
+
+	/* One lookup reference for the entry, one open reference. */
+	ret = strata__vfs_vnode_get(vfs, ino, 1, 1, &vn);
+	if (ret < 0)
+		return ret;
+	ret = vf_new(vfs, vn, flags, fh, oflags);
+	if (ret < 0)
+		strata__vfs_vnode_put(vfs, vn, 1, 1);
+	return ret;
+}
+
+int strata_vfs_read(struct strata_vfs *vfs, uint64_t fh, uint64_t off,
+		    size_t size, void *scratch, struct strata_vfs_buf *out)
+{
+	struct vfile *vf = (struct vfile *)(uintptr_t)fh;
+	struct vnode *vn = vf->vn;
+	uint64_t fsize;
+	size_t nread = 0;
+	int fd;
+	int ret;
+
+	out->fd = -1;
+	out->mem = scratch;
+	out->len = 0;
+	out->off = off;
+	pthread_mutex_lock(&vn->lock);
+	fsize = vn->size;
+	pthread_mutex_unlock(&vn->lock);
+	if (off >= fsize)
+		return 0;
+	if (size > fsize - off)
+		size = (size_t)(fsize - off);
+	ret = vf_obj(vfs, vf, false);
+	if (ret == -ENODATA) {
+		/* Grown by truncate and never written: all zeros. */
+		memset(scratch, 0, size);
+		out->len = size;
+		return 0;
+	}
+	if (ret < 0)
+		return ret;
+	fd = strata_obj_fd(vf->obj);
+	if (fd >= 0) {
+		out->fd = fd;
+		out->len = size;
+		return 0;
+	}
+	ret = strata_obj_read(vf->obj, off, scratch, size, &nread);
+	if (ret < 0)
+		return ret;
+	if (nread < size)
+		memset((char *)scratch + nread, 0, size - nread);
+	out->len = size;
+	return 0;
+}
+
+int strata_vfs_write(struct strata_vfs *vfs, uint64_t fh, uint64_t off,
+		     const void *buf, size_t size, size_t *written)
+{
+	struct vfile *vf = (struct vfile *)(uintptr_t)fh;
+	struct vnode *vn = vf->vn;
+	int ret;
+
+	ret = vf_obj(vfs, vf, true);
+	if (ret < 0)
+		return ret;
+	ret = strata_obj_write(vf->obj, off, buf, size);
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&vn->lock);
+	if (off + size > vn->size)
+		vn->size = off + size;
+	vn->mtime = strata_now();
+	vn->dirty = true;
+	vn->written = true;
+	pthread_mutex_unlock(&vn->lock);
+	*written = size;
+	return 0;
+}
+
+int strata_vfs_flush(struct strata_vfs *vfs, uint64_t fh)
+{
+	struct vfile *vf = (struct vfile *)(uintptr_t)fh;
+	struct vnode *vn = vf->vn;
+	int ret;
+
+	pthread_mutex_lock(&vn->lock);
+	ret = strata__vfs_commit(vfs, vn, false);
+	pthread_mutex_unlock(&vn->lock);
+	return ret;
+}
+
+int strata_vfs_fsync(struct strata_vfs *vfs, uint64_t fh, bool datasync)
+{
+	struct vfile *vf = (struct vfile *)(uintptr_t)fh;
+	struct vnode *vn = vf->vn;
+	int ret = 0;
+
+	pthread_mutex_lock(&vf->lock);
+	if (vf->obj)
+		ret = strata_obj_sync(vf->obj, datasync);
+	pthread_mutex_unlock(&vf->lock);
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&vn->lock);
+	ret = strata__vfs_commit(vfs, vn, true);
+	pthread_mutex_unlock(&vn->lock);
+	return ret;
+}
+
+int strata_vfs_release(struct strata_vfs *vfs, uint64_t fh)
+{
+	struct vfile *vf = (struct vfile *)(uintptr_t)fh;
+	struct vnode *vn = vf->vn;
+	int ret;
+	int cret;
+
+	cret = strata_obj_close(vf->obj);
+	if (cret < 0)
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
+			   "closing object '%s' on tier '%s' failed: %s",
+			   vn->key, vf->tier ? vf->tier->name : "?",
+			   strerror(-cret));
+	pthread_mutex_lock(&vn->lock);
+	ret = strata__vfs_commit(vfs, vn, false);
+	if ((vf->flags & O_ACCMODE) != O_RDONLY)
+		vn->nwriters--;
+	pthread_mutex_unlock(&vn->lock);
+	if (ret < 0)
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
+			   "cannot record the size of inode %" PRIu64 ": %s",
+			   vn->ino, strerror(-ret));
+	pthread_mutex_destroy(&vf->lock);
+	free(vf);
+	strata__vfs_vnode_put(vfs, vn, 0, 1);
+	return ret < 0 ? ret : cret;
+}
+
+int strata_vfs_fallocate(struct strata_vfs *vfs, uint64_t fh, int mode,
+			 uint64_t off, uint64_t len)
+{
+	struct vfile *vf = (struct vfile *)(uintptr_t)fh;
+	struct vnode *vn = vf->vn;
+	int ret;
+
+	ret = vf_obj(vfs, vf, true);
+	if (ret < 0)
+		return ret;
+	ret = strata_obj_fallocate(vf->obj, mode, off, len);
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&vn->lock);
+	if (!(mode & FALLOC_FL_KEEP_SIZE) && off + len > vn->size) {
+		vn->size = off + len;
+		vn->mtime = strata_now();
+		vn->dirty = true;
+		vn->written = true;
+	}
+	pthread_mutex_unlock(&vn->lock);
+	return 0;
+}
+
+int strata__vfs_truncate(struct strata_vfs *vfs, struct vnode *vn,
+			 struct strata_obj *obj, uint64_t size,
+			 struct strata_attr *out)
+{
+	struct strata_obj *tmp = NULL;
+	int ret;
+
+	pthread_mutex_lock(&vn->lock);
+	ret = strata__vfs_vnode_load(vfs, vn);
+	if (ret < 0)
+		goto out;
+	if (!vn->tier && size > 0) {
+		vn->tier = vfs->placement;
+		strata__vfs_key(vn->ino, vn->key, sizeof(vn->key));
+		ret = strata_obj_open(vn->tier->be, vn->key,
+				      STRATA_OBJ_WRITE | STRATA_OBJ_CREATE,
+				      &tmp);
+		obj = tmp;
+	} else if (vn->tier && (!obj || obj->be != vn->tier->be)) {
+		ret = strata_obj_open(vn->tier->be, vn->key, STRATA_OBJ_WRITE,
+				      &tmp);
+		obj = tmp;
+	}
+	if (ret < 0)
+		goto out;
+	if (obj) {
+		ret = strata_obj_truncate(obj, size);
+		if (ret < 0)
+			goto out;
+	}
+	vn->size = size;
+	vn->mtime = strata_now();
+	vn->dirty = true;
+	vn->written = true;
+	ret = strata__vfs_commit(vfs, vn, false);
+	if (ret == 0 && out)
+		ret = strata_catalog_getattr(vfs->cat, vn->ino, out);
+out:
+	/* Without open files the location may change under us later. */
+	if (vn->nopen == 0)
+		vn->loaded = false;
+	pthread_mutex_unlock(&vn->lock);
+	strata_obj_close(tmp);
+	return ret;
+}

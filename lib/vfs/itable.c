@@ -1,1 +1,235 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * lib/vfs/itable.c - the in-memory inode table.
+ *
+ * Holds a struct vnode for each inode the kernel references (its lookup
+ * count) or that is open, and nothing else: the table never holds a file
+ * descriptor. An inode whose last name went away (an orphan) is purged,
+ * content and catalog rows, when both its lookup and open counts reach
+ * zero, as the kernel's forget protocol requires.
+ *
+ * Locks: itable->lock guards the buckets, the chain links and the
+ * reference counts. Purging runs after the vnode left the table, without
+ * the table lock.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "vfs_int.h"
+
+#define ITABLE_MIN_BUCKETS 1024
+
+static size_t it_hash(strata_ino_t ino, size_t nbuckets)
+{
+	uint64_t h = ino * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h >> 32) & (nbuckets - 1);
+}
+
+int strata__vfs_itable_init(struct vfs_itable *it)
+{
+	it->buckets = calloc(ITABLE_MIN_BUCKETS, sizeof(*it->buckets));
+	if (!it->buckets)
+		return -ENOMEM;
+	it->nbuckets = ITABLE_MIN_BUCKETS;
+	it->count = 0;
+	pthread_mutex_init(&it->lock, NULL);
+	return 0;
+}
+
+void strata__vfs_itable_release(struct vfs_itable *it)
+{
+	free(it->buckets);
+	it->buckets = NULL;
+	pthread_mutex_destroy(&it->lock);
+}
+
+/* Double the bucket array when the load passes one; keep going on ENOMEM. */
+static void it_grow(struct vfs_itable *it)
+{
+	size_t n = it->nbuckets * 2;
+	struct vnode **b = calloc(n, sizeof(*b));
+
+	if (!b)
+		return;
+	for (size_t i = 0; i < it->nbuckets; i++) {
+		struct vnode *vn = it->buckets[i];
+
+		while (vn) {
+			struct vnode *next = vn->next;
+			size_t h = it_hash(vn->ino, n);
+
+			vn->next = b[h];
+			b[h] = vn;
+			vn = next;
+		}
+	}
+	free(it->buckets);
+	it->buckets = b;
+	it->nbuckets = n;
+}
+
+static struct vnode *it_find(struct vfs_itable *it, strata_ino_t ino)
+{
+	struct vnode *vn = it->buckets[it_hash(ino, it->nbuckets)];
+
+	while (vn && vn->ino != ino)
+		vn = vn->next;
+	return vn;
+}
+
+static void it_unlink(struct vfs_itable *it, struct vnode *vn)
+{
+	struct vnode **pp = &it->buckets[it_hash(vn->ino, it->nbuckets)];
+
+	while (*pp != vn)
+		pp = &(*pp)->next;
+	*pp = vn->next;
+	it->count--;
+}
+
+int strata__vfs_vnode_get(struct strata_vfs *vfs, strata_ino_t ino,
+			  uint64_t nlookup, uint32_t nopen, struct vnode **out)
+{
+	struct vfs_itable *it = &vfs->itable;
+	struct vnode *vn;
+	int ret = 0;
+
+	pthread_mutex_lock(&it->lock);
+	vn = it_find(it, ino);
+	if (!vn) {
+		vn = calloc(1, sizeof(*vn));
+		if (!vn) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		vn->ino = ino;
+		pthread_mutex_init(&vn->lock, NULL);
+		if (it->count >= it->nbuckets)
+			it_grow(it);
+		vn->next = it->buckets[it_hash(ino, it->nbuckets)];
+		it->buckets[it_hash(ino, it->nbuckets)] = vn;
+		it->count++;
+	}
+	vn->nlookup += nlookup;
+	vn->nopen += nopen;
+	*out = vn;
+out:
+	pthread_mutex_unlock(&it->lock);
+	return ret;
+}
+
+struct vnode *strata__vfs_vnode_peek(struct strata_vfs *vfs, strata_ino_t ino)
+{
+	struct vnode *vn;
+
+	pthread_mutex_lock(&vfs->itable.lock);
+	vn = it_find(&vfs->itable, ino);
+	pthread_mutex_unlock(&vfs->itable.lock);
+	return vn;
+}
+
+static void vn_free(struct vnode *vn)
+{
+	pthread_mutex_destroy(&vn->lock);
+	free(vn);
+}
+
+void strata__vfs_vnode_put(struct strata_vfs *vfs, struct vnode *vn,
+			   uint64_t nlookup, uint32_t nopen)
+{
+	struct vfs_itable *it = &vfs->itable;
+	bool gone;
+	bool orphan;
+
+	pthread_mutex_lock(&it->lock);
+	vn->nlookup -= nlookup < vn->nlookup ? nlookup : vn->nlookup;
+	vn->nopen -= nopen < vn->nopen ? nopen : vn->nopen;
+	gone = vn->nlookup == 0 && vn->nopen == 0;
+	orphan = vn->orphan;
+	if (gone)
+		it_unlink(it, vn);
+	pthread_mutex_unlock(&it->lock);
+	if (!gone)
+		return;
+	if (orphan)
+		strata__vfs_purge(vfs, vn->ino);
+	vn_free(vn);
+}
+
+void strata__vfs_orphan(struct strata_vfs *vfs, strata_ino_t ino)
+{
+	struct vnode *vn;
+	bool held;
+
+	pthread_mutex_lock(&vfs->itable.lock);
+	vn = it_find(&vfs->itable, ino);
+	held = vn != NULL;
+	if (vn)
+		vn->orphan = true;
+	pthread_mutex_unlock(&vfs->itable.lock);
+	if (!held)
+		strata__vfs_purge(vfs, ino);
+}
+
+struct purge_ctx {
+	struct strata_vfs *vfs;
+	int ret;
+};
+
+static int purge_replica(void *arg, const struct strata_replica *r)
+{
+	struct purge_ctx *pc = arg;
+	struct vfs_tier *t = strata__vfs_tier_by_id(pc->vfs, r->tier_id);
+	int ret;
+
+	if (!t) {
+		/* A tier no longer configured: fsck reclaims its objects. */
+		return 0;
+	}
+	ret = strata_backend_remove(t->be, r->key);
+	if (ret < 0 && ret != -ENOENT) {
+		strata_log(STRATA_LOG_WARN, STRATA_SUB_VFS,
+			   "cannot remove object '%s' from tier '%s': %s",
+			   r->key, t->name, strerror(-ret));
+		pc->ret = ret;
+	}
+	return 0;
+}
+
+int strata__vfs_purge(struct strata_vfs *vfs, strata_ino_t ino)
+{
+	struct purge_ctx pc = { .vfs = vfs, .ret = 0 };
+	int ret;
+
+	ret = strata_catalog_replica_list(vfs->cat, ino, purge_replica, &pc);
+	if (ret < 0)
+		return ret;
+	if (pc.ret < 0) {
+		/* Keep the rows so a later start retries the removal. */
+		return pc.ret;
+	}
+	ret = strata_catalog_purge(vfs->cat, ino);
+	if (ret == -EBUSY || ret == -ENOENT)
+		ret = 0;	/* linked again, or already purged */
+	return ret;
+}
+
+void strata__vfs_itable_drain(struct strata_vfs *vfs)
+{
+	struct vfs_itable *it = &vfs->itable;
+
+	for (size_t i = 0; i < it->nbuckets; i++) {
+		while (it->buckets[i]) {
+			struct vnode *vn = it->buckets[i];
+
+			it->buckets[i] = vn->next;
+			it->count--;
+			if (vn->orphan)
+				strata__vfs_purge(vfs, vn->ino);
+			vn_free(vn);
+		}
+	}
+}

@@ -1,0 +1,143 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# integration/lib.sh - shared helpers for integration cases. Source it first.
+#
+# Each case gets its own temporary directory ($T) holding a config, a catalog,
+# tier directories and a mount point, mounts Strata for real through
+# /dev/fuse with `strata mount -f` in the background, and unmounts in a trap.
+# Exits 77 (ctest SKIP) only when /dev/fuse is missing, saying so.
+#
+# Environment: STRATA_BIN (the strata binary), STRATA_SRC (the source tree).
+# With STRATA_TEST_DIRECT=1 no mount is made and $M is a plain directory:
+# that checks a case's own expectations against the local kernel file system.
+
+set -eu
+
+STRATA_SRC=${STRATA_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+STRATA_BIN=${STRATA_BIN:-$STRATA_SRC/build/strata}
+STRATA_TEST_DIRECT=${STRATA_TEST_DIRECT:-0}
+
+if [ ! -c /dev/fuse ]; then
+	echo "SKIP: /dev/fuse is missing: integration cases need FUSE" >&2
+	exit 77
+fi
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/strata-it.XXXXXX")
+M=$T/mnt
+STRATA_PID=
+mkdir -p "$M" "$T/tiers/nvme" "$T/tiers/capacity"
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+log() {
+	echo "--- $*"
+}
+
+# write_config [extra lines for the namespace section]
+write_config() {
+	cat > "$T/strata.conf" <<CONF
+[namespace]
+catalog = $T/catalog.db
+site = test
+placement = nvme
+entry_timeout = 1
+attr_timeout = 1
+${1:-}
+
+[tier nvme]
+url = file://$T/tiers/nvme
+
+[tier capacity]
+url = file://$T/tiers/capacity
+CONF
+}
+
+# is_mounted DIR: true while DIR is a FUSE mount point.
+is_mounted() {
+	grep -q " $1 fuse" /proc/self/mounts
+}
+
+# mount_strata [-o OPTS]: mount $T/strata.conf at $M in the foreground
+# process, in the background, and wait until the mount answers.
+mount_strata() {
+	if [ "$STRATA_TEST_DIRECT" = 1 ]; then
+		return 0
+	fi
+	[ -f "$T/strata.conf" ] || write_config
+	"$STRATA_BIN" mount -f -c "$T/strata.conf" "$@" "$M" \
+		>> "$T/mount.log" 2>&1 &
+	STRATA_PID=$!
+	for _ in $(seq 1 200); do
+		if is_mounted "$M"; then
+			return 0
+		fi
+		if ! kill -0 "$STRATA_PID" 2>/dev/null; then
+			cat "$T/mount.log" >&2
+			fail "strata mount exited before the mount appeared"
+		fi
+		sleep 0.05
+	done
+	cat "$T/mount.log" >&2
+	fail "mount did not appear within 10 s"
+}
+
+# wait_exit PID: wait up to 30 s for the daemon to exit; fail if it did not
+# exit cleanly (a sanitizer report makes the exit status non-zero).
+wait_exit() {
+	local pid=$1 rc=0
+
+	wait "$pid" || rc=$?
+	if [ "$rc" != 0 ]; then
+		cat "$T/mount.log" >&2
+		fail "strata mount exited with status $rc"
+	fi
+}
+
+# umount_strata: unmount with `strata umount` and wait for the daemon.
+umount_strata() {
+	if [ "$STRATA_TEST_DIRECT" = 1 ] || [ -z "$STRATA_PID" ]; then
+		return 0
+	fi
+	"$STRATA_BIN" umount "$M" || fail "strata umount failed"
+	wait_exit "$STRATA_PID"
+	STRATA_PID=
+}
+
+# kill9_strata: kill the daemon the hard way, and clean the dead mount.
+kill9_strata() {
+	kill -9 "$STRATA_PID"
+	wait "$STRATA_PID" 2>/dev/null || true
+	STRATA_PID=
+	fusermount3 -u -z "$M" 2>/dev/null || umount -l "$M" 2>/dev/null || true
+}
+
+cleanup() {
+	local rc=$?
+
+	if [ -n "$STRATA_PID" ]; then
+		fusermount3 -u -z "$M" 2>/dev/null || true
+		kill "$STRATA_PID" 2>/dev/null || true
+		wait "$STRATA_PID" 2>/dev/null || true
+	fi
+	if [ "$rc" != 0 ] && [ -f "$T/mount.log" ]; then
+		echo "--- mount log (last 40 lines)" >&2
+		tail -n 40 "$T/mount.log" >&2
+	fi
+	rm -rf "$T"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The tests run as root; cases that act as other users use these accounts.
+ensure_test_users() {
+	getent group stratat >/dev/null || groupadd -g 4701 stratat
+	getent group stratax >/dev/null || groupadd -g 4702 stratax
+	id strata1 >/dev/null 2>&1 ||
+		useradd -u 4701 -g stratat -G stratax -M -s /bin/sh strata1
+	id strata2 >/dev/null 2>&1 ||
+		useradd -u 4702 -g stratax -M -s /bin/sh strata2
+}

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * lib/vfs/vfs_int.h - state shared by the files of lib/vfs.
+ *
+ * struct strata_vfs holds the catalog handle, one struct vfs_tier per
+ * configured tier, and the inode table. struct vnode is the in-memory state
+ * of an inode the kernel knows (lookup references) or has open: the kernel's
+ * references, the open count, where the content lives, and, while files are
+ * written, the size and mtime that reach the catalog at flush, fsync and
+ * release. struct vfile is one open file: one backend object, so one
+ * descriptor, per open file and never per inode.
+ *
+ * Locks: itable->lock guards the hash table and every vnode's nlookup and
+ * nopen; vn->lock guards the rest of a vnode; vf->lock guards vf->obj.
+ * Order: itable->lock may be taken before vn->lock, never after it.
+ */
+#ifndef STRATA_VFS_INT_H
+#define STRATA_VFS_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "catalog.h"
+#include "vfs.h"
+
+/* Object keys: "ll/hh/<16 hex digits of the file id>". */
+#define VFS_KEY_LEN 24
+
+struct vfs_tier {
+	uint32_t id;		/* catalog tier id */
+	char name[64];
+	char site[64];
+	uint64_t capacity;
+	struct strata_backend *be;
+};
+
+struct vnode {
+	strata_ino_t ino;
+	struct vnode *next;	/* hash chain, itable->lock */
+	uint64_t nlookup;	/* itable->lock */
+	uint32_t nopen;		/* itable->lock */
+	bool orphan;		/* nlink reached 0: purge when unreferenced */
+
+	pthread_mutex_t lock;
+	bool loaded;		/* the fields below are known */
+	struct vfs_tier *tier;	/* where the valid content is, or NULL */
+	char key[STRATA_KEY_MAX];
+	uint64_t size;		/* authoritative while nopen > 0 */
+	uint64_t version;	/* content version at load or last commit */
+	struct timespec mtime;
+	bool dirty;		/* size or mtime not yet in the catalog */
+	bool written;		/* content changed since the last commit */
+	uint32_t nwriters;	/* open files with write access */
+	uint64_t cached_version; /* what the kernel's page cache holds */
+	bool cache_valid;
+};
+
+struct vfile {
+	struct vnode *vn;
+	int flags;		/* open(2) flags */
+	pthread_mutex_t lock;
+	struct strata_obj *obj;	/* lazily opened; vf->lock */
+	struct vfs_tier *tier;	/* the tier obj belongs to */
+};
+
+struct vfs_itable {
+	pthread_mutex_t lock;
+	struct vnode **buckets;
+	size_t nbuckets;	/* a power of two */
+	size_t count;
+};
+
+struct strata_vfs {
+	struct strata_catalog *cat;
+	struct strata_vfs_opts opts;
+	char site[64];
+	struct vfs_tier *placement;
+	unsigned int ntiers;
+	struct vfs_tier tiers[STRATA_CFG_MAX_TIERS];
+	struct vfs_itable itable;
+	int lock_fd;		/* flock held on the catalog's mount lock */
+};
+
+/* itable.c */
+int strata__vfs_itable_init(struct vfs_itable *it);
+void strata__vfs_itable_release(struct vfs_itable *it);
+/* Find or add the vnode of ino and add nlookup and nopen references. */
+int strata__vfs_vnode_get(struct strata_vfs *vfs, strata_ino_t ino,
+			  uint64_t nlookup, uint32_t nopen, struct vnode **out);
+/* The vnode of ino if the table has it, without a reference (the caller
+ * must hold one, or only peek under vn->lock's rules). */
+struct vnode *strata__vfs_vnode_peek(struct strata_vfs *vfs, strata_ino_t ino);
+/* Drop references; the vnode is freed, and an orphan purged, at zero. */
+void strata__vfs_vnode_put(struct strata_vfs *vfs, struct vnode *vn,
+			   uint64_t nlookup, uint32_t nopen);
+/* Mark ino orphaned (nlink 0): purge now if nobody holds it. */
+void strata__vfs_orphan(struct strata_vfs *vfs, strata_ino_t ino);
+/* Remove every replica object of ino and then its catalog rows. */
+int strata__vfs_purge(struct strata_vfs *vfs, strata_ino_t ino);
+/* Drop every vnode at unmount, purging orphans. */
+void strata__vfs_itable_drain(struct strata_vfs *vfs);
+
+/* data.c */
+/* Open a file just created: one lookup and one open reference. */
+int strata__vfs_open_new(struct strata_vfs *vfs, strata_ino_t ino, int flags,
+			 uint64_t *fh, unsigned int *oflags);
+void strata__vfs_key(strata_ino_t ino, char *key, size_t len);
+struct vfs_tier *strata__vfs_tier_by_id(struct strata_vfs *vfs, uint32_t id);
+/* Load size, version and content location into vn (vn->lock held). */
+int strata__vfs_vnode_load(struct strata_vfs *vfs, struct vnode *vn);
+/* Commit vn's dirty size and mtime (vn->lock held). */
+int strata__vfs_commit(struct strata_vfs *vfs, struct vnode *vn, bool durable);
+/* Truncate the content of vn to size, through obj if given. */
+int strata__vfs_truncate(struct strata_vfs *vfs, struct vnode *vn,
+			 struct strata_obj *obj, uint64_t size,
+			 struct strata_attr *out);
+void strata__vfs_attr_to_stat(const struct strata_attr *a, struct stat *st);
+/* Overlay the in-memory size and mtime of files being written. */
+void strata__vfs_overlay(struct strata_vfs *vfs, struct strata_attr *a);
+
+#endif
