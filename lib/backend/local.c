@@ -1,1 +1,469 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * lib/backend/local.c - the POSIX-directory driver ("file://" tiers).
+ *
+ * An object with key K is the regular file ROOT/K; shard directories in the
+ * key are created on demand, objects with mode 0600 and directories 0700.
+ * An open object is one file descriptor, opened once and kept until close,
+ * so the data path can read and write it directly. Apart from those and the
+ * directories a list walk visits, the driver holds no descriptors: tiers can
+ * hold millions of objects under a 20,000-descriptor limit. No state
+ * changes after open, so any number of threads may call in at once.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "backend_int.h"
+#include "log.h"
+#include "util.h"
+
+struct local_be {
+	char root[PATH_MAX];	/* no trailing '/' unless it is "/" */
+};
+
+struct local_obj {
+	int fd;
+};
+
+static struct local_be *local_be(struct strata_backend *be)
+{
+	return be->priv;
+}
+
+static struct local_obj *local_obj(struct strata_obj *obj)
+{
+	return obj->priv;
+}
+
+static int local_path(struct strata_backend *be, const char *key, char *path,
+		      size_t n)
+{
+	const char *root = local_be(be)->root;
+	int ret = strata__backend_key_check(key);
+	int len;
+
+	if (ret < 0)
+		return ret;
+	len = snprintf(path, n, "%s%s%s", root, strcmp(root, "/") ? "/" : "",
+		       key);
+	if (len < 0 || (size_t)len >= n)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/*
+ * Create the directories leading to path (everything before its last '/')
+ * below the root. Racing creators are fine: EEXIST counts as success.
+ */
+static int local_mkparents(struct strata_backend *be, const char *path)
+{
+	size_t rootlen = strlen(local_be(be)->root);
+	char dir[PATH_MAX];
+	char *slash;
+
+	strata_strlcpy(dir, path, sizeof(dir));
+	slash = strchr(dir + rootlen + 1, '/');
+	while (slash) {
+		*slash = '\0';
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*slash = '/';
+		slash = strchr(slash + 1, '/');
+	}
+	return 0;
+}
+
+static int local_open(struct strata_backend *be, const struct strata_uri *uri,
+		      char *err, size_t errlen)
+{
+	struct local_be *lb = local_be(be);
+	const char *path = uri->path;
+	size_t len = strlen(path);
+	struct stat st;
+
+	if (path[0] != '/') {
+		snprintf(err, errlen, "path '%s' is not absolute", path);
+		return -EINVAL;
+	}
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	if (len >= sizeof(lb->root)) {
+		snprintf(err, errlen, "path '%s' is too long", path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(lb->root, path, len);
+	lb->root[len] = '\0';
+	if (stat(lb->root, &st) < 0) {
+		int ret = -errno;
+
+		snprintf(err, errlen, "cannot use directory '%s': %s", lb->root,
+			 strerror(-ret));
+		return ret;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "cannot use directory '%s': %s", lb->root,
+			 strerror(ENOTDIR));
+		return -ENOTDIR;
+	}
+	if (access(lb->root, R_OK | W_OK | X_OK) < 0) {
+		int ret = -errno;
+
+		snprintf(err, errlen, "directory '%s' is not writable: %s",
+			 lb->root, strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+static int local_statfs(struct strata_backend *be,
+			struct strata_backend_statfs *out)
+{
+	struct statvfs sv;
+
+	if (statvfs(local_be(be)->root, &sv) < 0)
+		return -errno;
+	out->total = (uint64_t)sv.f_blocks * sv.f_frsize;
+	out->avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	out->files = sv.f_files;
+	out->ffree = sv.f_favail;
+	return 0;
+}
+
+static int local_oflags(unsigned int flags)
+{
+	int o = O_CLOEXEC;
+
+	if (flags & (STRATA_OBJ_WRITE | STRATA_OBJ_TRUNC))
+		o |= O_RDWR;
+	else
+		o |= O_RDONLY;
+	if (flags & STRATA_OBJ_CREATE)
+		o |= O_CREAT;
+	if ((flags & (STRATA_OBJ_CREATE | STRATA_OBJ_EXCL)) ==
+	    (STRATA_OBJ_CREATE | STRATA_OBJ_EXCL))
+		o |= O_EXCL;
+	if (flags & STRATA_OBJ_TRUNC)
+		o |= O_TRUNC;
+	return o;
+}
+
+static int local_obj_open(struct strata_backend *be, const char *key,
+			  unsigned int flags, struct strata_obj *obj)
+{
+	int oflags = local_oflags(flags);
+	char path[PATH_MAX];
+	struct stat st;
+	int fd = -1;
+	int ret;
+
+	ret = local_path(be, key, path, sizeof(path));
+	if (ret < 0)
+		goto out;
+	fd = open(path, oflags, 0600);
+	if (fd < 0 && errno == ENOENT && (flags & STRATA_OBJ_CREATE)) {
+		ret = local_mkparents(be, path);
+		if (ret < 0)
+			goto out;
+		fd = open(path, oflags, 0600);
+	}
+	if (fd < 0) {
+		ret = -errno;
+		if (ret != -ENOENT && ret != -EEXIST)
+			strata_debug(STRATA_SUB_BACKEND,
+				     "tier '%s': cannot open '%s': %s",
+				     be->name, path, strerror(-ret));
+		goto out;
+	}
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		goto out;
+	}
+	local_obj(obj)->fd = fd;
+	fd = -1;
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+static int local_obj_read(struct strata_obj *obj, uint64_t off, void *buf,
+			  size_t len, size_t *nread)
+{
+	int fd = local_obj(obj)->fd;
+	size_t done = 0;
+
+	if (off > INT64_MAX || len > INT64_MAX - off)
+		return -EINVAL;
+	while (done < len) {
+		ssize_t n = pread(fd, (char *)buf + done, len - done,
+				  (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	*nread = done;
+	return 0;
+}
+
+static int local_obj_write(struct strata_obj *obj, uint64_t off,
+			   const void *buf, size_t len)
+{
+	int fd = local_obj(obj)->fd;
+	size_t done = 0;
+
+	if (off > INT64_MAX || len > INT64_MAX - off)
+		return -EFBIG;
+	while (done < len) {
+		ssize_t n = pwrite(fd, (const char *)buf + done, len - done,
+				   (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static int local_obj_truncate(struct strata_obj *obj, uint64_t size)
+{
+	if (size > INT64_MAX)
+		return -EFBIG;
+	if (ftruncate(local_obj(obj)->fd, (off_t)size) < 0)
+		return -errno;
+	return 0;
+}
+
+static int local_obj_sync(struct strata_obj *obj, bool datasync)
+{
+	int fd = local_obj(obj)->fd;
+	int r = datasync ? fdatasync(fd) : fsync(fd);
+
+	return r < 0 ? -errno : 0;
+}
+
+static int local_obj_fallocate(struct strata_obj *obj, int mode, uint64_t off,
+			       uint64_t len)
+{
+	if (off > INT64_MAX || len > INT64_MAX - off)
+		return -EFBIG;
+	if (fallocate(local_obj(obj)->fd, mode, (off_t)off, (off_t)len) < 0)
+		return -errno;
+	return 0;
+}
+
+static int local_obj_fd(struct strata_obj *obj)
+{
+	return local_obj(obj)->fd;
+}
+
+static int local_obj_close(struct strata_obj *obj)
+{
+	struct local_obj *lo = local_obj(obj);
+	int ret = 0;
+
+	/* The descriptor is gone whatever close(2) says; EINTR included. */
+	if (close(lo->fd) < 0 && errno != EINTR)
+		ret = -errno;
+	lo->fd = -1;
+	return ret;
+}
+
+static int local_stat_out(const struct stat *st, struct strata_obj_stat *out)
+{
+	if (S_ISDIR(st->st_mode))
+		return -EISDIR;
+	if (!S_ISREG(st->st_mode))
+		return -EINVAL;
+	out->size = (uint64_t)st->st_size;
+	out->mtime = st->st_mtim;
+	return 0;
+}
+
+static int local_stat(struct strata_backend *be, const char *key,
+		      struct strata_obj_stat *out)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int ret;
+
+	ret = local_path(be, key, path, sizeof(path));
+	if (ret < 0)
+		return ret;
+	if (stat(path, &st) < 0)
+		return -errno;
+	return local_stat_out(&st, out);
+}
+
+static int local_remove(struct strata_backend *be, const char *key)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	ret = local_path(be, key, path, sizeof(path));
+	if (ret < 0)
+		return ret;
+	if (unlink(path) < 0)
+		return -errno;
+	return 0;
+}
+
+static int local_rename(struct strata_backend *be, const char *from,
+			const char *to)
+{
+	char src[PATH_MAX];
+	char dst[PATH_MAX];
+	int ret;
+
+	ret = local_path(be, from, src, sizeof(src));
+	if (ret < 0)
+		return ret;
+	ret = local_path(be, to, dst, sizeof(dst));
+	if (ret < 0)
+		return ret;
+	if (rename(src, dst) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
+	/* ENOENT: either the source is missing or the target's shard is. */
+	if (access(src, F_OK) < 0)
+		return -errno;
+	ret = local_mkparents(be, dst);
+	if (ret < 0)
+		return ret;
+	if (rename(src, dst) < 0)
+		return -errno;
+	return 0;
+}
+
+struct local_walk {
+	strata_backend_list_cb cb;
+	void *arg;
+	char path[PATH_MAX];	/* ROOT/prefix being walked */
+	size_t keyoff;		/* where keys start in path */
+};
+
+/*
+ * Walk path (of length len) recursively, one open directory per level. A
+ * non-zero return from the callback, or an error, stops the walk.
+ */
+static int local_walk_dir(struct local_walk *w, size_t len)
+{
+	struct dirent *de;
+	DIR *dir;
+	int ret = 0;
+
+	dir = opendir(len ? w->path : "/");
+	if (!dir) {
+		/* A shard removed while we walked is not an error. */
+		if (errno == ENOENT && len + 1 != w->keyoff)
+			return 0;
+		return -errno;
+	}
+	for (;;) {
+		struct strata_obj_stat ost;
+		struct stat st;
+		size_t nlen;
+
+		errno = 0;
+		de = readdir(dir);
+		if (!de) {
+			ret = errno ? -errno : 0;
+			break;
+		}
+		if (de->d_name[0] == '.' &&
+		    (de->d_name[1] == '\0' ||
+		     (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+			continue;
+		if (strncmp(de->d_name, STRATA__BACKEND_TMP_PREFIX,
+			    sizeof(STRATA__BACKEND_TMP_PREFIX) - 1) == 0)
+			continue;
+		nlen = strlen(de->d_name);
+		if (len + 1 + nlen >= sizeof(w->path)) {
+			ret = -ENAMETOOLONG;
+			break;
+		}
+		w->path[len] = '/';
+		memcpy(w->path + len + 1, de->d_name, nlen + 1);
+		if (lstat(w->path, &st) < 0)
+			ret = errno == ENOENT ? 0 : -errno;
+		else if (S_ISDIR(st.st_mode))
+			ret = local_walk_dir(w, len + 1 + nlen);
+		else if (S_ISREG(st.st_mode) &&
+			 local_stat_out(&st, &ost) == 0)
+			ret = w->cb(w->arg, w->path + w->keyoff, &ost);
+		w->path[len] = '\0';
+		if (ret)
+			break;
+	}
+	closedir(dir);
+	return ret;
+}
+
+static int local_list(struct strata_backend *be, strata_backend_list_cb cb,
+		      void *arg)
+{
+	struct local_walk *w;
+	size_t len;
+	int ret;
+
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->cb = cb;
+	w->arg = arg;
+	strata_strlcpy(w->path, local_be(be)->root, sizeof(w->path));
+	len = strlen(w->path);
+	if (len == 1)
+		len = 0;	/* root is "/": keys start right after it */
+	w->path[len] = '\0';
+	w->keyoff = len + 1;
+	ret = local_walk_dir(w, len);
+	free(w);
+	return ret;
+}
+
+const struct strata_backend_ops strata_local_ops = {
+	.scheme = "file",
+	.driver = "local",
+	.caps = STRATA_BCAP_RANGE_READ | STRATA_BCAP_RANDOM_WRITE |
+		STRATA_BCAP_RENAME | STRATA_BCAP_FD | STRATA_BCAP_FALLOCATE,
+	.priv_size = sizeof(struct local_be),
+	.obj_priv_size = sizeof(struct local_obj),
+	.open = local_open,
+	.statfs = local_statfs,
+	.obj_open = local_obj_open,
+	.obj_read = local_obj_read,
+	.obj_write = local_obj_write,
+	.obj_truncate = local_obj_truncate,
+	.obj_sync = local_obj_sync,
+	.obj_fallocate = local_obj_fallocate,
+	.obj_fd = local_obj_fd,
+	.obj_close = local_obj_close,
+	.stat = local_stat,
+	.remove = local_remove,
+	.rename = local_rename,
+	.list = local_list,
+};

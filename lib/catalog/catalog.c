@@ -1,1 +1,307 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * lib/catalog/catalog.c - the public catalog calls: pick an engine at open
+ * and dispatch every call through cat->ops.
+ *
+ * Checks that hold for every engine live here (name lengths, xattr sizes,
+ * flag combinations), so an engine only sees well-formed arguments; the
+ * semantics themselves are the engine's. No state of its own beyond the
+ * handle: thread-safety is the engine's, as catalog.h documents.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog.h"
+#include "util.h"
+
+/* Linux limits for extended attributes (XATTR_NAME_MAX, XATTR_SIZE_MAX). */
+#define CAT_XATTR_NAME_MAX 255
+#define CAT_XATTR_SIZE_MAX 65536
+
+static const struct strata_catalog_ops *const engines[] = {
+	&strata_catalog_sqlite_ops,
+};
+
+static int cat_check_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0)
+		return -ENOENT;
+	if (len > STRATA_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (strchr(name, '/'))
+		return -EINVAL;
+	return 0;
+}
+
+static int cat_check_xattr_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0)
+		return -EINVAL;
+	if (len > CAT_XATTR_NAME_MAX)
+		return -ERANGE;
+	return 0;
+}
+
+int strata_catalog_open(const char *engine, const char *path,
+			struct strata_catalog **out, char *err, size_t errlen)
+{
+	const struct strata_catalog_ops *ops = NULL;
+	struct strata_catalog *cat = NULL;
+	size_t i;
+	int ret;
+
+	*out = NULL;
+	if (!engine)
+		engine = engines[0]->engine;
+	for (i = 0; i < STRATA_ARRAY_SIZE(engines); i++) {
+		if (strcmp(engines[i]->engine, engine) == 0)
+			ops = engines[i];
+	}
+	if (!ops) {
+		snprintf(err, errlen, "unknown catalog engine '%s'", engine);
+		ret = -EINVAL;
+		goto out;
+	}
+	cat = calloc(1, sizeof(*cat));
+	if (!cat) {
+		snprintf(err, errlen, "cannot open catalog '%s': %s", path,
+			 strerror(ENOMEM));
+		ret = -ENOMEM;
+		goto out;
+	}
+	cat->ops = ops;
+	ret = strata_strlcpy(cat->path, path, sizeof(cat->path));
+	if (ret < 0) {
+		snprintf(err, errlen, "catalog path '%.64s...' is too long",
+			 path);
+		goto out;
+	}
+	ret = ops->open(cat, cat->path, err, errlen);
+	if (ret < 0)
+		goto out;
+	*out = cat;
+	cat = NULL;
+out:
+	free(cat);
+	return ret;
+}
+
+void strata_catalog_close(struct strata_catalog *cat)
+{
+	if (!cat)
+		return;
+	cat->ops->close(cat);
+	free(cat);
+}
+
+int strata_catalog_lookup(struct strata_catalog *cat, strata_ino_t parent,
+			  const char *name, struct strata_attr *out)
+{
+	int ret = cat_check_name(name);
+
+	if (ret < 0)
+		return ret;
+	return cat->ops->lookup(cat, parent, name, out);
+}
+
+int strata_catalog_getattr(struct strata_catalog *cat, strata_ino_t ino,
+			   struct strata_attr *out)
+{
+	return cat->ops->getattr(cat, ino, out);
+}
+
+int strata_catalog_setattr(struct strata_catalog *cat, strata_ino_t ino,
+			   const struct strata_attr *in, unsigned int valid,
+			   struct strata_attr *out)
+{
+	return cat->ops->setattr(cat, ino, in, valid, out);
+}
+
+int strata_catalog_mknode(struct strata_catalog *cat, strata_ino_t parent,
+			  const char *name, const struct strata_attr *tmpl,
+			  const char *symlink, struct strata_attr *out)
+{
+	int ret = cat_check_name(name);
+
+	if (ret < 0)
+		return ret;
+	return cat->ops->mknode(cat, parent, name, tmpl, symlink, out);
+}
+
+int strata_catalog_link(struct strata_catalog *cat, strata_ino_t ino,
+			strata_ino_t newparent, const char *newname,
+			const struct timespec *now, struct strata_attr *out)
+{
+	int ret = cat_check_name(newname);
+
+	if (ret < 0)
+		return ret;
+	return cat->ops->link(cat, ino, newparent, newname, now, out);
+}
+
+int strata_catalog_unlink(struct strata_catalog *cat, strata_ino_t parent,
+			  const char *name, const struct timespec *now,
+			  struct strata_attr *victim)
+{
+	int ret = cat_check_name(name);
+
+	if (ret < 0)
+		return ret;
+	return cat->ops->unlink(cat, parent, name, now, victim);
+}
+
+int strata_catalog_rmdir(struct strata_catalog *cat, strata_ino_t parent,
+			 const char *name, const struct timespec *now,
+			 struct strata_attr *victim)
+{
+	int ret = cat_check_name(name);
+
+	if (ret < 0)
+		return ret;
+	return cat->ops->rmdir(cat, parent, name, now, victim);
+}
+
+int strata_catalog_rename(struct strata_catalog *cat, strata_ino_t parent,
+			  const char *name, strata_ino_t newparent,
+			  const char *newname, unsigned int flags,
+			  const struct timespec *now,
+			  struct strata_attr *victim, bool *replaced)
+{
+	int ret;
+
+	if (replaced)
+		*replaced = false;
+	ret = cat_check_name(name);
+	if (ret == 0)
+		ret = cat_check_name(newname);
+	if (ret < 0)
+		return ret;
+	return cat->ops->rename(cat, parent, name, newparent, newname, flags,
+				now, victim, replaced);
+}
+
+int strata_catalog_readdir(struct strata_catalog *cat, strata_ino_t dir,
+			   uint64_t off, strata_catalog_dirent_cb cb,
+			   void *arg)
+{
+	return cat->ops->readdir(cat, dir, off, cb, arg);
+}
+
+int strata_catalog_readlink(struct strata_catalog *cat, strata_ino_t ino,
+			    char *buf, size_t size, size_t *len)
+{
+	return cat->ops->readlink(cat, ino, buf, size, len);
+}
+
+int strata_catalog_purge(struct strata_catalog *cat, strata_ino_t ino)
+{
+	return cat->ops->purge(cat, ino);
+}
+
+int strata_catalog_orphans(struct strata_catalog *cat, strata_ino_t *out,
+			   size_t max, size_t *n)
+{
+	return cat->ops->orphans(cat, out, max, n);
+}
+
+int strata_catalog_getxattr(struct strata_catalog *cat, strata_ino_t ino,
+			    const char *name, void *buf, size_t size,
+			    size_t *len)
+{
+	int ret = cat_check_xattr_name(name);
+
+	if (ret < 0)
+		return ret;
+	return cat->ops->getxattr(cat, ino, name, buf, size, len);
+}
+
+int strata_catalog_setxattr(struct strata_catalog *cat, strata_ino_t ino,
+			    const char *name, const void *value, size_t len,
+			    unsigned int flags, const struct timespec *now)
+{
+	const unsigned int both = STRATA_XATTR_CREATE | STRATA_XATTR_REPLACE;
+	int ret = cat_check_xattr_name(name);
+
+	if (ret < 0)
+		return ret;
+	if (len > CAT_XATTR_SIZE_MAX)
+		return -E2BIG;
+	if ((flags & ~both) || flags == both)
+		return -EINVAL;
+	return cat->ops->setxattr(cat, ino, name, value, len, flags, now);
+}
+
+int strata_catalog_listxattr(struct strata_catalog *cat, strata_ino_t ino,
+			     char *buf, size_t size, size_t *len)
+{
+	return cat->ops->listxattr(cat, ino, buf, size, len);
+}
+
+int strata_catalog_removexattr(struct strata_catalog *cat, strata_ino_t ino,
+			       const char *name, const struct timespec *now)
+{
+	int ret = cat_check_xattr_name(name);
+
+	if (ret < 0)
+		return ret;
+	return cat->ops->removexattr(cat, ino, name, now);
+}
+
+int strata_catalog_tier_ensure(struct strata_catalog *cat,
+			       const struct strata_tier_row *in,
+			       struct strata_tier_row *out)
+{
+	return cat->ops->tier_ensure(cat, in, out);
+}
+
+int strata_catalog_tier_list(struct strata_catalog *cat,
+			     struct strata_tier_row *out, size_t max,
+			     size_t *n)
+{
+	return cat->ops->tier_list(cat, out, max, n);
+}
+
+int strata_catalog_replica_list(struct strata_catalog *cat, strata_ino_t ino,
+				strata_catalog_replica_cb cb, void *arg)
+{
+	return cat->ops->replica_list(cat, ino, cb, arg);
+}
+
+int strata_catalog_replica_put(struct strata_catalog *cat,
+			       const struct strata_replica *r)
+{
+	return cat->ops->replica_put(cat, r);
+}
+
+int strata_catalog_replica_del(struct strata_catalog *cat, strata_ino_t ino,
+			       uint32_t tier_id)
+{
+	return cat->ops->replica_del(cat, ino, tier_id);
+}
+
+int strata_catalog_commit_write(struct strata_catalog *cat, strata_ino_t ino,
+				uint32_t tier_id, const char *key,
+				uint64_t size, const struct timespec *mtime,
+				bool bump, bool durable,
+				struct strata_attr *out)
+{
+	return cat->ops->commit_write(cat, ino, tier_id, key, size, mtime,
+				      bump, durable, out);
+}
+
+int strata_catalog_stats(struct strata_catalog *cat,
+			 struct strata_catalog_stats *out)
+{
+	return cat->ops->stats(cat, out);
+}
+
+int strata_catalog_checkpoint(struct strata_catalog *cat)
+{
+	return cat->ops->checkpoint(cat);
+}

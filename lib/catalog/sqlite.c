@@ -1,1 +1,2036 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * lib/catalog/sqlite.c - the embedded SQLite engine of the catalog.
+ *
+ * Implements struct strata_catalog_ops over one SQLite file in WAL mode.
+ * Every namespace operation is one short BEGIN IMMEDIATE transaction; hot
+ * reads (lookup, getattr) are one indexed query. The schema itself belongs
+ * to migrate.c.
+ *
+ * Threads: a file catalog gives each calling thread its own connection,
+ * opened on first use and kept in a pthread key (closed when the thread
+ * exits, or by close for whatever is left); statements are prepared once
+ * per connection and reset after each use. Writers of this process are
+ * serialised by s->wlock, so SQLite never answers BUSY inside the process;
+ * other processes wait on a 30 s busy timeout. A ":memory:" catalog has a
+ * single connection and every call, reads included, holds s->wlock.
+ * Callbacks (readdir, replica_list) run with no lock held and no statement
+ * active, so they may call back into the catalog.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "catalog.h"
+#include "catalog_int.h"
+#include "log.h"
+#include "util.h"
+
+#define CAT_BUSY_MS 30000
+/* Readdir fetches a small first page (a FUSE buffer holds few entries) and
+ * larger ones after; no page ever holds the whole directory. */
+#define CAT_PAGE_FIRST 64
+#define CAT_PAGE_MAX 512
+/* Deeper than any real tree; a longer parent chain means a corrupt file. */
+#define CAT_MAX_DEPTH 65536
+
+enum cat_stmt_id {
+	CAT_ST_BEGIN,
+	CAT_ST_COMMIT,
+	CAT_ST_ROLLBACK,
+	CAT_ST_SYNC_FULL,
+	CAT_ST_SYNC_NORMAL,
+	CAT_ST_LOOKUP,
+	CAT_ST_GETATTR,
+	CAT_ST_INODE_INSERT,
+	CAT_ST_INODE_PUT,
+	CAT_ST_INODE_LINKS,
+	CAT_ST_INODE_DEAD,
+	CAT_ST_DIR_TOUCH,
+	CAT_ST_DENTRY_INSERT,
+	CAT_ST_DENTRY_DELETE,
+	CAT_ST_DENTRY_MOVE,
+	CAT_ST_DENTRY_SETINO,
+	CAT_ST_DIR_HAS_CHILD,
+	CAT_ST_DIR_PARENT,
+	CAT_ST_READDIR,
+	CAT_ST_SYMLINK_INSERT,
+	CAT_ST_SYMLINK_GET,
+	CAT_ST_PURGE_XATTRS,
+	CAT_ST_PURGE_SYMLINK,
+	CAT_ST_PURGE_REPLICAS,
+	CAT_ST_PURGE_PINS,
+	CAT_ST_PURGE_JOBS,
+	CAT_ST_PURGE_DENTRIES,
+	CAT_ST_PURGE_INODE,
+	CAT_ST_ORPHANS,
+	CAT_ST_XATTR_GET,
+	CAT_ST_XATTR_PUT,
+	CAT_ST_XATTR_LIST,
+	CAT_ST_XATTR_DEL,
+	CAT_ST_TIER_BY_NAME,
+	CAT_ST_TIER_BY_ID,
+	CAT_ST_TIER_INSERT,
+	CAT_ST_TIER_UPDATE,
+	CAT_ST_TIER_LIST,
+	CAT_ST_REPLICA_LIST,
+	CAT_ST_REPLICA_PUT,
+	CAT_ST_REPLICA_DEL,
+	CAT_ST_REPLICA_SET_SIZE,
+	CAT_ST_STATS,
+	CAT_ST__COUNT
+};
+
+/* The inode columns in the order cat_row_attr() reads them. */
+#define CAT_ATTR_COLS(p)                                                       \
+	p "ino, " p "mode, " p "uid, " p "gid, " p "nlink, " p "size, "        \
+	p "rdev, " p "atime, " p "mtime, " p "ctime, " p "btime, " p "version"
+#define CAT_ATTR_NCOLS 12
+
+static const char *const cat_sql[CAT_ST__COUNT] = {
+	[CAT_ST_BEGIN] = "BEGIN IMMEDIATE",
+	[CAT_ST_COMMIT] = "COMMIT",
+	[CAT_ST_ROLLBACK] = "ROLLBACK",
+	[CAT_ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
+	[CAT_ST_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
+	/* One query answers all of: no parent, parent no dir, no name. */
+	[CAT_ST_LOOKUP] =
+		"SELECT p.mode, d.cookie, " CAT_ATTR_COLS("i.")
+		" FROM inodes AS p"
+		" LEFT JOIN dentries AS d ON d.parent = p.ino AND d.name = ?2"
+		" LEFT JOIN inodes AS i ON i.ino = d.ino"
+		" WHERE p.ino = ?1",
+	[CAT_ST_GETATTR] =
+		"SELECT " CAT_ATTR_COLS("") " FROM inodes WHERE ino = ?1",
+	[CAT_ST_INODE_INSERT] =
+		"INSERT INTO inodes (mode, uid, gid, nlink, size, rdev, atime,"
+		" mtime, ctime, btime, version)"
+		" VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	[CAT_ST_INODE_PUT] =
+		"UPDATE inodes SET mode = ?2, uid = ?3, gid = ?4, nlink = ?5,"
+		" size = ?6, rdev = ?7, atime = ?8, mtime = ?9, ctime = ?10,"
+		" btime = ?11, version = ?12 WHERE ino = ?1",
+	[CAT_ST_INODE_LINKS] =
+		"UPDATE inodes SET nlink = max(nlink + ?2, 0), ctime = ?3"
+		" WHERE ino = ?1",
+	[CAT_ST_INODE_DEAD] =
+		"UPDATE inodes SET nlink = 0, ctime = ?2 WHERE ino = ?1",
+	[CAT_ST_DIR_TOUCH] =
+		"UPDATE inodes SET nlink = max(nlink + ?2, 0), mtime = ?3,"
+		" ctime = ?3 WHERE ino = ?1",
+	[CAT_ST_DENTRY_INSERT] =
+		"INSERT INTO dentries (parent, name, ino) VALUES (?1, ?2, ?3)",
+	[CAT_ST_DENTRY_DELETE] = "DELETE FROM dentries WHERE cookie = ?1",
+	[CAT_ST_DENTRY_MOVE] =
+		"UPDATE dentries SET parent = ?2, name = ?3 WHERE cookie = ?1",
+	[CAT_ST_DENTRY_SETINO] =
+		"UPDATE dentries SET ino = ?2 WHERE cookie = ?1",
+	[CAT_ST_DIR_HAS_CHILD] =
+		"SELECT 1 FROM dentries WHERE parent = ?1 LIMIT 1",
+	[CAT_ST_DIR_PARENT] =
+		"SELECT parent FROM dentries WHERE ino = ?1 LIMIT 1",
+	[CAT_ST_READDIR] =
+		"SELECT d.cookie, d.name, " CAT_ATTR_COLS("i.")
+		" FROM dentries AS d JOIN inodes AS i ON i.ino = d.ino"
+		" WHERE d.parent = ?1 AND d.cookie > ?2"
+		" ORDER BY d.cookie LIMIT ?3",
+	[CAT_ST_SYMLINK_INSERT] =
+		"INSERT INTO symlinks (ino, target) VALUES (?1, ?2)",
+	[CAT_ST_SYMLINK_GET] =
+		"SELECT i.mode, s.target FROM inodes AS i"
+		" LEFT JOIN symlinks AS s ON s.ino = i.ino WHERE i.ino = ?1",
+	[CAT_ST_PURGE_XATTRS] = "DELETE FROM xattrs WHERE ino = ?1",
+	[CAT_ST_PURGE_SYMLINK] = "DELETE FROM symlinks WHERE ino = ?1",
+	[CAT_ST_PURGE_REPLICAS] = "DELETE FROM replicas WHERE ino = ?1",
+	[CAT_ST_PURGE_PINS] = "DELETE FROM pins WHERE ino = ?1",
+	[CAT_ST_PURGE_JOBS] = "DELETE FROM jobs WHERE ino = ?1",
+	[CAT_ST_PURGE_DENTRIES] = "DELETE FROM dentries WHERE ino = ?1",
+	[CAT_ST_PURGE_INODE] = "DELETE FROM inodes WHERE ino = ?1",
+	/* "nlink = 0" literally, so the partial index applies. */
+	[CAT_ST_ORPHANS] =
+		"SELECT ino FROM inodes WHERE nlink = 0 ORDER BY ino LIMIT ?1",
+	[CAT_ST_XATTR_GET] =
+		"SELECT i.ino, x.value FROM inodes AS i"
+		" LEFT JOIN xattrs AS x ON x.ino = i.ino AND x.name = ?2"
+		" WHERE i.ino = ?1",
+	[CAT_ST_XATTR_PUT] =
+		"INSERT OR REPLACE INTO xattrs (ino, name, value)"
+		" VALUES (?1, ?2, ?3)",
+	[CAT_ST_XATTR_LIST] =
+		"SELECT name FROM xattrs WHERE ino = ?1 ORDER BY name",
+	[CAT_ST_XATTR_DEL] = "DELETE FROM xattrs WHERE ino = ?1 AND name = ?2",
+	[CAT_ST_TIER_BY_NAME] =
+		"SELECT id, name, url, site, capacity FROM tiers"
+		" WHERE name = ?1",
+	[CAT_ST_TIER_BY_ID] = "SELECT 1 FROM tiers WHERE id = ?1",
+	[CAT_ST_TIER_INSERT] =
+		"INSERT INTO tiers (name, url, site, capacity)"
+		" VALUES (?1, ?2, ?3, ?4)",
+	[CAT_ST_TIER_UPDATE] =
+		"UPDATE tiers SET url = ?2, site = ?3, capacity = ?4"
+		" WHERE id = ?1",
+	[CAT_ST_TIER_LIST] =
+		"SELECT id, name, url, site, capacity FROM tiers"
+		" ORDER BY id LIMIT ?1",
+	[CAT_ST_REPLICA_LIST] =
+		"SELECT ino, tier_id, key, version, size, state FROM replicas"
+		" WHERE ino = ?1 ORDER BY tier_id",
+	[CAT_ST_REPLICA_PUT] =
+		"INSERT OR REPLACE INTO replicas"
+		" (ino, tier_id, key, version, size, state)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[CAT_ST_REPLICA_DEL] =
+		"DELETE FROM replicas WHERE ino = ?1 AND tier_id = ?2",
+	[CAT_ST_REPLICA_SET_SIZE] =
+		"UPDATE replicas SET size = ?3 WHERE ino = ?1 AND tier_id = ?2",
+	[CAT_ST_STATS] =
+		"SELECT count(*), coalesce(sum(CASE WHEN (mode & 61440) = 32768"
+		" THEN size ELSE 0 END), 0) FROM inodes",
+};
+
+struct cat_sqlite;
+
+struct cat_conn {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[CAT_ST__COUNT];	/* prepared on first use */
+	struct cat_sqlite *owner;
+	struct cat_conn *next;			/* guarded by owner->lock */
+};
+
+struct cat_sqlite {
+	pthread_mutex_t wlock;	/* writers; every call in memory mode */
+	pthread_mutex_t lock;	/* guards conns */
+	pthread_key_t key;	/* this thread's cat_conn (file mode) */
+	bool key_ok;
+	bool mem;
+	const char *path;	/* borrowed from struct strata_catalog */
+	struct cat_conn *conns;	/* every open connection */
+	struct cat_conn *shared;	/* the connection in memory mode */
+};
+
+/* One directory entry as found by cat_find(). */
+struct cat_entry {
+	bool dir_ok;		/* the parent exists and is a directory */
+	sqlite3_int64 cookie;
+	struct strata_attr attr;
+};
+
+struct cat_dirent_buf {
+	struct strata_attr attr;
+	uint64_t off;
+	char name[STRATA_NAME_MAX + 1];
+};
+
+int strata__catalog_errno(sqlite3 *db, int rc, const char *what)
+{
+	const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+	int ret;
+
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		ret = -EAGAIN;
+		break;
+	case SQLITE_CONSTRAINT:
+		if (rc == SQLITE_CONSTRAINT_UNIQUE ||
+		    rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+			ret = -EEXIST;
+		else
+			ret = -EINVAL;
+		break;
+	case SQLITE_FULL:
+		ret = -ENOSPC;
+		break;
+	case SQLITE_NOMEM:
+		ret = -ENOMEM;
+		break;
+	case SQLITE_READONLY:
+		ret = -EROFS;
+		break;
+	default:
+		ret = -EIO;
+		break;
+	}
+	strata_log(STRATA_LOG_ERR, STRATA_SUB_CATALOG,
+		   "sqlite: cannot %s: %s (code %d)", what, msg, rc);
+	return ret;
+}
+
+static int cat_errno(struct cat_conn *c, int rc, const char *what)
+{
+	return strata__catalog_errno(c->db, rc, what);
+}
+
+static sqlite3_int64 cat_ns(const struct timespec *ts)
+{
+	return strata__catalog_ts_to_ns(ts);
+}
+
+/* ---- connections ---- */
+
+static void cat_conn_close(struct cat_conn *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	for (i = 0; i < CAT_ST__COUNT; i++)
+		sqlite3_finalize(c->stmt[i]);
+	sqlite3_close_v2(c->db);
+	free(c);
+}
+
+static void cat_conn_unlist(struct cat_sqlite *s, struct cat_conn *c)
+{
+	struct cat_conn **pp;
+
+	pthread_mutex_lock(&s->lock);
+	for (pp = &s->conns; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Runs when a thread that used the catalog exits. */
+static void cat_conn_dtor(void *p)
+{
+	struct cat_conn *c = p;
+
+	cat_conn_unlist(c->owner, c);
+	cat_conn_close(c);
+}
+
+static int cat_conn_open(struct cat_sqlite *s, struct cat_conn **out,
+			 char *err, size_t errlen)
+{
+	static const char pragmas[] = "PRAGMA journal_mode = WAL;"
+				      "PRAGMA synchronous = NORMAL;"
+				      "PRAGMA foreign_keys = OFF;"
+				      "PRAGMA temp_store = MEMORY;"
+				      "PRAGMA cache_size = -16384;";
+	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			  SQLITE_OPEN_NOMUTEX;
+	struct cat_conn *c;
+	int rc, ret;
+
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		ret = -ENOMEM;
+		if (err)
+			snprintf(err, errlen, "cannot open catalog '%s': %s",
+				 s->path, strerror(ENOMEM));
+		goto out;
+	}
+	c->owner = s;
+	rc = sqlite3_open_v2(s->path, &c->db, flags, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_extended_result_codes(c->db, 1);
+		sqlite3_busy_timeout(c->db, CAT_BUSY_MS);
+		rc = sqlite3_exec(c->db, pragmas, NULL, NULL, NULL);
+	}
+	if (rc != SQLITE_OK) {
+		if (err)
+			snprintf(err, errlen, "cannot open catalog '%s': %s",
+				 s->path,
+				 c->db ? sqlite3_errmsg(c->db) :
+					 sqlite3_errstr(rc));
+		ret = cat_errno(c, rc, "open catalog");
+		cat_conn_close(c);
+		c = NULL;
+		goto out;
+	}
+	pthread_mutex_lock(&s->lock);
+	c->next = s->conns;
+	s->conns = c;
+	pthread_mutex_unlock(&s->lock);
+	ret = 0;
+out:
+	*out = c;
+	return ret;
+}
+
+/* The calling thread's connection, opened on first use. */
+static int cat_conn_get(struct cat_sqlite *s, struct cat_conn **out)
+{
+	struct cat_conn *c;
+	int ret;
+
+	if (s->mem) {
+		*out = s->shared;
+		return 0;
+	}
+	c = pthread_getspecific(s->key);
+	if (c) {
+		*out = c;
+		return 0;
+	}
+	ret = cat_conn_open(s, &c, NULL, 0);
+	if (ret < 0)
+		goto out;
+	ret = -pthread_setspecific(s->key, c);
+	if (ret < 0) {
+		cat_conn_unlist(s, c);
+		cat_conn_close(c);
+		goto out;
+	}
+	*out = c;
+out:
+	return ret;
+}
+
+/* ---- statements and transactions ---- */
+
+static int cat_stmt(struct cat_conn *c, enum cat_stmt_id id,
+		    sqlite3_stmt **out)
+{
+	int rc;
+
+	if (!c->stmt[id]) {
+		rc = sqlite3_prepare_v3(c->db, cat_sql[id], -1,
+					SQLITE_PREPARE_PERSISTENT,
+					&c->stmt[id], NULL);
+		if (rc != SQLITE_OK) {
+			*out = NULL;
+			return cat_errno(c, rc, "prepare statement");
+		}
+	}
+	*out = c->stmt[id];
+	return 0;
+}
+
+/* Step st to its end (rows are ignored) and reset it. */
+static int cat_done(struct cat_conn *c, sqlite3_stmt *st, const char *what)
+{
+	int rc;
+
+	do {
+		rc = sqlite3_step(st);
+	} while (rc == SQLITE_ROW);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return cat_errno(c, rc, what);
+	return 0;
+}
+
+/* Run a statement without parameters. */
+static int cat_run(struct cat_conn *c, enum cat_stmt_id id, const char *what)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	ret = cat_stmt(c, id, &st);
+	if (ret < 0)
+		return ret;
+	return cat_done(c, st, what);
+}
+
+/* A statement with a single integer parameter, stepped to its end. */
+static int cat_run_ino(struct cat_conn *c, enum cat_stmt_id id,
+		       strata_ino_t ino, const char *what)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	ret = cat_stmt(c, id, &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+	return cat_done(c, st, what);
+}
+
+static int cat_rbegin(struct strata_catalog *cat, struct cat_conn **out)
+{
+	struct cat_sqlite *s = cat->priv;
+	int ret;
+
+	if (s->mem)
+		pthread_mutex_lock(&s->wlock);
+	ret = cat_conn_get(s, out);
+	if (ret < 0 && s->mem)
+		pthread_mutex_unlock(&s->wlock);
+	return ret;
+}
+
+static void cat_rend(struct strata_catalog *cat)
+{
+	struct cat_sqlite *s = cat->priv;
+
+	if (s->mem)
+		pthread_mutex_unlock(&s->wlock);
+}
+
+/*
+ * Start a write transaction under s->wlock. durable switches the connection
+ * to synchronous=FULL until cat_wend(), so that commit syncs the WAL.
+ */
+static int cat_wbegin(struct strata_catalog *cat, bool durable,
+		      struct cat_conn **out)
+{
+	struct cat_sqlite *s = cat->priv;
+	struct cat_conn *c;
+	int ret;
+
+	ret = cat_conn_get(s, &c);
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&s->wlock);
+	if (durable) {
+		ret = cat_run(c, CAT_ST_SYNC_FULL, "set synchronous");
+		if (ret < 0)
+			goto out;
+	}
+	ret = cat_run(c, CAT_ST_BEGIN, "begin transaction");
+	if (ret < 0 && durable)
+		cat_run(c, CAT_ST_SYNC_NORMAL, "set synchronous");
+out:
+	if (ret < 0)
+		pthread_mutex_unlock(&s->wlock);
+	*out = c;
+	return ret;
+}
+
+/* Commit when ret is 0, else roll back; returns the final result. */
+static int cat_wend(struct strata_catalog *cat, struct cat_conn *c, int ret,
+		    bool durable)
+{
+	struct cat_sqlite *s = cat->priv;
+
+	if (ret == 0)
+		ret = cat_run(c, CAT_ST_COMMIT, "commit transaction");
+	/* Some errors already rolled the transaction back. */
+	if (ret < 0 && !sqlite3_get_autocommit(c->db))
+		cat_run(c, CAT_ST_ROLLBACK, "roll back transaction");
+	if (durable)
+		cat_run(c, CAT_ST_SYNC_NORMAL, "set synchronous");
+	pthread_mutex_unlock(&s->wlock);
+	return ret;
+}
+
+/* ---- rows ---- */
+
+static void cat_row_attr(sqlite3_stmt *st, int col, struct strata_attr *a)
+{
+	a->ino = (strata_ino_t)sqlite3_column_int64(st, col);
+	a->mode = (uint32_t)sqlite3_column_int64(st, col + 1);
+	a->uid = (uint32_t)sqlite3_column_int64(st, col + 2);
+	a->gid = (uint32_t)sqlite3_column_int64(st, col + 3);
+	a->nlink = (uint32_t)sqlite3_column_int64(st, col + 4);
+	a->size = (uint64_t)sqlite3_column_int64(st, col + 5);
+	a->rdev = (uint64_t)sqlite3_column_int64(st, col + 6);
+	a->atime = strata__catalog_ns_to_ts(sqlite3_column_int64(st, col + 7));
+	a->mtime = strata__catalog_ns_to_ts(sqlite3_column_int64(st, col + 8));
+	a->ctime = strata__catalog_ns_to_ts(sqlite3_column_int64(st, col + 9));
+	a->btime = strata__catalog_ns_to_ts(sqlite3_column_int64(st, col + 10));
+	a->version = (uint64_t)sqlite3_column_int64(st, col + 11);
+}
+
+/* Bind a as ?1 (ino) to ?12 (version), the order of CAT_ATTR_COLS. */
+static void cat_bind_attr(sqlite3_stmt *st, const struct strata_attr *a)
+{
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)a->ino);
+	sqlite3_bind_int64(st, 2, a->mode);
+	sqlite3_bind_int64(st, 3, a->uid);
+	sqlite3_bind_int64(st, 4, a->gid);
+	sqlite3_bind_int64(st, 5, a->nlink);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)a->size);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)a->rdev);
+	sqlite3_bind_int64(st, 8, cat_ns(&a->atime));
+	sqlite3_bind_int64(st, 9, cat_ns(&a->mtime));
+	sqlite3_bind_int64(st, 10, cat_ns(&a->ctime));
+	sqlite3_bind_int64(st, 11, cat_ns(&a->btime));
+	sqlite3_bind_int64(st, 12, (sqlite3_int64)a->version);
+}
+
+static int cat_inode_get(struct cat_conn *c, strata_ino_t ino,
+			 struct strata_attr *out)
+{
+	sqlite3_stmt *st;
+	int rc, ret;
+
+	ret = cat_stmt(c, CAT_ST_GETATTR, &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		ret = -ENOENT;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		ret = cat_errno(c, rc, "read inode");
+		goto out;
+	}
+	cat_row_attr(st, 0, out);
+	ret = 0;
+out:
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int cat_inode_put(struct cat_conn *c, const struct strata_attr *a)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	ret = cat_stmt(c, CAT_ST_INODE_PUT, &st);
+	if (ret < 0)
+		return ret;
+	cat_bind_attr(st, a);
+	return cat_done(c, st, "update inode");
+}
+
+/* nlink += delta and ctime = now, for a non-directory inode. */
+static int cat_inode_links(struct cat_conn *c, strata_ino_t ino, int delta,
+			   const struct timespec *now)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	ret = cat_stmt(c, CAT_ST_INODE_LINKS, &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+	sqlite3_bind_int(st, 2, delta);
+	sqlite3_bind_int64(st, 3, cat_ns(now));
+	return cat_done(c, st, "update inode");
+}
+
+static int cat_inode_dead(struct cat_conn *c, strata_ino_t ino,
+			  const struct timespec *now)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	ret = cat_stmt(c, CAT_ST_INODE_DEAD, &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+	sqlite3_bind_int64(st, 2, cat_ns(now));
+	return cat_done(c, st, "update inode");
+}
+
+/* A directory whose entries changed: nlink += delta, mtime = ctime = now. */
+static int cat_dir_touch(struct cat_conn *c, strata_ino_t dir, int delta,
+			 const struct timespec *now)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	ret = cat_stmt(c, CAT_ST_DIR_TOUCH, &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)dir);
+	sqlite3_bind_int(st, 2, delta);
+	sqlite3_bind_int64(st, 3, cat_ns(now));
+	return cat_done(c, st, "update directory");
+}
+
+/*
+ * Find parent/name. Returns 0 with e filled, -ENOENT (e->dir_ok tells
+ * whether only the name is missing), -ENOTDIR, or an engine error.
+ */
+static int cat_find(struct cat_conn *c, strata_ino_t parent, const char *name,
+		    struct cat_entry *e)
+{
+	sqlite3_stmt *st;
+	int rc, ret;
+
+	e->dir_ok = false;
+	ret = cat_stmt(c, CAT_ST_LOOKUP, &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)parent);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		ret = -ENOENT;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		ret = cat_errno(c, rc, "look up name");
+		goto out;
+	}
+	if (!S_ISDIR(sqlite3_column_int64(st, 0))) {
+		ret = -ENOTDIR;
+		goto out;
+	}
+	e->dir_ok = true;
+	if (sqlite3_column_type(st, 1) == SQLITE_NULL) {
+		ret = -ENOENT;
+		goto out;
+	}
+	if (sqlite3_column_type(st, 2) == SQLITE_NULL) {
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_CATALOG,
+			   "entry '%s' in directory %llu names a missing inode",
+			   name, (unsigned long long)parent);
+		ret = -EIO;
+		goto out;
+	}
+	e->cookie = sqlite3_column_int64(st, 1);
+	cat_row_attr(st, 2, &e->attr);
+	ret = 0;
+out:
+	sqlite3_reset(st);
+	return ret;
+}
+
+/* Like cat_find(), but a missing name under a good parent is not an error:
+ * *found says which. */
+static int cat_find_opt(struct cat_conn *c, strata_ino_t parent,
+			const char *name, struct cat_entry *e, bool *found)
+{
+	int ret = cat_find(c, parent, name, e);
+
+	*found = ret == 0;
+	if (ret == -ENOENT && e->dir_ok)
+		ret = 0;
+	return ret;
+}
+
+static int cat_dentry_insert(struct cat_conn *c, strata_ino_t parent,
+			     const char *name, strata_ino_t ino)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	ret = cat_stmt(c, CAT_ST_DENTRY_INSERT, &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)parent);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)ino);
+	return cat_done(c, st, "insert entry");
+}
+
+static int cat_dir_empty(struct cat_conn *c, strata_ino_t dir)
+{
+	sqlite3_stmt *st;
+	int rc, ret;
+
+	ret = cat_stmt(c, CAT_ST_DIR_HAS_CHILD, &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)dir);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		ret = -ENOTEMPTY;
+	else if (rc == SQLITE_DONE)
+		ret = 0;
+	else
+		ret = cat_errno(c, rc, "read directory");
+	sqlite3_reset(st);
+	return ret;
+}
+
+/* -EINVAL when dir would become its own descendant by moving into to. */
+static int cat_check_loop(struct cat_conn *c, strata_ino_t dir,
+			  strata_ino_t to)
+{
+	sqlite3_stmt *st;
+	strata_ino_t cur = to;
+	int depth, rc, ret;
+
+	ret = cat_stmt(c, CAT_ST_DIR_PARENT, &st);
+	if (ret < 0)
+		return ret;
+	for (depth = 0; depth < CAT_MAX_DEPTH; depth++) {
+		if (cur == dir)
+			return -EINVAL;
+		if (cur == STRATA_ROOT_INO)
+			return 0;
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)cur);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			cur = (strata_ino_t)sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		if (rc == SQLITE_DONE)
+			return 0;
+		if (rc != SQLITE_ROW)
+			return cat_errno(c, rc, "read directory parent");
+	}
+	strata_log(STRATA_LOG_ERR, STRATA_SUB_CATALOG,
+		   "directory %llu has no path to the root",
+		   (unsigned long long)to);
+	return -EIO;
+}
+
+/* ---- operations ---- */
+
+static void cat_close(struct strata_catalog *cat)
+{
+	struct cat_sqlite *s = cat->priv;
+	struct cat_conn *c, *next;
+
+	if (!s)
+		return;
+	if (s->key_ok)
+		pthread_key_delete(s->key);
+	pthread_mutex_lock(&s->lock);
+	c = s->conns;
+	s->conns = NULL;
+	pthread_mutex_unlock(&s->lock);
+	for (; c; c = next) {
+		next = c->next;
+		cat_conn_close(c);
+	}
+	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->wlock);
+	free(s);
+	cat->priv = NULL;
+}
+
+static int cat_open(struct strata_catalog *cat, const char *path, char *err,
+		    size_t errlen)
+{
+	struct cat_sqlite *s;
+	struct cat_conn *c;
+	int ret;
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "cannot open catalog '%s': %s", path,
+			 strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&s->wlock, NULL);
+	pthread_mutex_init(&s->lock, NULL);
+	s->path = path;
+	s->mem = strcmp(path, ":memory:") == 0;
+	cat->priv = s;
+	if (!s->mem) {
+		ret = -pthread_key_create(&s->key, cat_conn_dtor);
+		if (ret < 0) {
+			snprintf(err, errlen, "cannot open catalog '%s': %s",
+				 path, strerror(-ret));
+			goto out;
+		}
+		s->key_ok = true;
+	}
+	ret = cat_conn_open(s, &c, err, errlen);
+	if (ret < 0)
+		goto out;
+	if (s->mem) {
+		s->shared = c;
+	} else {
+		ret = -pthread_setspecific(s->key, c);
+		if (ret < 0) {
+			snprintf(err, errlen, "cannot open catalog '%s': %s",
+				 path, strerror(-ret));
+			goto out;
+		}
+	}
+	ret = strata__catalog_migrate(c->db, path, err, errlen);
+out:
+	if (ret < 0)
+		cat_close(cat);
+	return ret;
+}
+
+static int cat_lookup(struct strata_catalog *cat, strata_ino_t parent,
+		      const char *name, struct strata_attr *out)
+{
+	struct cat_conn *c;
+	struct cat_entry e;
+	int ret;
+
+	ret = cat_rbegin(cat, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_find(c, parent, name, &e);
+	cat_rend(cat);
+	if (ret == 0)
+		*out = e.attr;
+	return ret;
+}
+
+static int cat_getattr(struct strata_catalog *cat, strata_ino_t ino,
+		       struct strata_attr *out)
+{
+	struct cat_conn *c;
+	int ret;
+
+	ret = cat_rbegin(cat, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_inode_get(c, ino, out);
+	cat_rend(cat);
+	return ret;
+}
+
+static void cat_apply_attr(struct strata_attr *a, const struct strata_attr *in,
+			   unsigned int valid)
+{
+	if (valid & STRATA_SET_MODE)
+		a->mode = (a->mode & S_IFMT) | (in->mode & 07777);
+	if (valid & STRATA_SET_UID)
+		a->uid = in->uid;
+	if (valid & STRATA_SET_GID)
+		a->gid = in->gid;
+	if (valid & STRATA_SET_SIZE)
+		a->size = in->size;
+	if (valid & STRATA_SET_ATIME)
+		a->atime = in->atime;
+	if (valid & STRATA_SET_MTIME)
+		a->mtime = in->mtime;
+	if (valid & STRATA_SET_CTIME)
+		a->ctime = in->ctime;
+	if (valid & STRATA_SET_VERSION)
+		a->version = in->version;
+}
+
+static int cat_setattr(struct strata_catalog *cat, strata_ino_t ino,
+		       const struct strata_attr *in, unsigned int valid,
+		       struct strata_attr *out)
+{
+	struct strata_attr a;
+	struct cat_conn *c;
+	int ret;
+
+	ret = cat_wbegin(cat, false, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_inode_get(c, ino, &a);
+	if (ret < 0)
+		goto out;
+	cat_apply_attr(&a, in, valid);
+	ret = cat_inode_put(c, &a);
+out:
+	ret = cat_wend(cat, c, ret, false);
+	if (ret == 0 && out)
+		*out = a;
+	return ret;
+}
+
+static int cat_symlink_insert(struct cat_conn *c, strata_ino_t ino,
+			      const char *target)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	ret = cat_stmt(c, CAT_ST_SYMLINK_INSERT, &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+	sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
+	return cat_done(c, st, "insert symlink");
+}
+
+static int cat_mknode(struct strata_catalog *cat, strata_ino_t parent,
+		      const char *name, const struct strata_attr *tmpl,
+		      const char *symlink, struct strata_attr *out)
+{
+	bool isdir = S_ISDIR(tmpl->mode);
+	struct strata_attr a = *tmpl;
+	struct cat_entry e;
+	struct cat_conn *c;
+	sqlite3_stmt *st;
+	bool found;
+	int ret;
+
+	if (S_ISLNK(tmpl->mode) != (symlink != NULL))
+		return -EINVAL;
+	a.nlink = isdir ? 2 : 1;
+	a.size = symlink ? strlen(symlink) : 0;
+	a.version = 0;
+	ret = cat_wbegin(cat, false, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_find_opt(c, parent, name, &e, &found);
+	if (ret < 0)
+		goto out;
+	if (found) {
+		ret = -EEXIST;
+		goto out;
+	}
+	ret = cat_stmt(c, CAT_ST_INODE_INSERT, &st);
+	if (ret < 0)
+		goto out;
+	cat_bind_attr(st, &a);
+	ret = cat_done(c, st, "insert inode");
+	if (ret < 0)
+		goto out;
+	a.ino = (strata_ino_t)sqlite3_last_insert_rowid(c->db);
+	ret = cat_dentry_insert(c, parent, name, a.ino);
+	if (ret < 0)
+		goto out;
+	if (symlink) {
+		ret = cat_symlink_insert(c, a.ino, symlink);
+		if (ret < 0)
+			goto out;
+	}
+	ret = cat_dir_touch(c, parent, isdir ? 1 : 0, &tmpl->ctime);
+out:
+	ret = cat_wend(cat, c, ret, false);
+	if (ret == 0 && out)
+		*out = a;
+	return ret;
+}
+
+static int cat_link(struct strata_catalog *cat, strata_ino_t ino,
+		    strata_ino_t newparent, const char *newname,
+		    const struct timespec *now, struct strata_attr *out)
+{
+	struct strata_attr a;
+	struct cat_entry e;
+	struct cat_conn *c;
+	bool found;
+	int ret;
+
+	ret = cat_wbegin(cat, false, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_inode_get(c, ino, &a);
+	if (ret < 0)
+		goto out;
+	if (S_ISDIR(a.mode)) {
+		ret = -EPERM;
+		goto out;
+	}
+	/* As Linux: an unlinked inode cannot come back to life. */
+	if (a.nlink == 0) {
+		ret = -ENOENT;
+		goto out;
+	}
+	ret = cat_find_opt(c, newparent, newname, &e, &found);
+	if (ret < 0)
+		goto out;
+	if (found) {
+		ret = -EEXIST;
+		goto out;
+	}
+	ret = cat_dentry_insert(c, newparent, newname, ino);
+	if (ret < 0)
+		goto out;
+	ret = cat_inode_links(c, ino, 1, now);
+	if (ret < 0)
+		goto out;
+	ret = cat_dir_touch(c, newparent, 0, now);
+	a.nlink++;
+	a.ctime = *now;
+out:
+	ret = cat_wend(cat, c, ret, false);
+	if (ret == 0 && out)
+		*out = a;
+	return ret;
+}
+
+static int cat_unlink(struct strata_catalog *cat, strata_ino_t parent,
+		      const char *name, const struct timespec *now,
+		      struct strata_attr *victim)
+{
+	struct cat_entry e;
+	struct cat_conn *c;
+	int ret;
+
+	ret = cat_wbegin(cat, false, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_find(c, parent, name, &e);
+	if (ret < 0)
+		goto out;
+	if (S_ISDIR(e.attr.mode)) {
+		ret = -EISDIR;
+		goto out;
+	}
+	ret = cat_run_ino(c, CAT_ST_DENTRY_DELETE, (strata_ino_t)e.cookie,
+			  "delete entry");
+	if (ret < 0)
+		goto out;
+	ret = cat_inode_links(c, e.attr.ino, -1, now);
+	if (ret < 0)
+		goto out;
+	ret = cat_dir_touch(c, parent, 0, now);
+	if (e.attr.nlink > 0)
+		e.attr.nlink--;
+	e.attr.ctime = *now;
+out:
+	ret = cat_wend(cat, c, ret, false);
+	if (ret == 0 && victim)
+		*victim = e.attr;
+	return ret;
+}
+
+static int cat_rmdir(struct strata_catalog *cat, strata_ino_t parent,
+		     const char *name, const struct timespec *now,
+		     struct strata_attr *victim)
+{
+	struct cat_entry e;
+	struct cat_conn *c;
+	int ret;
+
+	ret = cat_wbegin(cat, false, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_find(c, parent, name, &e);
+	if (ret < 0)
+		goto out;
+	if (!S_ISDIR(e.attr.mode)) {
+		ret = -ENOTDIR;
+		goto out;
+	}
+	ret = cat_dir_empty(c, e.attr.ino);
+	if (ret < 0)
+		goto out;
+	ret = cat_run_ino(c, CAT_ST_DENTRY_DELETE, (strata_ino_t)e.cookie,
+			  "delete entry");
+	if (ret < 0)
+		goto out;
+	ret = cat_inode_dead(c, e.attr.ino, now);
+	if (ret < 0)
+		goto out;
+	ret = cat_dir_touch(c, parent, -1, now);
+	e.attr.nlink = 0;
+	e.attr.ctime = *now;
+out:
+	ret = cat_wend(cat, c, ret, false);
+	if (ret == 0 && victim)
+		*victim = e.attr;
+	return ret;
+}
+
+static int cat_dentry_setino(struct cat_conn *c, sqlite3_int64 cookie,
+			     strata_ino_t ino)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	ret = cat_stmt(c, CAT_ST_DENTRY_SETINO, &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, cookie);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)ino);
+	return cat_done(c, st, "update entry");
+}
+
+static int cat_dentry_move(struct cat_conn *c, sqlite3_int64 cookie,
+			   strata_ino_t parent, const char *name)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	ret = cat_stmt(c, CAT_ST_DENTRY_MOVE, &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, cookie);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)parent);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	return cat_done(c, st, "move entry");
+}
+
+/*
+ * Swap the inodes of two entries; each name keeps its cookie. When a
+ * directory and a non-directory trade parents, the parents' link counts
+ * follow the directory. *pdelta and *npdelta get those changes.
+ */
+static int cat_exchange(struct cat_conn *c, const struct cat_entry *src,
+			const struct cat_entry *dst, bool cross,
+			const struct timespec *now, int *pdelta, int *npdelta)
+{
+	bool sdir = S_ISDIR(src->attr.mode);
+	bool ddir = S_ISDIR(dst->attr.mode);
+	int ret;
+
+	ret = cat_dentry_setino(c, src->cookie, dst->attr.ino);
+	if (ret < 0)
+		return ret;
+	ret = cat_dentry_setino(c, dst->cookie, src->attr.ino);
+	if (ret < 0)
+		return ret;
+	ret = cat_inode_links(c, dst->attr.ino, 0, now);
+	if (ret < 0)
+		return ret;
+	if (cross && sdir != ddir) {
+		*pdelta = sdir ? -1 : 1;
+		*npdelta = -*pdelta;
+	}
+	return 0;
+}
+
+/* Drop the target dst of a replacing rename; victim gets it after. */
+static int cat_replace(struct cat_conn *c, const struct cat_entry *src,
+		       const struct cat_entry *dst, const struct timespec *now,
+		       struct strata_attr *victim, int *npdelta)
+{
+	bool sdir = S_ISDIR(src->attr.mode);
+	bool ddir = S_ISDIR(dst->attr.mode);
+	int ret;
+
+	if (sdir && !ddir)
+		return -ENOTDIR;
+	if (!sdir && ddir)
+		return -EISDIR;
+	if (ddir) {
+		ret = cat_dir_empty(c, dst->attr.ino);
+		if (ret < 0)
+			return ret;
+	}
+	ret = cat_run_ino(c, CAT_ST_DENTRY_DELETE, (strata_ino_t)dst->cookie,
+			  "delete entry");
+	if (ret < 0)
+		return ret;
+	*victim = dst->attr;
+	victim->ctime = *now;
+	if (ddir) {
+		victim->nlink = 0;
+		*npdelta -= 1;
+		return cat_inode_dead(c, dst->attr.ino, now);
+	}
+	if (victim->nlink > 0)
+		victim->nlink--;
+	return cat_inode_links(c, dst->attr.ino, -1, now);
+}
+
+static int cat_rename(struct strata_catalog *cat, strata_ino_t parent,
+		      const char *name, strata_ino_t newparent,
+		      const char *newname, unsigned int flags,
+		      const struct timespec *now, struct strata_attr *victim,
+		      bool *replaced)
+{
+	const unsigned int known = STRATA_RENAME_NOREPLACE |
+				   STRATA_RENAME_EXCHANGE;
+	bool exchange = flags & STRATA_RENAME_EXCHANGE;
+	bool cross = parent != newparent;
+	int pdelta = 0, npdelta = 0;
+	struct strata_attr v = { 0 };
+	struct cat_entry src, dst;
+	struct cat_conn *c;
+	bool sdir, have_dst, did_replace = false;
+	int ret;
+
+	if (replaced)
+		*replaced = false;
+	if ((flags & ~known) || flags == known)
+		return -EINVAL;
+	ret = cat_wbegin(cat, false, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_find(c, parent, name, &src);
+	if (ret < 0)
+		goto out;
+	ret = cat_find_opt(c, newparent, newname, &dst, &have_dst);
+	if (ret < 0)
+		goto out;
+	if (have_dst && (flags & STRATA_RENAME_NOREPLACE)) {
+		ret = -EEXIST;
+		goto out;
+	}
+	if (!have_dst && exchange) {
+		ret = -ENOENT;
+		goto out;
+	}
+	if (have_dst && dst.attr.ino == src.attr.ino)
+		goto out;
+	sdir = S_ISDIR(src.attr.mode);
+	if (sdir && cross) {
+		ret = cat_check_loop(c, src.attr.ino, newparent);
+		if (ret < 0)
+			goto out;
+	}
+	if (exchange) {
+		if (S_ISDIR(dst.attr.mode) && cross) {
+			ret = cat_check_loop(c, dst.attr.ino, parent);
+			if (ret < 0)
+				goto out;
+		}
+		ret = cat_exchange(c, &src, &dst, cross, now, &pdelta,
+				   &npdelta);
+		if (ret < 0)
+			goto out;
+	} else {
+		if (have_dst) {
+			ret = cat_replace(c, &src, &dst, now, &v, &npdelta);
+			if (ret < 0)
+				goto out;
+			did_replace = true;
+		}
+		ret = cat_dentry_move(c, src.cookie, newparent, newname);
+		if (ret < 0)
+			goto out;
+		if (sdir && cross) {
+			pdelta -= 1;
+			npdelta += 1;
+		}
+	}
+	ret = cat_inode_links(c, src.attr.ino, 0, now);
+	if (ret < 0)
+		goto out;
+	if (cross) {
+		ret = cat_dir_touch(c, parent, pdelta, now);
+		if (ret < 0)
+			goto out;
+		ret = cat_dir_touch(c, newparent, npdelta, now);
+	} else {
+		ret = cat_dir_touch(c, parent, pdelta + npdelta, now);
+	}
+out:
+	ret = cat_wend(cat, c, ret, false);
+	if (ret == 0 && did_replace) {
+		if (victim)
+			*victim = v;
+		if (replaced)
+			*replaced = true;
+	}
+	return ret;
+}
+
+/* Fetch up to max entries of dir after off into page; *n gets the count. */
+static int cat_readdir_page(struct cat_conn *c, strata_ino_t dir, uint64_t off,
+			    struct cat_dirent_buf *page, int max, int *n)
+{
+	sqlite3_stmt *st;
+	const char *name;
+	int rc, ret, i = 0;
+
+	ret = cat_stmt(c, CAT_ST_READDIR, &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)dir);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)off);
+	sqlite3_bind_int(st, 3, max);
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW || i == max)
+			break;
+		page[i].off = (uint64_t)sqlite3_column_int64(st, 0);
+		name = (const char *)sqlite3_column_text(st, 1);
+		strata_strlcpy(page[i].name, name ? name : "",
+			       sizeof(page[i].name));
+		cat_row_attr(st, 2, &page[i].attr);
+		i++;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		ret = cat_errno(c, rc, "read directory");
+	sqlite3_reset(st);
+	*n = i;
+	return ret;
+}
+
+static int cat_readdir(struct strata_catalog *cat, strata_ino_t dir,
+		       uint64_t off, strata_catalog_dirent_cb cb, void *arg)
+{
+	struct cat_dirent_buf *page;
+	struct strata_dirent de;
+	struct strata_attr a;
+	struct cat_conn *c;
+	int limit = CAT_PAGE_FIRST;
+	bool first = true;
+	int i, n = 0, ret;
+
+	page = malloc(sizeof(*page) * CAT_PAGE_MAX);
+	if (!page)
+		return -ENOMEM;
+	for (;;) {
+		ret = cat_rbegin(cat, &c);
+		if (ret < 0)
+			goto out;
+		if (first) {
+			ret = cat_inode_get(c, dir, &a);
+			if (ret == 0 && !S_ISDIR(a.mode))
+				ret = -ENOTDIR;
+			first = false;
+		}
+		if (ret == 0)
+			ret = cat_readdir_page(c, dir, off, page, limit, &n);
+		cat_rend(cat);
+		if (ret < 0)
+			goto out;
+		/* No lock is held here: cb may call the catalog. */
+		for (i = 0; i < n; i++) {
+			de.name = page[i].name;
+			de.attr = &page[i].attr;
+			de.off = page[i].off;
+			off = page[i].off;
+			if (cb(arg, &de) != 0)
+				goto out;
+		}
+		if (n < limit)
+			break;
+		limit = CAT_PAGE_MAX;
+	}
+out:
+	free(page);
+	return ret;
+}
+
+static int cat_readlink(struct strata_catalog *cat, strata_ino_t ino,
+			char *buf, size_t size, size_t *len)
+{
+	sqlite3_stmt *st = NULL;
+	struct cat_conn *c;
+	size_t n;
+	int rc, ret;
+
+	ret = cat_rbegin(cat, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_stmt(c, CAT_ST_SYMLINK_GET, &st);
+	if (ret < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		ret = -ENOENT;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		ret = cat_errno(c, rc, "read symlink");
+		goto out;
+	}
+	if (!S_ISLNK(sqlite3_column_int64(st, 0)) ||
+	    sqlite3_column_type(st, 1) == SQLITE_NULL) {
+		ret = -EINVAL;
+		goto out;
+	}
+	n = (size_t)sqlite3_column_bytes(st, 1);
+	*len = n;
+	if (n > size) {
+		ret = -ERANGE;
+		goto out;
+	}
+	memcpy(buf, sqlite3_column_text(st, 1), n);
+	ret = 0;
+out:
+	sqlite3_reset(st);	/* a no-op on NULL */
+	cat_rend(cat);
+	return ret;
+}
+
+static int cat_purge(struct strata_catalog *cat, strata_ino_t ino)
+{
+	static const enum cat_stmt_id dels[] = {
+		CAT_ST_PURGE_XATTRS, CAT_ST_PURGE_SYMLINK,
+		CAT_ST_PURGE_REPLICAS, CAT_ST_PURGE_PINS,
+		CAT_ST_PURGE_JOBS, CAT_ST_PURGE_DENTRIES,
+		CAT_ST_PURGE_INODE,
+	};
+	struct strata_attr a;
+	struct cat_conn *c;
+	size_t i;
+	int ret;
+
+	ret = cat_wbegin(cat, false, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_inode_get(c, ino, &a);
+	if (ret < 0)
+		goto out;
+	if (a.nlink > 0) {
+		ret = -EBUSY;
+		goto out;
+	}
+	for (i = 0; i < STRATA_ARRAY_SIZE(dels) && ret == 0; i++)
+		ret = cat_run_ino(c, dels[i], ino, "purge inode");
+out:
+	return cat_wend(cat, c, ret, false);
+}
+
+static int cat_orphans(struct strata_catalog *cat, strata_ino_t *out,
+		       size_t max, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	struct cat_conn *c;
+	size_t i = 0;
+	int rc, ret;
+
+	*n = 0;
+	ret = cat_rbegin(cat, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_stmt(c, CAT_ST_ORPHANS, &st);
+	if (ret < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW || i == max)
+			break;
+		out[i++] = (strata_ino_t)sqlite3_column_int64(st, 0);
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		ret = cat_errno(c, rc, "list orphans");
+	*n = i;
+out:
+	sqlite3_reset(st);
+	cat_rend(cat);
+	return ret;
+}
+
+/*
+ * Step CAT_ST_XATTR_GET for ino/name, leaving the row current for the
+ * caller, who resets the statement. 0 when the attribute exists.
+ */
+static int cat_xattr_find(struct cat_conn *c, strata_ino_t ino,
+			  const char *name, sqlite3_stmt **out)
+{
+	sqlite3_stmt *st;
+	int rc, ret;
+
+	ret = cat_stmt(c, CAT_ST_XATTR_GET, &st);
+	*out = st;
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return cat_errno(c, rc, "read xattr");
+	if (sqlite3_column_type(st, 1) == SQLITE_NULL)
+		return -ENODATA;
+	return 0;
+}
+
+static int cat_getxattr(struct strata_catalog *cat, strata_ino_t ino,
+			const char *name, void *buf, size_t size, size_t *len)
+{
+	struct cat_conn *c;
+	sqlite3_stmt *st;
+	size_t n;
+	int ret;
+
+	ret = cat_rbegin(cat, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_xattr_find(c, ino, name, &st);
+	if (ret < 0)
+		goto out;
+	n = (size_t)sqlite3_column_bytes(st, 1);
+	*len = n;
+	if (size == 0)
+		goto out;
+	if (n > size) {
+		ret = -ERANGE;
+		goto out;
+	}
+	if (n)
+		memcpy(buf, sqlite3_column_blob(st, 1), n);
+out:
+	sqlite3_reset(st);
+	cat_rend(cat);
+	return ret;
+}
+
+static int cat_setxattr(struct strata_catalog *cat, strata_ino_t ino,
+			const char *name, const void *value, size_t len,
+			unsigned int flags, const struct timespec *now)
+{
+	struct cat_conn *c;
+	sqlite3_stmt *st;
+	int ret;
+
+	ret = cat_wbegin(cat, false, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_xattr_find(c, ino, name, &st);
+	sqlite3_reset(st);
+	if (ret == 0 && (flags & STRATA_XATTR_CREATE)) {
+		ret = -EEXIST;
+		goto out;
+	}
+	if (ret == -ENODATA && !(flags & STRATA_XATTR_REPLACE))
+		ret = 0;
+	if (ret < 0)
+		goto out;
+	ret = cat_stmt(c, CAT_ST_XATTR_PUT, &st);
+	if (ret < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	/* A non-NULL pointer, so an empty value is a blob and not NULL. */
+	sqlite3_bind_blob64(st, 3, len ? value : "", len, SQLITE_STATIC);
+	ret = cat_done(c, st, "write xattr");
+	if (ret < 0)
+		goto out;
+	ret = cat_inode_links(c, ino, 0, now);
+out:
+	return cat_wend(cat, c, ret, false);
+}
+
+static int cat_listxattr(struct strata_catalog *cat, strata_ino_t ino,
+			 char *buf, size_t size, size_t *len)
+{
+	sqlite3_stmt *st = NULL;
+	struct strata_attr a;
+	struct cat_conn *c;
+	size_t total = 0, n;
+	int rc, ret;
+
+	ret = cat_rbegin(cat, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_inode_get(c, ino, &a);
+	if (ret < 0)
+		goto out;
+	ret = cat_stmt(c, CAT_ST_XATTR_LIST, &st);
+	if (ret < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW)
+			break;
+		n = (size_t)sqlite3_column_bytes(st, 0) + 1;
+		if (size && total + n <= size)
+			memcpy(buf + total, sqlite3_column_text(st, 0), n);
+		total += n;
+	}
+	if (rc != SQLITE_DONE) {
+		ret = cat_errno(c, rc, "list xattrs");
+		goto out;
+	}
+	*len = total;
+	if (size && total > size)
+		ret = -ERANGE;
+out:
+	sqlite3_reset(st);
+	cat_rend(cat);
+	return ret;
+}
+
+static int cat_removexattr(struct strata_catalog *cat, strata_ino_t ino,
+			   const char *name, const struct timespec *now)
+{
+	struct cat_conn *c;
+	sqlite3_stmt *st;
+	int ret;
+
+	ret = cat_wbegin(cat, false, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_xattr_find(c, ino, name, &st);
+	sqlite3_reset(st);
+	if (ret < 0)
+		goto out;
+	ret = cat_stmt(c, CAT_ST_XATTR_DEL, &st);
+	if (ret < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	ret = cat_done(c, st, "remove xattr");
+	if (ret < 0)
+		goto out;
+	ret = cat_inode_links(c, ino, 0, now);
+out:
+	return cat_wend(cat, c, ret, false);
+}
+
+static void cat_row_tier(sqlite3_stmt *st, struct strata_tier_row *t)
+{
+	const char *s;
+
+	memset(t, 0, sizeof(*t));
+	t->id = (uint32_t)sqlite3_column_int64(st, 0);
+	s = (const char *)sqlite3_column_text(st, 1);
+	strata_strlcpy(t->name, s ? s : "", sizeof(t->name));
+	s = (const char *)sqlite3_column_text(st, 2);
+	strata_strlcpy(t->url, s ? s : "", sizeof(t->url));
+	s = (const char *)sqlite3_column_text(st, 3);
+	strata_strlcpy(t->site, s ? s : "", sizeof(t->site));
+	t->capacity = (uint64_t)sqlite3_column_int64(st, 4);
+}
+
+static int cat_tier_find(struct cat_conn *c, const char *name,
+			 struct strata_tier_row *out)
+{
+	sqlite3_stmt *st;
+	int rc, ret;
+
+	ret = cat_stmt(c, CAT_ST_TIER_BY_NAME, &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		cat_row_tier(st, out);
+	else if (rc == SQLITE_DONE)
+		ret = -ENOENT;
+	else
+		ret = cat_errno(c, rc, "read tier");
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int cat_tier_write(struct cat_conn *c, enum cat_stmt_id id,
+			  const struct strata_tier_row *t)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	ret = cat_stmt(c, id, &st);
+	if (ret < 0)
+		return ret;
+	if (id == CAT_ST_TIER_INSERT) {
+		sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_int64(st, 1, t->id);
+	}
+	sqlite3_bind_text(st, 2, t->url, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, t->site, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)t->capacity);
+	return cat_done(c, st, "write tier");
+}
+
+static int cat_tier_ensure(struct strata_catalog *cat,
+			   const struct strata_tier_row *in,
+			   struct strata_tier_row *out)
+{
+	struct strata_tier_row t;
+	struct cat_conn *c;
+	int ret;
+
+	if (!in->name[0])
+		return -EINVAL;
+	ret = cat_wbegin(cat, false, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_tier_find(c, in->name, &t);
+	if (ret == -ENOENT) {
+		t = *in;
+		ret = cat_tier_write(c, CAT_ST_TIER_INSERT, &t);
+		t.id = (uint32_t)sqlite3_last_insert_rowid(c->db);
+		goto out;
+	}
+	if (ret < 0)
+		goto out;
+	if (strcmp(t.url, in->url) || strcmp(t.site, in->site) ||
+	    t.capacity != in->capacity) {
+		strata_strlcpy(t.url, in->url, sizeof(t.url));
+		strata_strlcpy(t.site, in->site, sizeof(t.site));
+		t.capacity = in->capacity;
+		ret = cat_tier_write(c, CAT_ST_TIER_UPDATE, &t);
+	}
+out:
+	ret = cat_wend(cat, c, ret, false);
+	if (ret == 0 && out)
+		*out = t;
+	return ret;
+}
+
+static int cat_tier_list(struct strata_catalog *cat,
+			 struct strata_tier_row *out, size_t max, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	struct cat_conn *c;
+	size_t i = 0;
+	int rc, ret;
+
+	*n = 0;
+	ret = cat_rbegin(cat, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_stmt(c, CAT_ST_TIER_LIST, &st);
+	if (ret < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW || i == max)
+			break;
+		cat_row_tier(st, &out[i++]);
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		ret = cat_errno(c, rc, "list tiers");
+	*n = i;
+out:
+	sqlite3_reset(st);
+	cat_rend(cat);
+	return ret;
+}
+
+static int cat_replica_fetch(struct cat_conn *c, strata_ino_t ino,
+			     struct strata_replica **out, size_t *n)
+{
+	struct strata_replica *v = NULL, *nv, *r;
+	size_t cap = 0, i = 0;
+	sqlite3_stmt *st;
+	const char *key;
+	int rc, ret;
+
+	ret = cat_stmt(c, CAT_ST_REPLICA_LIST, &st);
+	if (ret < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW)
+			break;
+		if (i == cap) {
+			cap = cap ? cap * 2 : 4;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				ret = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		r = &v[i++];
+		memset(r, 0, sizeof(*r));
+		r->ino = (strata_ino_t)sqlite3_column_int64(st, 0);
+		r->tier_id = (uint32_t)sqlite3_column_int64(st, 1);
+		key = (const char *)sqlite3_column_text(st, 2);
+		strata_strlcpy(r->key, key ? key : "", sizeof(r->key));
+		r->version = (uint64_t)sqlite3_column_int64(st, 3);
+		r->size = (uint64_t)sqlite3_column_int64(st, 4);
+		r->state = (enum strata_replica_state)sqlite3_column_int(st, 5);
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = cat_errno(c, rc, "list replicas");
+	sqlite3_reset(st);
+out:
+	if (ret < 0) {
+		free(v);
+		v = NULL;
+		i = 0;
+	}
+	*out = v;
+	*n = i;
+	return ret;
+}
+
+static int cat_replica_list(struct strata_catalog *cat, strata_ino_t ino,
+			    strata_catalog_replica_cb cb, void *arg)
+{
+	struct strata_replica *v = NULL;
+	struct cat_conn *c;
+	size_t i, n = 0;
+	int ret;
+
+	ret = cat_rbegin(cat, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_replica_fetch(c, ino, &v, &n);
+	cat_rend(cat);
+	/* No lock is held here: cb may call the catalog. */
+	for (i = 0; ret == 0 && i < n; i++) {
+		if (cb(arg, &v[i]) != 0)
+			break;
+	}
+	free(v);
+	return ret;
+}
+
+static int cat_replica_write(struct cat_conn *c, const struct strata_replica *r)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	ret = cat_stmt(c, CAT_ST_REPLICA_PUT, &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)r->ino);
+	sqlite3_bind_int64(st, 2, r->tier_id);
+	sqlite3_bind_text(st, 3, r->key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)r->version);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)r->size);
+	sqlite3_bind_int(st, 6, (int)r->state);
+	return cat_done(c, st, "write replica");
+}
+
+static int cat_tier_exists(struct cat_conn *c, uint32_t id)
+{
+	sqlite3_stmt *st;
+	int rc, ret;
+
+	ret = cat_stmt(c, CAT_ST_TIER_BY_ID, &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		ret = -ENOENT;
+	else if (rc != SQLITE_ROW)
+		ret = cat_errno(c, rc, "read tier");
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int cat_replica_put(struct strata_catalog *cat,
+			   const struct strata_replica *r)
+{
+	struct strata_attr a;
+	struct cat_conn *c;
+	int ret;
+
+	ret = cat_wbegin(cat, false, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_inode_get(c, r->ino, &a);
+	if (ret < 0)
+		goto out;
+	ret = cat_tier_exists(c, r->tier_id);
+	if (ret < 0)
+		goto out;
+	ret = cat_replica_write(c, r);
+out:
+	return cat_wend(cat, c, ret, false);
+}
+
+static int cat_replica_del(struct strata_catalog *cat, strata_ino_t ino,
+			   uint32_t tier_id)
+{
+	struct cat_conn *c;
+	sqlite3_stmt *st;
+	int ret;
+
+	ret = cat_wbegin(cat, false, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_stmt(c, CAT_ST_REPLICA_DEL, &st);
+	if (ret < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+	sqlite3_bind_int64(st, 2, tier_id);
+	ret = cat_done(c, st, "delete replica");
+	if (ret == 0 && sqlite3_changes(c->db) == 0)
+		ret = -ENOENT;
+out:
+	return cat_wend(cat, c, ret, false);
+}
+
+static int cat_replica_size(struct cat_conn *c, strata_ino_t ino,
+			    uint32_t tier_id, uint64_t size)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	ret = cat_stmt(c, CAT_ST_REPLICA_SET_SIZE, &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+	sqlite3_bind_int64(st, 2, tier_id);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)size);
+	return cat_done(c, st, "update replica");
+}
+
+static int cat_commit_write(struct strata_catalog *cat, strata_ino_t ino,
+			    uint32_t tier_id, const char *key, uint64_t size,
+			    const struct timespec *mtime, bool bump,
+			    bool durable, struct strata_attr *out)
+{
+	struct strata_replica r;
+	struct strata_attr a;
+	struct cat_conn *c;
+	int ret;
+
+	if (bump && !key)
+		return -EINVAL;
+	ret = cat_wbegin(cat, durable, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_inode_get(c, ino, &a);
+	if (ret < 0)
+		goto out;
+	a.size = size;
+	a.mtime = *mtime;
+	a.ctime = *mtime;
+	if (bump)
+		a.version++;
+	ret = cat_inode_put(c, &a);
+	if (ret < 0)
+		goto out;
+	if (!bump) {
+		ret = cat_replica_size(c, ino, tier_id, size);
+		goto out;
+	}
+	memset(&r, 0, sizeof(r));
+	r.ino = ino;
+	r.tier_id = tier_id;
+	ret = strata_strlcpy(r.key, key, sizeof(r.key));
+	if (ret < 0)
+		goto out;
+	r.version = a.version;
+	r.size = size;
+	r.state = STRATA_REPLICA_VALID;
+	ret = cat_replica_write(c, &r);
+out:
+	ret = cat_wend(cat, c, ret, durable);
+	if (ret == 0 && out)
+		*out = a;
+	return ret;
+}
+
+static int cat_stats(struct strata_catalog *cat,
+		     struct strata_catalog_stats *out)
+{
+	sqlite3_stmt *st = NULL;
+	struct cat_conn *c;
+	int rc, ret;
+
+	ret = cat_rbegin(cat, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_stmt(c, CAT_ST_STATS, &st);
+	if (ret < 0)
+		goto out;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->inodes = (uint64_t)sqlite3_column_int64(st, 0);
+		out->bytes = (uint64_t)sqlite3_column_int64(st, 1);
+	} else {
+		ret = cat_errno(c, rc, "count inodes");
+	}
+out:
+	sqlite3_reset(st);
+	cat_rend(cat);
+	return ret;
+}
+
+static int cat_checkpoint(struct strata_catalog *cat)
+{
+	struct cat_sqlite *s = cat->priv;
+	struct cat_conn *c;
+	int rc, ret;
+
+	if (s->mem)
+		return 0;
+	ret = cat_conn_get(s, &c);
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&s->wlock);
+	rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+				       NULL, NULL);
+	if (rc != SQLITE_OK)
+		ret = cat_errno(c, rc, "checkpoint");
+	pthread_mutex_unlock(&s->wlock);
+	return ret;
+}
+
+const struct strata_catalog_ops strata_catalog_sqlite_ops = {
+	.engine = "sqlite",
+	.open = cat_open,
+	.close = cat_close,
+	.lookup = cat_lookup,
+	.getattr = cat_getattr,
+	.setattr = cat_setattr,
+	.mknode = cat_mknode,
+	.link = cat_link,
+	.unlink = cat_unlink,
+	.rmdir = cat_rmdir,
+	.rename = cat_rename,
+	.readdir = cat_readdir,
+	.readlink = cat_readlink,
+	.purge = cat_purge,
+	.orphans = cat_orphans,
+	.getxattr = cat_getxattr,
+	.setxattr = cat_setxattr,
+	.listxattr = cat_listxattr,
+	.removexattr = cat_removexattr,
+	.tier_ensure = cat_tier_ensure,
+	.tier_list = cat_tier_list,
+	.replica_list = cat_replica_list,
+	.replica_put = cat_replica_put,
+	.replica_del = cat_replica_del,
+	.commit_write = cat_commit_write,
+	.stats = cat_stats,
+	.checkpoint = cat_checkpoint,
+};

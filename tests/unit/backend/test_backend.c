@@ -1,7 +1,1169 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * tests/unit/backend/test_backend.c - the backend conformance suite.
+ *
+ * One list of tests runs against every driver in suite_drivers[]: mem,
+ * mem without a rename slot (so the registry's copy-and-remove emulation is
+ * exercised), local on a mkdtemp directory, and nfs and s3 when
+ * STRATA_TEST_NFS_URL or STRATA_TEST_S3_URL names a scratch location
+ * (otherwise those groups are skipped with the reason printed). Every test
+ * writes under its own key prefix "strata-test-PID/tN/", and the group
+ * teardown removes everything under "strata-test-PID/". Tests that depend on
+ * a capability test the caps bits, as callers must. A second group holds
+ * local-only and registry tests. Single-threaded except the
+ * concurrent-writers test, whose threads report errors by return value.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cmocka.h>
-int main(void) { return 0; }
+
+#include "backend.h"
+#include "cfg.h"
+
+#define MIB (1024u * 1024u)
+
+struct suite;
+
+struct suite_driver {
+	const char *name;
+	const char *env;	/* the URL's variable; NULL: built in */
+	bool real_statfs;	/* statfs reports a real file system */
+	int (*open)(struct suite *s, const char *url);
+	void (*close)(struct suite *s);
+};
+
+struct suite {
+	const struct suite_driver *drv;
+	struct strata_backend *be;
+	char dir[PATH_MAX];	/* local: the mkdtemp root */
+	char run[64];		/* "strata-test-PID" */
+	char pfx[96];		/* "strata-test-PID/tN/" for the current test */
+	unsigned int test;
+	char keys[8][STRATA_KEY_MAX + 1];	/* ring of buffers for K() */
+	unsigned int nextkey;
+};
+
+/* The driver whose group is about to run; read by suite_setup. */
+static const struct suite_driver *suite_current;
+
+/* ---- helpers ---- */
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int rm_tree(const char *dir)
+{
+	return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static unsigned char pat(uint64_t i, unsigned int seed)
+{
+	return (unsigned char)(i * 31 + seed * 17 + (i >> 12) + (i >> 20));
+}
+
+static void fill(unsigned char *buf, size_t len, uint64_t off,
+		 unsigned int seed)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = pat(off + i, seed);
+}
+
+static struct suite *begin(void **state)
+{
+	struct suite *s = *state;
+
+	s->test++;
+	snprintf(s->pfx, sizeof(s->pfx), "%s/t%u/", s->run, s->test);
+	return s;
+}
+
+/* The test's key for k; valid for the next seven calls. */
+static const char *K(struct suite *s, const char *k)
+{
+	char *buf = s->keys[s->nextkey++ % 8];
+
+	snprintf(buf, STRATA_KEY_MAX + 1, "%s%s", s->pfx, k);
+	return buf;
+}
+
+static struct strata_obj *xopen(struct suite *s, const char *key,
+				unsigned int flags)
+{
+	struct strata_obj *obj = NULL;
+
+	assert_int_equal(strata_obj_open(s->be, key, flags, &obj), 0);
+	assert_non_null(obj);
+	return obj;
+}
+
+static void put(struct suite *s, const char *key, const void *buf, size_t len)
+{
+	struct strata_obj *obj = xopen(s, key, STRATA_OBJ_WRITE |
+					       STRATA_OBJ_CREATE |
+					       STRATA_OBJ_TRUNC);
+
+	assert_int_equal(strata_obj_write(obj, 0, buf, len), 0);
+	assert_int_equal(strata_obj_close(obj), 0);
+}
+
+/* Check that key holds exactly want[0..len). */
+static void expect_content(struct suite *s, const char *key, const void *want,
+			   size_t len)
+{
+	struct strata_obj *obj = xopen(s, key, STRATA_OBJ_READ);
+	unsigned char *got = malloc(len + 16);
+	size_t n = 0;
+
+	assert_non_null(got);
+	assert_int_equal(strata_obj_read(obj, 0, got, len + 16, &n), 0);
+	assert_int_equal(n, len);
+	assert_memory_equal(got, want, len);
+	free(got);
+	assert_int_equal(strata_obj_close(obj), 0);
+}
+
+static uint64_t size_of(struct suite *s, const char *key)
+{
+	struct strata_obj_stat st;
+
+	assert_int_equal(strata_backend_stat(s->be, key, &st), 0);
+	return st.size;
+}
+
+struct listing {
+	const char *prefix;
+	char *keys[64];
+	uint64_t sizes[64];
+	unsigned int n;
+	unsigned int calls;
+	int stop_with;		/* returned by the callback when non-zero */
+};
+
+static int list_cb(void *arg, const char *key, const struct strata_obj_stat *st)
+{
+	struct listing *l = arg;
+	size_t plen = strlen(l->prefix);
+
+	l->calls++;
+	if (l->stop_with)
+		return l->stop_with;
+	if (strncmp(key, l->prefix, plen) != 0 || l->n == 64)
+		return 0;
+	l->keys[l->n] = strdup(key + plen);
+	l->sizes[l->n] = st->size;
+	l->n++;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void listing_free(struct listing *l)
+{
+	for (unsigned int i = 0; i < l->n; i++)
+		free(l->keys[i]);
+	l->n = 0;
+}
+
+/* ---- drivers under test ---- */
+
+static int open_url(struct suite *s, const char *url)
+{
+	struct strata_uri uri;
+	char err[512];
+	int ret;
+
+	ret = strata_uri_parse(url, &uri, err, sizeof(err));
+	if (ret == 0)
+		ret = strata_backend_open(&uri, s->drv->name, &s->be, err,
+					  sizeof(err));
+	if (ret < 0)
+		print_error("%s: %s\n", s->drv->name, err);
+	return ret;
+}
+
+static void close_be(struct suite *s)
+{
+	strata_backend_close(s->be);
+}
+
+static int open_mem(struct suite *s, const char *url)
+{
+	return open_url(s, "mem://conformance");
+}
+
+/* The mem driver with its rename slot taken away. */
+static struct strata_backend_ops mem_norename_ops;
+
+static int open_mem_norename(struct suite *s, const char *url)
+{
+	struct strata_uri uri = { .scheme = "mem" };
+	char err[256];
+
+	mem_norename_ops = strata_mem_ops;
+	mem_norename_ops.driver = "mem-norename";
+	mem_norename_ops.caps &= ~STRATA_BCAP_RENAME;
+	mem_norename_ops.rename = NULL;
+	s->be = calloc(1, sizeof(*s->be));
+	if (!s->be)
+		return -ENOMEM;
+	s->be->ops = &mem_norename_ops;
+	strcpy(s->be->name, "mem-norename");
+	s->be->priv = calloc(1, mem_norename_ops.priv_size);
+	if (!s->be->priv)
+		return -ENOMEM;
+	return mem_norename_ops.open(s->be, &uri, err, sizeof(err));
+}
+
+static void close_mem_norename(struct suite *s)
+{
+	if (!s->be)
+		return;
+	if (s->be->priv)
+		mem_norename_ops.close(s->be);
+	free(s->be->priv);
+	free(s->be);
+}
+
+static int open_local(struct suite *s, const char *url)
+{
+	char tmpl[] = "/tmp/strata-be-XXXXXX";
+	char buf[PATH_MAX + 16];
+
+	if (!mkdtemp(tmpl) || !realpath(tmpl, s->dir))
+		return -errno;
+	snprintf(buf, sizeof(buf), "file://%s", s->dir);
+	return open_url(s, buf);
+}
+
+static void close_local(struct suite *s)
+{
+	strata_backend_close(s->be);
+	if (s->dir[0])
+		rm_tree(s->dir);
+}
+
+static const struct suite_driver suite_drivers[] = {
+	{ "mem", NULL, false, open_mem, close_be },
+	{ "mem-norename", NULL, false, open_mem_norename, close_mem_norename },
+	{ "local", NULL, true, open_local, close_local },
+	{ "nfs", "STRATA_TEST_NFS_URL", true, open_url, close_be },
+	{ "s3", "STRATA_TEST_S3_URL", false, open_url, close_be },
+};
+
+static int suite_setup(void **state)
+{
+	struct suite *s = calloc(1, sizeof(*s));
+	const char *url = NULL;
+
+	if (!s)
+		return -1;
+	s->drv = suite_current;
+	snprintf(s->run, sizeof(s->run), "strata-test-%ld", (long)getpid());
+	if (s->drv->env)
+		url = getenv(s->drv->env);
+	if (s->drv->open(s, url) < 0) {
+		s->drv->close(s);
+		free(s);
+		return -1;
+	}
+	*state = s;
+	return 0;
+}
+
+/* Remove everything the run wrote, then close the driver. */
+static int suite_teardown(void **state)
+{
+	struct suite *s = *state;
+	struct listing l = { .prefix = "" };
+
+	if (s->be && s->be->priv) {
+		l.prefix = s->run;
+		strata_backend_list(s->be, list_cb, &l);
+		for (unsigned int i = 0; i < l.n; i++) {
+			char key[STRATA_KEY_MAX + 1];
+
+			snprintf(key, sizeof(key), "%s%s", s->run, l.keys[i]);
+			strata_backend_remove(s->be, key);
+		}
+		listing_free(&l);
+	}
+	s->drv->close(s);
+	free(s);
+	return 0;
+}
+
+/* ---- the conformance tests ---- */
+
+static void write_then_read_back(void **state)
+{
+	struct suite *s = begin(state);
+	static const char msg[] = "hello, tiered world";
+	struct strata_obj *obj;
+	char buf[64];
+	size_t n = 0;
+
+	obj = xopen(s, K(s, "a"), STRATA_OBJ_READ | STRATA_OBJ_WRITE |
+				   STRATA_OBJ_CREATE);
+	assert_int_equal(strata_obj_write(obj, 0, msg, sizeof(msg)), 0);
+	assert_int_equal(strata_obj_read(obj, 0, buf, sizeof(msg), &n), 0);
+	assert_int_equal(n, sizeof(msg));
+	assert_string_equal(buf, msg);
+	assert_int_equal(strata_obj_close(obj), 0);
+	expect_content(s, K(s, "a"), msg, sizeof(msg));
+	assert_int_equal(strata_obj_close(NULL), 0);
+}
+
+static void read_past_eof_is_short(void **state)
+{
+	struct suite *s = begin(state);
+	unsigned char data[100];
+	unsigned char buf[64];
+	struct strata_obj *obj;
+	size_t n = 99;
+
+	fill(data, sizeof(data), 0, 1);
+	put(s, K(s, "a"), data, sizeof(data));
+	obj = xopen(s, K(s, "a"), STRATA_OBJ_READ);
+	assert_int_equal(strata_obj_read(obj, 90, buf, 50, &n), 0);
+	assert_int_equal(n, 10);
+	assert_memory_equal(buf, data + 90, 10);
+	assert_int_equal(strata_obj_read(obj, 100, buf, 50, &n), 0);
+	assert_int_equal(n, 0);
+	n = 99;
+	assert_int_equal(strata_obj_read(obj, 1u << 30, buf, 50, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(strata_obj_read(obj, 0, buf, 0, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(strata_obj_close(obj), 0);
+}
+
+static void random_writes_land_in_place(void **state)
+{
+	struct suite *s = begin(state);
+	unsigned char data[8192];
+	struct strata_obj *obj;
+
+	if (!(strata_backend_caps(s->be) & STRATA_BCAP_RANDOM_WRITE))
+		skip();
+	fill(data, sizeof(data), 0, 2);
+	put(s, K(s, "a"), data, sizeof(data));
+	obj = xopen(s, K(s, "a"), STRATA_OBJ_WRITE);
+	assert_int_equal(strata_obj_write(obj, 1000, "XYZ", 3), 0);
+	assert_int_equal(strata_obj_write(obj, 8190, "tail", 4), 0);
+	assert_int_equal(strata_obj_write(obj, 0, "H", 1), 0);
+	assert_int_equal(strata_obj_close(obj), 0);
+	memcpy(data + 1000, "XYZ", 3);
+	data[0] = 'H';
+	{
+		unsigned char want[8194];
+
+		memcpy(want, data, 8190);
+		memcpy(want + 8190, "tail", 4);
+		expect_content(s, K(s, "a"), want, sizeof(want));
+	}
+}
+
+static void sparse_write_leaves_zeros(void **state)
+{
+	struct suite *s = begin(state);
+	unsigned char *want = calloc(1, MIB + 3);
+	struct strata_obj *obj;
+
+	assert_non_null(want);
+	if (!(strata_backend_caps(s->be) & STRATA_BCAP_RANDOM_WRITE)) {
+		free(want);
+		skip();
+	}
+	obj = xopen(s, K(s, "a"), STRATA_OBJ_WRITE | STRATA_OBJ_CREATE);
+	assert_int_equal(strata_obj_write(obj, MIB, "end", 3), 0);
+	assert_int_equal(strata_obj_close(obj), 0);
+	memcpy(want + MIB, "end", 3);
+	assert_int_equal(size_of(s, K(s, "a")), MIB + 3);
+	expect_content(s, K(s, "a"), want, MIB + 3);
+	free(want);
+}
+
+static void truncate_shrinks_and_grows(void **state)
+{
+	struct suite *s = begin(state);
+	unsigned char data[1000];
+	unsigned char want[5000] = { 0 };
+	struct strata_obj *obj;
+
+	fill(data, sizeof(data), 0, 3);
+	put(s, K(s, "a"), data, sizeof(data));
+	obj = xopen(s, K(s, "a"), STRATA_OBJ_READ | STRATA_OBJ_WRITE);
+	assert_int_equal(strata_obj_truncate(obj, 10), 0);
+	assert_int_equal(strata_obj_truncate(obj, 5000), 0);
+	assert_int_equal(strata_obj_close(obj), 0);
+	memcpy(want, data, 10);
+	assert_int_equal(size_of(s, K(s, "a")), 5000);
+	expect_content(s, K(s, "a"), want, sizeof(want));
+
+	obj = xopen(s, K(s, "a"), STRATA_OBJ_WRITE);
+	assert_int_equal(strata_obj_truncate(obj, 0), 0);
+	assert_int_equal(strata_obj_close(obj), 0);
+	assert_int_equal(size_of(s, K(s, "a")), 0);
+}
+
+static void trunc_flag_empties_object(void **state)
+{
+	struct suite *s = begin(state);
+	struct strata_obj *obj;
+
+	put(s, K(s, "a"), "0123456789", 10);
+	obj = xopen(s, K(s, "a"), STRATA_OBJ_WRITE | STRATA_OBJ_TRUNC);
+	assert_int_equal(strata_obj_close(obj), 0);
+	assert_int_equal(size_of(s, K(s, "a")), 0);
+}
+
+static void excl_on_existing_is_eexist(void **state)
+{
+	struct suite *s = begin(state);
+	struct strata_obj *obj = (void *)1;
+
+	put(s, K(s, "a"), "x", 1);
+	assert_int_equal(strata_obj_open(s->be, K(s, "a"),
+					 STRATA_OBJ_WRITE | STRATA_OBJ_CREATE |
+						 STRATA_OBJ_EXCL, &obj),
+			 -EEXIST);
+	assert_null(obj);
+	expect_content(s, K(s, "a"), "x", 1);
+	obj = xopen(s, K(s, "b"), STRATA_OBJ_WRITE | STRATA_OBJ_CREATE |
+				   STRATA_OBJ_EXCL);
+	assert_int_equal(strata_obj_close(obj), 0);
+	assert_int_equal(size_of(s, K(s, "b")), 0);
+}
+
+static void open_missing_is_enoent(void **state)
+{
+	struct suite *s = begin(state);
+	struct strata_obj *obj = (void *)1;
+
+	assert_int_equal(strata_obj_open(s->be, K(s, "nope"), STRATA_OBJ_READ,
+					 &obj), -ENOENT);
+	assert_null(obj);
+	assert_int_equal(strata_obj_open(s->be, K(s, "00/00/nope"),
+					 STRATA_OBJ_WRITE, &obj), -ENOENT);
+}
+
+static void write_to_read_only_object_fails(void **state)
+{
+	struct suite *s = begin(state);
+	struct strata_obj *obj;
+
+	put(s, K(s, "a"), "abc", 3);
+	obj = xopen(s, K(s, "a"), STRATA_OBJ_READ);
+	assert_int_equal(strata_obj_write(obj, 0, "X", 1), -EBADF);
+	assert_int_equal(strata_obj_close(obj), 0);
+	expect_content(s, K(s, "a"), "abc", 3);
+}
+
+static void stat_reports_size_and_mtime(void **state)
+{
+	struct suite *s = begin(state);
+	unsigned char data[12345];
+	struct strata_obj_stat st;
+	struct timespec before;
+
+	clock_gettime(CLOCK_REALTIME, &before);
+	fill(data, sizeof(data), 0, 4);
+	put(s, K(s, "a"), data, sizeof(data));
+	assert_int_equal(strata_backend_stat(s->be, K(s, "a"), &st), 0);
+	assert_int_equal(st.size, sizeof(data));
+	/* Coarse file system clocks may lag the real-time clock a little. */
+	assert_true(st.mtime.tv_sec >= before.tv_sec - 2);
+	assert_int_equal(strata_backend_stat(s->be, K(s, "nope"), &st),
+			 -ENOENT);
+}
+
+static void remove_then_stat_is_enoent(void **state)
+{
+	struct suite *s = begin(state);
+	struct strata_obj_stat st;
+	struct strata_obj *obj;
+
+	put(s, K(s, "2b/1a/0000000000001a2b"), "x", 1);
+	assert_int_equal(strata_backend_remove(s->be,
+					       K(s, "2b/1a/0000000000001a2b")),
+			 0);
+	assert_int_equal(strata_backend_stat(s->be,
+					     K(s, "2b/1a/0000000000001a2b"),
+					     &st),
+			 -ENOENT);
+	assert_int_equal(strata_obj_open(s->be, K(s, "2b/1a/0000000000001a2b"),
+					 STRATA_OBJ_READ, &obj),
+			 -ENOENT);
+	assert_int_equal(strata_backend_remove(s->be,
+					       K(s, "2b/1a/0000000000001a2b")),
+			 -ENOENT);
+	assert_int_equal(strata_backend_remove(s->be, K(s, "never")), -ENOENT);
+}
+
+static void rename_moves_content(void **state)
+{
+	struct suite *s = begin(state);
+	static const char msg[] = "payload that must survive the move";
+	struct strata_obj_stat st;
+
+	put(s, K(s, "2b/1a/0000000000001a2b"), msg, sizeof(msg));
+	assert_int_equal(strata_backend_rename(s->be,
+					       K(s, "2b/1a/0000000000001a2b"),
+					       K(s, "9f/00/000000000000009f")),
+			 0);
+	assert_int_equal(strata_backend_stat(s->be,
+					     K(s, "2b/1a/0000000000001a2b"),
+					     &st),
+			 -ENOENT);
+	expect_content(s, K(s, "9f/00/000000000000009f"), msg, sizeof(msg));
+
+	/* Onto an existing key: the target is replaced. */
+	put(s, K(s, "old"), "old old old old", 15);
+	assert_int_equal(strata_backend_rename(s->be,
+					       K(s, "9f/00/000000000000009f"),
+					       K(s, "old")),
+			 0);
+	expect_content(s, K(s, "old"), msg, sizeof(msg));
+
+	/* Onto itself: nothing changes. */
+	assert_int_equal(strata_backend_rename(s->be, K(s, "old"), K(s, "old")),
+			 0);
+	expect_content(s, K(s, "old"), msg, sizeof(msg));
+
+	assert_int_equal(strata_backend_rename(s->be, K(s, "missing"),
+					       K(s, "other")),
+			 -ENOENT);
+	assert_int_equal(strata_backend_stat(s->be, K(s, "other"), &st),
+			 -ENOENT);
+}
+
+static void list_sees_exactly_the_keys_written(void **state)
+{
+	struct suite *s = begin(state);
+	static const char *const keys[] = {
+		"00/00/0000000000000001", "2b/1a/0000000000001a2b",
+		"2b/1a/0000000000001a2c", "2b/ff/000000000000ff2b", "flat",
+	};
+	struct listing l = { .prefix = s->pfx };
+
+	for (size_t i = 0; i < 5; i++)
+		put(s, K(s, keys[i]), keys[i], i + 1);
+	put(s, K(s, "gone"), "x", 1);
+	assert_int_equal(strata_backend_remove(s->be, K(s, "gone")), 0);
+	assert_int_equal(strata_backend_list(s->be, list_cb, &l), 0);
+	assert_int_equal(l.n, 5);
+	qsort(l.keys, l.n, sizeof(l.keys[0]), cmp_str);
+	for (size_t i = 0; i < 5; i++)
+		assert_string_equal(l.keys[i], keys[i]);
+	listing_free(&l);
+
+	/* A non-zero callback return stops the walk and is returned. */
+	l.stop_with = 42;
+	l.calls = 0;
+	assert_int_equal(strata_backend_list(s->be, list_cb, &l), 42);
+	assert_int_equal(l.calls, 1);
+}
+
+static void list_reports_sizes(void **state)
+{
+	struct suite *s = begin(state);
+	struct listing l = { .prefix = s->pfx };
+
+	put(s, K(s, "aa/one"), "1", 1);
+	put(s, K(s, "aa/three"), "333", 3);
+	assert_int_equal(strata_backend_list(s->be, list_cb, &l), 0);
+	assert_int_equal(l.n, 2);
+	for (unsigned int i = 0; i < l.n; i++)
+		assert_int_equal(l.sizes[i],
+				 strcmp(l.keys[i], "aa/one") == 0 ? 1 : 3);
+	listing_free(&l);
+}
+
+static void large_object_round_trip(void **state)
+{
+	struct suite *s = begin(state);
+	const size_t size = 8 * MIB;
+	const size_t wchunk = MIB + 3;
+	const size_t rchunk = 777777;
+	unsigned char *data = malloc(size);
+	unsigned char *back = malloc(size + 1);
+	struct strata_obj *obj;
+	size_t n;
+
+	assert_non_null(data);
+	assert_non_null(back);
+	fill(data, size, 0, 5);
+	obj = xopen(s, K(s, "big/object"), STRATA_OBJ_WRITE |
+					   STRATA_OBJ_CREATE |
+					   STRATA_OBJ_TRUNC);
+	for (size_t off = 0; off < size; off += wchunk) {
+		size_t len = size - off < wchunk ? size - off : wchunk;
+
+		assert_int_equal(strata_obj_write(obj, off, data + off, len),
+				 0);
+	}
+	assert_int_equal(strata_obj_close(obj), 0);
+	assert_int_equal(size_of(s, K(s, "big/object")), size);
+
+	obj = xopen(s, K(s, "big/object"), STRATA_OBJ_READ);
+	memset(back, 0, size);
+	for (size_t off = 0; off < size; off += n) {
+		assert_int_equal(strata_obj_read(obj, off, back + off, rchunk,
+						 &n),
+				 0);
+		assert_true(n == rchunk || off + n == size);
+		assert_true(n > 0);
+	}
+	assert_memory_equal(back, data, size);
+	assert_int_equal(strata_obj_read(obj, 0, back, size + 1, &n), 0);
+	assert_int_equal(n, size);
+	assert_memory_equal(back, data, size);
+	assert_int_equal(strata_obj_close(obj), 0);
+	free(data);
+	free(back);
+}
+
+struct writer {
+	struct strata_backend *be;
+	char key[STRATA_KEY_MAX + 1];
+	unsigned int seed;
+	int ret;
+};
+
+#define WRITER_CHUNK (64u * 1024u)
+#define WRITER_CHUNKS 32u
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	unsigned char *buf = malloc(WRITER_CHUNK);
+	struct strata_obj *obj = NULL;
+	int ret;
+
+	if (!buf) {
+		w->ret = -ENOMEM;
+		return NULL;
+	}
+	ret = strata_obj_open(w->be, w->key, STRATA_OBJ_WRITE |
+						     STRATA_OBJ_CREATE |
+						     STRATA_OBJ_TRUNC, &obj);
+	for (unsigned int i = 0; ret == 0 && i < WRITER_CHUNKS; i++) {
+		uint64_t off = (uint64_t)i * WRITER_CHUNK;
+
+		fill(buf, WRITER_CHUNK, off, w->seed);
+		ret = strata_obj_write(obj, off, buf, WRITER_CHUNK);
+	}
+	if (obj) {
+		int r = strata_obj_close(obj);
+
+		if (ret == 0)
+			ret = r;
+	}
+	free(buf);
+	w->ret = ret;
+	return NULL;
+}
+
+static void concurrent_writers_on_distinct_objects(void **state)
+{
+	struct suite *s = begin(state);
+	const size_t size = (size_t)WRITER_CHUNK * WRITER_CHUNKS;
+	unsigned char *want = malloc(size);
+	struct writer w[4];
+	pthread_t th[4];
+	char k[32];
+
+	assert_non_null(want);
+	for (unsigned int i = 0; i < 4; i++) {
+		snprintf(k, sizeof(k), "%02x/00/writer%u", i, i);
+		w[i].be = s->be;
+		w[i].seed = 100 + i;
+		w[i].ret = -1;
+		strcpy(w[i].key, K(s, k));
+		assert_int_equal(pthread_create(&th[i], NULL, writer_main,
+						&w[i]),
+				 0);
+	}
+	for (unsigned int i = 0; i < 4; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	for (unsigned int i = 0; i < 4; i++) {
+		assert_int_equal(w[i].ret, 0);
+		fill(want, size, 0, w[i].seed);
+		expect_content(s, w[i].key, want, size);
+	}
+	free(want);
+}
+
+static void sync_succeeds(void **state)
+{
+	struct suite *s = begin(state);
+	struct strata_obj *obj;
+
+	obj = xopen(s, K(s, "a"), STRATA_OBJ_WRITE | STRATA_OBJ_CREATE);
+	assert_int_equal(strata_obj_write(obj, 0, "data", 4), 0);
+	assert_int_equal(strata_obj_sync(obj, true), 0);
+	assert_int_equal(strata_obj_sync(obj, false), 0);
+	assert_int_equal(strata_obj_close(obj), 0);
+	expect_content(s, K(s, "a"), "data", 4);
+}
+
+static void fd_matches_caps(void **state)
+{
+	struct suite *s = begin(state);
+	struct strata_obj *obj;
+	char buf[8];
+	size_t n;
+	int fd;
+
+	obj = xopen(s, K(s, "a"), STRATA_OBJ_READ | STRATA_OBJ_WRITE |
+				   STRATA_OBJ_CREATE);
+	fd = strata_obj_fd(obj);
+	if (!(strata_backend_caps(s->be) & STRATA_BCAP_FD)) {
+		assert_int_equal(fd, -1);
+		assert_int_equal(strata_obj_close(obj), 0);
+		return;
+	}
+	assert_true(fd >= 0);
+	assert_int_equal(strata_obj_fd(obj), fd);
+	/* Bytes written through the fd are the object's bytes. */
+	assert_int_equal(pwrite(fd, "via fd", 6, 0), 6);
+	assert_int_equal(strata_obj_read(obj, 0, buf, sizeof(buf), &n), 0);
+	assert_int_equal(n, 6);
+	assert_memory_equal(buf, "via fd", 6);
+	assert_int_equal(strata_obj_close(obj), 0);
+	expect_content(s, K(s, "a"), "via fd", 6);
+}
+
+static void fallocate_matches_caps(void **state)
+{
+	struct suite *s = begin(state);
+	struct strata_obj *obj;
+	int ret;
+
+	obj = xopen(s, K(s, "a"), STRATA_OBJ_WRITE | STRATA_OBJ_CREATE);
+	ret = strata_obj_fallocate(obj, 0, 0, MIB);
+	assert_int_equal(strata_obj_close(obj), 0);
+	if (!(strata_backend_caps(s->be) & STRATA_BCAP_FALLOCATE)) {
+		assert_int_equal(ret, -EOPNOTSUPP);
+		return;
+	}
+	assert_int_equal(ret, 0);
+	assert_int_equal(size_of(s, K(s, "a")), MIB);
+}
+
+static void statfs_is_sane(void **state)
+{
+	struct suite *s = begin(state);
+	struct strata_backend_statfs sf;
+	int ret;
+
+	memset(&sf, 0xff, sizeof(sf));
+	ret = strata_backend_statfs(s->be, &sf);
+	if (ret == -EOPNOTSUPP && !s->drv->real_statfs)
+		return;
+	assert_int_equal(ret, 0);
+	assert_true(sf.total >= sf.avail);
+	assert_true(sf.files >= sf.ffree);
+	if (s->drv->real_statfs)
+		assert_true(sf.avail > 0);
+}
+
+static void bad_keys_are_einval(void **state)
+{
+	struct suite *s = begin(state);
+	static const char *const bad[] = {
+		"", "/abs", "a/../b", "..", "../x", "a/..", ".", "./a",
+		"a//b", "a/", "a\nb", "tab\there", "x/.strata-tmp.1",
+	};
+	char longkey[STRATA_KEY_MAX + 2];
+	char longname[STRATA_KEY_MAX];
+	struct strata_obj_stat st;
+	struct strata_obj *obj;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(strata_obj_open(s->be, bad[i],
+						 STRATA_OBJ_WRITE |
+							 STRATA_OBJ_CREATE,
+						 &obj),
+				 -EINVAL);
+		assert_int_equal(strata_backend_stat(s->be, bad[i], &st),
+				 -EINVAL);
+		assert_int_equal(strata_backend_remove(s->be, bad[i]), -EINVAL);
+		assert_int_equal(strata_backend_rename(s->be, bad[i], "ok"),
+				 -EINVAL);
+		assert_int_equal(strata_backend_rename(s->be, "ok", bad[i]),
+				 -EINVAL);
+	}
+	memset(longkey, 'k', sizeof(longkey) - 1);
+	longkey[sizeof(longkey) - 1] = '\0';
+	assert_int_equal(strata_obj_open(s->be, longkey, STRATA_OBJ_READ, &obj),
+			 -ENAMETOOLONG);
+	/* One component longer than a directory entry can be. */
+	snprintf(longname, sizeof(longname), "%s", s->pfx);
+	memset(longname + strlen(longname), 'n', 300);
+	longname[strlen(s->pfx) + 300] = '\0';
+	assert_int_equal(strata_obj_open(s->be, longname, STRATA_OBJ_READ,
+					 &obj),
+			 -ENAMETOOLONG);
+}
+
+/* ---- local driver and registry ---- */
+
+struct local_fix {
+	char dir[256];		/* short, so paths below it always fit */
+	struct strata_backend *be;
+};
+
+static int local_setup(void **state)
+{
+	struct local_fix *f = calloc(1, sizeof(*f));
+	char tmpl[] = "/tmp/strata-local-XXXXXX";
+	struct strata_uri uri = { .scheme = "file" };
+	char real[PATH_MAX];
+	char err[512];
+
+	if (!f || !mkdtemp(tmpl) || !realpath(tmpl, real) ||
+	    strlen(real) >= sizeof(f->dir))
+		return -1;
+	strcpy(f->dir, real);
+	strcpy(uri.path, f->dir);
+	if (strata_backend_open(&uri, "nvme", &f->be, err, sizeof(err)) < 0) {
+		print_error("%s\n", err);
+		rm_tree(f->dir);
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int local_teardown(void **state)
+{
+	struct local_fix *f = *state;
+
+	strata_backend_close(f->be);
+	rm_tree(f->dir);
+	free(f);
+	return 0;
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	assert_non_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static void local_objects_live_under_shard_dirs(void **state)
+{
+	struct local_fix *f = *state;
+	struct strata_obj *obj;
+	char path[PATH_MAX + 64];
+	struct stat st;
+
+	assert_int_equal(strata_obj_open(f->be, "2b/1a/0000000000001a2b",
+					 STRATA_OBJ_WRITE | STRATA_OBJ_CREATE,
+					 &obj),
+			 0);
+	assert_int_equal(strata_obj_write(obj, 0, "abc", 3), 0);
+	assert_int_equal(strata_obj_close(obj), 0);
+	snprintf(path, sizeof(path), "%s/2b/1a/0000000000001a2b", f->dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(st.st_size, 3);
+	snprintf(path, sizeof(path), "%s/2b/1a", f->dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+}
+
+static void local_key_naming_a_shard_dir_is_eisdir(void **state)
+{
+	struct local_fix *f = *state;
+	struct strata_obj_stat st;
+	struct strata_obj *obj;
+
+	assert_int_equal(strata_obj_open(f->be, "77/66/obj",
+					 STRATA_OBJ_WRITE | STRATA_OBJ_CREATE,
+					 &obj),
+			 0);
+	assert_int_equal(strata_obj_close(obj), 0);
+	assert_int_equal(strata_obj_open(f->be, "77/66", STRATA_OBJ_READ,
+					 &obj),
+			 -EISDIR);
+	assert_int_equal(strata_backend_stat(f->be, "77", &st), -EISDIR);
+}
+
+static int count_cb(void *arg, const char *key,
+		    const struct strata_obj_stat *st)
+{
+	if (strstr(key, ".strata-tmp") || strstr(key, "link"))
+		return -EBADMSG;
+	(*(unsigned int *)arg)++;
+	return 0;
+}
+
+static void local_list_skips_scratch_and_special_files(void **state)
+{
+	struct local_fix *f = *state;
+	char path[PATH_MAX + 64];
+	unsigned int n = 0;
+	struct strata_obj *obj;
+
+	assert_int_equal(strata_obj_open(f->be, "aa/bb/listed",
+					 STRATA_OBJ_WRITE | STRATA_OBJ_CREATE,
+					 &obj),
+			 0);
+	assert_int_equal(strata_obj_close(obj), 0);
+	snprintf(path, sizeof(path), "%s/aa/bb/.strata-tmp.123", f->dir);
+	assert_int_equal(close(open(path, O_CREAT | O_WRONLY, 0600)), 0);
+	snprintf(path, sizeof(path), "%s/aa/link", f->dir);
+	assert_int_equal(symlink("bb/listed", path), 0);
+	assert_int_equal(strata_backend_list(f->be, count_cb, &n), 0);
+	assert_true(n >= 1);
+}
+
+static void local_holds_no_spare_descriptors(void **state)
+{
+	struct local_fix *f = *state;
+	int before = count_fds();
+	struct strata_obj *obj[50];
+	unsigned int n = 0;
+	char key[64];
+
+	for (int i = 0; i < 50; i++) {
+		snprintf(key, sizeof(key), "fd/%02x/obj%d", i, i);
+		assert_int_equal(strata_obj_open(f->be, key,
+						 STRATA_OBJ_WRITE |
+							 STRATA_OBJ_CREATE,
+						 &obj[i]),
+				 0);
+	}
+	/* One descriptor per open object, no more. */
+	assert_int_equal(count_fds(), before + 50);
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(strata_obj_close(obj[i]), 0);
+	assert_int_equal(strata_backend_list(f->be, count_cb, &n), 0);
+	assert_int_equal(strata_backend_rename(f->be, "fd/00/obj0",
+					       "fd/new/obj0"),
+			 0);
+	assert_int_equal(count_fds(), before);
+}
+
+static void local_open_missing_root_names_path(void **state)
+{
+	struct local_fix *f = *state;
+	struct strata_uri uri = { .scheme = "file" };
+	struct strata_backend *be = (void *)1;
+	char err[512] = "";
+
+	snprintf(uri.path, sizeof(uri.path), "%s/missing", f->dir);
+	assert_int_equal(strata_backend_open(&uri, "cold", &be, err,
+					     sizeof(err)),
+			 -ENOENT);
+	assert_null(be);
+	assert_non_null(strstr(err, "tier 'cold'"));
+	assert_non_null(strstr(err, uri.path));
+	assert_non_null(strstr(err, "No such file or directory"));
+}
+
+static void local_open_file_root_is_enotdir(void **state)
+{
+	struct local_fix *f = *state;
+	struct strata_uri uri = { .scheme = "file" };
+	struct strata_backend *be;
+	struct strata_obj *obj;
+	char err[512] = "";
+
+	assert_int_equal(strata_obj_open(f->be, "plainfile",
+					 STRATA_OBJ_WRITE | STRATA_OBJ_CREATE,
+					 &obj),
+			 0);
+	assert_int_equal(strata_obj_close(obj), 0);
+	snprintf(uri.path, sizeof(uri.path), "%s/plainfile", f->dir);
+	assert_int_equal(strata_backend_open(&uri, "cold", &be, err,
+					     sizeof(err)),
+			 -ENOTDIR);
+	assert_non_null(strstr(err, uri.path));
+	assert_non_null(strstr(err, "Not a directory"));
+}
+
+static void local_open_unwritable_root(void **state)
+{
+	struct local_fix *f = *state;
+	struct strata_uri uri = { .scheme = "file" };
+	struct strata_backend *be;
+	char err[512] = "";
+
+	if (geteuid() == 0)
+		skip();	/* root may write anywhere */
+	snprintf(uri.path, sizeof(uri.path), "%s/ro", f->dir);
+	assert_int_equal(mkdir(uri.path, 0500), 0);
+	assert_int_equal(strata_backend_open(&uri, "cold", &be, err,
+					     sizeof(err)),
+			 -EACCES);
+	assert_non_null(strstr(err, "not writable"));
+	assert_non_null(strstr(err, uri.path));
+}
+
+static void local_root_trailing_slash(void **state)
+{
+	struct local_fix *f = *state;
+	struct strata_uri uri = { .scheme = "file" };
+	struct strata_backend *be;
+	struct strata_obj *obj;
+	unsigned int n = 0;
+	char err[512];
+	char path[PATH_MAX + 64];
+	struct stat st;
+
+	snprintf(uri.path, sizeof(uri.path), "%s/slash/", f->dir);
+	assert_int_equal(mkdir(uri.path, 0700), 0);
+	assert_int_equal(strata_backend_open(&uri, "s", &be, err, sizeof(err)),
+			 0);
+	assert_int_equal(strata_obj_open(be, "k/v", STRATA_OBJ_WRITE |
+							    STRATA_OBJ_CREATE,
+					 &obj),
+			 0);
+	assert_int_equal(strata_obj_close(obj), 0);
+	snprintf(path, sizeof(path), "%s/slash/k/v", f->dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(strata_backend_list(be, count_cb, &n), 0);
+	assert_int_equal(n, 1);
+	strata_backend_close(be);
+}
+
+static void registry_maps_schemes(void **state)
+{
+	struct strata_uri uri = { .scheme = "gopher" };
+	struct strata_backend *be = (void *)1;
+	char err[256] = "";
+
+	assert_ptr_equal(strata_backend_driver("file"), &strata_local_ops);
+	assert_ptr_equal(strata_backend_driver("mem"), &strata_mem_ops);
+	assert_null(strata_backend_driver("gopher"));
+	assert_int_equal(strata_backend_open(&uri, "far", &be, err,
+					     sizeof(err)),
+			 -EPROTONOSUPPORT);
+	assert_null(be);
+	assert_string_equal(err, "tier 'far': no driver for scheme 'gopher'");
+	strata_backend_close(NULL);
+	assert_int_equal(strata_local_ops.caps,
+			 STRATA_BCAP_RANGE_READ | STRATA_BCAP_RANDOM_WRITE |
+				 STRATA_BCAP_RENAME | STRATA_BCAP_FD |
+				 STRATA_BCAP_FALLOCATE);
+	assert_int_equal(strata_mem_ops.caps & (STRATA_BCAP_FD |
+						STRATA_BCAP_FALLOCATE),
+			 0);
+}
+
+static void mem_open_object_survives_remove(void **state)
+{
+	struct strata_uri uri = { .scheme = "mem" };
+	struct strata_backend *be;
+	struct strata_obj *obj;
+	char err[256];
+	char buf[4];
+	size_t n;
+
+	assert_int_equal(strata_backend_open(&uri, "m", &be, err, sizeof(err)),
+			 0);
+	assert_int_equal(strata_obj_open(be, "k", STRATA_OBJ_READ |
+							  STRATA_OBJ_WRITE |
+							  STRATA_OBJ_CREATE,
+					 &obj),
+			 0);
+	assert_int_equal(strata_obj_write(obj, 0, "abc", 3), 0);
+	assert_int_equal(strata_backend_remove(be, "k"), 0);
+	assert_int_equal(strata_obj_read(obj, 0, buf, sizeof(buf), &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(strata_obj_close(obj), 0);
+	strata_backend_close(be);
+}
+
+int main(void)
+{
+	const struct CMUnitTest conformance[] = {
+		cmocka_unit_test(write_then_read_back),
+		cmocka_unit_test(read_past_eof_is_short),
+		cmocka_unit_test(random_writes_land_in_place),
+		cmocka_unit_test(sparse_write_leaves_zeros),
+		cmocka_unit_test(truncate_shrinks_and_grows),
+		cmocka_unit_test(trunc_flag_empties_object),
+		cmocka_unit_test(excl_on_existing_is_eexist),
+		cmocka_unit_test(open_missing_is_enoent),
+		cmocka_unit_test(write_to_read_only_object_fails),
+		cmocka_unit_test(stat_reports_size_and_mtime),
+		cmocka_unit_test(remove_then_stat_is_enoent),
+		cmocka_unit_test(rename_moves_content),
+		cmocka_unit_test(list_sees_exactly_the_keys_written),
+		cmocka_unit_test(list_reports_sizes),
+		cmocka_unit_test(large_object_round_trip),
+		cmocka_unit_test(concurrent_writers_on_distinct_objects),
+		cmocka_unit_test(sync_succeeds),
+		cmocka_unit_test(fd_matches_caps),
+		cmocka_unit_test(fallocate_matches_caps),
+		cmocka_unit_test(statfs_is_sane),
+		cmocka_unit_test(bad_keys_are_einval),
+	};
+	const struct CMUnitTest local[] = {
+		cmocka_unit_test(local_objects_live_under_shard_dirs),
+		cmocka_unit_test(local_key_naming_a_shard_dir_is_eisdir),
+		cmocka_unit_test(local_list_skips_scratch_and_special_files),
+		cmocka_unit_test(local_holds_no_spare_descriptors),
+		cmocka_unit_test(local_open_missing_root_names_path),
+		cmocka_unit_test(local_open_file_root_is_enotdir),
+		cmocka_unit_test(local_open_unwritable_root),
+		cmocka_unit_test(local_root_trailing_slash),
+		cmocka_unit_test(registry_maps_schemes),
+		cmocka_unit_test(mem_open_object_survives_remove),
+	};
+	char name[64];
+	int failed = 0;
+
+	for (size_t i = 0; i < sizeof(suite_drivers) / sizeof(suite_drivers[0]);
+	     i++) {
+		const struct suite_driver *d = &suite_drivers[i];
+
+		if (d->env && !getenv(d->env)) {
+			printf("[  SKIPPED ] conformance/%s: %s is not set\n",
+			       d->name, d->env);
+			continue;
+		}
+		suite_current = d;
+		snprintf(name, sizeof(name), "conformance/%s", d->name);
+		printf("[----------] %s\n", name);
+		failed += cmocka_run_group_tests_name(name, conformance,
+						      suite_setup,
+						      suite_teardown);
+	}
+	printf("[----------] local\n");
+	failed += cmocka_run_group_tests_name("local", local, local_setup,
+					      local_teardown);
+	return failed ? 1 : 0;
+}
