@@ -305,3 +305,8 @@ int strata_catalog_checkpoint(struct strata_catalog *cat)
 {
 	return cat->ops->checkpoint(cat);
 }
+
+int strata_catalog_sync(struct strata_catalog *cat, bool durable)
+{
+	return cat->ops->sync(cat, durable);
+}

@@ -8,8 +8,12 @@
  * tables pins and jobs that the policy engine fills. Backends are never
  * called from here.
  *
- * Every namespace operation below is one transaction in the engine: it either
- * happens whole or not at all. The interface is a struct of operations so a
+ * Every namespace operation below is atomic in the engine: it either happens
+ * whole or not at all, and the process sees it at once. Engines may commit
+ * operations in groups: other processes see a change within
+ * STRATA_CATALOG_GROUP_MS, a crash of this process may lose the changes of
+ * that last interval, and strata_catalog_sync() or a durable commit_write()
+ * makes everything before it survive a crash or a power cut. The interface is a struct of operations so a
  * second engine (PostgreSQL, for several mounts) can slot in beside the
  * embedded SQLite one without touching callers.
  *
@@ -38,6 +42,8 @@ typedef uint64_t strata_ino_t;
 #define STRATA_ROOT_INO ((strata_ino_t)1)
 /* Schema version this program writes; older files are upgraded at open. */
 #define STRATA_CATALOG_SCHEMA 1
+/* Longest time a change waits before other processes can see it. */
+#define STRATA_CATALOG_GROUP_MS 5
 
 struct strata_attr {
 	strata_ino_t ino;
@@ -191,6 +197,7 @@ struct strata_catalog_ops {
 			    bool durable, struct strata_attr *out);
 	int (*stats)(struct strata_catalog *cat,
 		     struct strata_catalog_stats *out);
+	int (*sync)(struct strata_catalog *cat, bool durable);
 	int (*checkpoint)(struct strata_catalog *cat);
 };
 
@@ -338,6 +345,9 @@ int strata_catalog_commit_write(struct strata_catalog *cat, strata_ino_t ino,
 				struct strata_attr *out);
 int strata_catalog_stats(struct strata_catalog *cat,
 			 struct strata_catalog_stats *out);
+/* Commit every change so far (visible to other processes); with durable,
+ * also make it survive a power cut. */
+int strata_catalog_sync(struct strata_catalog *cat, bool durable);
 /* Fold the write-ahead log into the main file (at unmount). */
 int strata_catalog_checkpoint(struct strata_catalog *cat);
 

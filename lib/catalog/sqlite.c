@@ -7,15 +7,22 @@
  * reads (lookup, getattr) are one indexed query. The schema itself belongs
  * to migrate.c.
  *
- * Threads: a file catalog gives each calling thread its own connection,
- * opened on first use and kept in a pthread key (closed when the thread
- * exits, or by close for whatever is left); statements are prepared once
- * per connection and reset after each use. Writers of this process are
- * serialised by s->wlock, so SQLite never answers BUSY inside the process;
- * other processes wait on a 30 s busy timeout. A ":memory:" catalog has a
- * single connection and every call, reads included, holds s->wlock.
- * Callbacks (readdir, replica_list) run with no lock held and no statement
- * active, so they may call back into the catalog.
+ * Group commit: the mount keeps one connection, and every operation runs
+ * as a savepoint inside a batch transaction that is committed once it is
+ * CAT_BATCH_MS old (by the next operation or by the flusher thread), or at
+ * once, synced, when a caller asks for durability (fsync). One commit thus
+ * writes the pages of many operations to the WAL once, instead of each
+ * operation writing its own; the cache of the one connection stays warm;
+ * and no thread of the process can meet "database is locked". The price is
+ * that a crash of the process loses the operations of the last batch that
+ * nobody asked to be durable, as a power cut loses a local file system's
+ * unsynced metadata. Other processes see commits only, and wait on a
+ * 30 s busy timeout.
+ *
+ * Threads: every call holds s->lock while it uses the connection;
+ * statements are prepared once and reset after each use. Callbacks
+ * (readdir, replica_list) run with no lock held and no statement active,
+ * so they may call back into the catalog.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -33,6 +40,8 @@
 #include "util.h"
 
 #define CAT_BUSY_MS 30000
+/* Age at which a batch transaction is committed. */
+#define CAT_BATCH_MS STRATA_CATALOG_GROUP_MS
 /* Readdir fetches a small first page (a FUSE buffer holds few entries) and
  * larger ones after; no page ever holds the whole directory. */
 #define CAT_PAGE_FIRST 64
@@ -44,8 +53,9 @@ enum cat_stmt_id {
 	CAT_ST_BEGIN,
 	CAT_ST_COMMIT,
 	CAT_ST_ROLLBACK,
-	CAT_ST_SYNC_FULL,
-	CAT_ST_SYNC_NORMAL,
+	CAT_ST_SAVEPOINT,
+	CAT_ST_RELEASE,
+	CAT_ST_ROLLBACK_TO,
 	CAT_ST_LOOKUP,
 	CAT_ST_GETATTR,
 	CAT_ST_INODE_INSERT,
@@ -97,8 +107,9 @@ static const char *const cat_sql[CAT_ST__COUNT] = {
 	[CAT_ST_BEGIN] = "BEGIN IMMEDIATE",
 	[CAT_ST_COMMIT] = "COMMIT",
 	[CAT_ST_ROLLBACK] = "ROLLBACK",
-	[CAT_ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
-	[CAT_ST_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
+	[CAT_ST_SAVEPOINT] = "SAVEPOINT op",
+	[CAT_ST_RELEASE] = "RELEASE op",
+	[CAT_ST_ROLLBACK_TO] = "ROLLBACK TO op",
 	/* One query answers all of: no parent, parent no dir, no name. */
 	[CAT_ST_LOOKUP] =
 		"SELECT p.mode, d.cookie, " CAT_ATTR_COLS("i.")
@@ -199,19 +210,20 @@ struct cat_sqlite;
 struct cat_conn {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[CAT_ST__COUNT];	/* prepared on first use */
-	struct cat_sqlite *owner;
-	struct cat_conn *next;			/* guarded by owner->lock */
 };
 
 struct cat_sqlite {
-	pthread_mutex_t wlock;	/* writers; every call in memory mode */
-	pthread_mutex_t lock;	/* guards conns */
-	pthread_key_t key;	/* this thread's cat_conn (file mode) */
-	bool key_ok;
+	pthread_mutex_t lock;	/* the connection and the batch */
+	pthread_cond_t wake;	/* tells the flusher a batch began or we stop */
+	pthread_t flusher;
+	bool flusher_on;
+	bool stopping;		/* s->lock */
 	bool mem;
 	const char *path;	/* borrowed from struct strata_catalog */
-	struct cat_conn *conns;	/* every open connection */
-	struct cat_conn *shared;	/* the connection in memory mode */
+	struct cat_conn *conn;
+	bool batch;		/* a batch transaction is open; s->lock */
+	struct timespec batch_start;	/* CLOCK_MONOTONIC; s->lock */
+	bool unsynced;		/* commits since the last synced one */
 };
 
 /* One directory entry as found by cat_find(). */
@@ -286,29 +298,6 @@ static void cat_conn_close(struct cat_conn *c)
 	free(c);
 }
 
-static void cat_conn_unlist(struct cat_sqlite *s, struct cat_conn *c)
-{
-	struct cat_conn **pp;
-
-	pthread_mutex_lock(&s->lock);
-	for (pp = &s->conns; *pp; pp = &(*pp)->next) {
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&s->lock);
-}
-
-/* Runs when a thread that used the catalog exits. */
-static void cat_conn_dtor(void *p)
-{
-	struct cat_conn *c = p;
-
-	cat_conn_unlist(c->owner, c);
-	cat_conn_close(c);
-}
-
 static int cat_conn_open(struct cat_sqlite *s, struct cat_conn **out,
 			 char *err, size_t errlen)
 {
@@ -316,7 +305,7 @@ static int cat_conn_open(struct cat_sqlite *s, struct cat_conn **out,
 				      "PRAGMA synchronous = NORMAL;"
 				      "PRAGMA foreign_keys = OFF;"
 				      "PRAGMA temp_store = MEMORY;"
-				      "PRAGMA cache_size = -16384;";
+				      "PRAGMA cache_size = -65536;";
 	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 			  SQLITE_OPEN_NOMUTEX;
 	struct cat_conn *c;
@@ -325,12 +314,10 @@ static int cat_conn_open(struct cat_sqlite *s, struct cat_conn **out,
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		ret = -ENOMEM;
-		if (err)
-			snprintf(err, errlen, "cannot open catalog '%s': %s",
-				 s->path, strerror(ENOMEM));
+		snprintf(err, errlen, "cannot open catalog '%s': %s", s->path,
+			 strerror(ENOMEM));
 		goto out;
 	}
-	c->owner = s;
 	rc = sqlite3_open_v2(s->path, &c->db, flags, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_extended_result_codes(c->db, 1);
@@ -338,52 +325,16 @@ static int cat_conn_open(struct cat_sqlite *s, struct cat_conn **out,
 		rc = sqlite3_exec(c->db, pragmas, NULL, NULL, NULL);
 	}
 	if (rc != SQLITE_OK) {
-		if (err)
-			snprintf(err, errlen, "cannot open catalog '%s': %s",
-				 s->path,
-				 c->db ? sqlite3_errmsg(c->db) :
-					 sqlite3_errstr(rc));
+		snprintf(err, errlen, "cannot open catalog '%s': %s", s->path,
+			 c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
 		ret = cat_errno(c, rc, "open catalog");
 		cat_conn_close(c);
 		c = NULL;
 		goto out;
 	}
-	pthread_mutex_lock(&s->lock);
-	c->next = s->conns;
-	s->conns = c;
-	pthread_mutex_unlock(&s->lock);
 	ret = 0;
 out:
 	*out = c;
-	return ret;
-}
-
-/* The calling thread's connection, opened on first use. */
-static int cat_conn_get(struct cat_sqlite *s, struct cat_conn **out)
-{
-	struct cat_conn *c;
-	int ret;
-
-	if (s->mem) {
-		*out = s->shared;
-		return 0;
-	}
-	c = pthread_getspecific(s->key);
-	if (c) {
-		*out = c;
-		return 0;
-	}
-	ret = cat_conn_open(s, &c, NULL, 0);
-	if (ret < 0)
-		goto out;
-	ret = -pthread_setspecific(s->key, c);
-	if (ret < 0) {
-		cat_conn_unlist(s, c);
-		cat_conn_close(c);
-		goto out;
-	}
-	*out = c;
-out:
 	return ret;
 }
 
@@ -447,71 +398,161 @@ static int cat_run_ino(struct cat_conn *c, enum cat_stmt_id id,
 	return cat_done(c, st, what);
 }
 
+static int64_t cat_mono_ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)(now.tv_sec - t->tv_sec) * 1000 +
+	       (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+/*
+ * Make every commit so far survive a power cut (s->lock held). In WAL mode
+ * with synchronous=NORMAL a checkpoint syncs the log before it copies
+ * pages back, and the level cannot change inside the open batch.
+ */
+static int cat_log_sync(struct cat_sqlite *s)
+{
+	int rc;
+
+	if (!s->unsynced || s->mem)
+		return 0;
+	rc = sqlite3_wal_checkpoint_v2(s->conn->db, NULL,
+				       SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return cat_errno(s->conn, rc, "sync the log");
+	s->unsynced = false;
+	return 0;
+}
+
+/*
+ * Commit the open batch (s->lock held); durable then syncs the log, and
+ * with it every earlier commit. A failed commit loses the batch: say so.
+ */
+static int cat_batch_commit(struct cat_sqlite *s, bool durable)
+{
+	struct cat_conn *c = s->conn;
+	int ret;
+
+	ret = cat_run(c, CAT_ST_COMMIT, "commit transaction");
+	if (ret < 0 && !sqlite3_get_autocommit(c->db)) {
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_CATALOG,
+			   "catalog '%s': a batch of changes could not be "
+			   "committed and is rolled back",
+			   s->path);
+		cat_run(c, CAT_ST_ROLLBACK, "roll back transaction");
+	}
+	s->batch = false;
+	if (ret < 0)
+		return ret;
+	s->unsynced = true;
+	return durable ? cat_log_sync(s) : 0;
+}
+
+/* Commits batches that no later operation came to commit. */
+static void *cat_flusher(void *arg)
+{
+	struct cat_sqlite *s = arg;
+	struct timespec until;
+	int64_t age;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->stopping) {
+		if (!s->batch) {
+			pthread_cond_wait(&s->wake, &s->lock);
+			continue;
+		}
+		age = cat_mono_ms_since(&s->batch_start);
+		if (age >= CAT_BATCH_MS) {
+			cat_batch_commit(s, false);
+			continue;
+		}
+		until = s->batch_start;
+		until.tv_nsec += CAT_BATCH_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->wake, &s->lock, &until);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/* A read: the connection, under s->lock; it sees the open batch too. */
 static int cat_rbegin(struct strata_catalog *cat, struct cat_conn **out)
 {
 	struct cat_sqlite *s = cat->priv;
-	int ret;
 
-	if (s->mem)
-		pthread_mutex_lock(&s->wlock);
-	ret = cat_conn_get(s, out);
-	if (ret < 0 && s->mem)
-		pthread_mutex_unlock(&s->wlock);
-	return ret;
+	pthread_mutex_lock(&s->lock);
+	*out = s->conn;
+	return 0;
 }
 
 static void cat_rend(struct strata_catalog *cat)
 {
 	struct cat_sqlite *s = cat->priv;
 
-	if (s->mem)
-		pthread_mutex_unlock(&s->wlock);
+	pthread_mutex_unlock(&s->lock);
 }
 
 /*
- * Start a write transaction under s->wlock. durable switches the connection
- * to synchronous=FULL until cat_wend(), so that commit syncs the WAL.
+ * Start a write: open a batch transaction if none is open, then a
+ * savepoint, so this operation alone can be rolled back. durable commits
+ * the batch, synced, in cat_wend().
  */
 static int cat_wbegin(struct strata_catalog *cat, bool durable,
 		      struct cat_conn **out)
 {
 	struct cat_sqlite *s = cat->priv;
-	struct cat_conn *c;
-	int ret;
+	struct cat_conn *c = s->conn;
+	int ret = 0;
 
-	ret = cat_conn_get(s, &c);
-	if (ret < 0)
-		return ret;
-	pthread_mutex_lock(&s->wlock);
-	if (durable) {
-		ret = cat_run(c, CAT_ST_SYNC_FULL, "set synchronous");
+	(void)durable;
+	pthread_mutex_lock(&s->lock);
+	if (!s->batch) {
+		ret = cat_run(c, CAT_ST_BEGIN, "begin transaction");
 		if (ret < 0)
 			goto out;
+		s->batch = true;
+		clock_gettime(CLOCK_MONOTONIC, &s->batch_start);
+		pthread_cond_signal(&s->wake);
 	}
-	ret = cat_run(c, CAT_ST_BEGIN, "begin transaction");
-	if (ret < 0 && durable)
-		cat_run(c, CAT_ST_SYNC_NORMAL, "set synchronous");
+	ret = cat_run(c, CAT_ST_SAVEPOINT, "begin operation");
 out:
 	if (ret < 0)
-		pthread_mutex_unlock(&s->wlock);
+		pthread_mutex_unlock(&s->lock);
 	*out = c;
 	return ret;
 }
 
-/* Commit when ret is 0, else roll back; returns the final result. */
+/* End a write: keep it when ret is 0, else undo it; returns the result. */
 static int cat_wend(struct strata_catalog *cat, struct cat_conn *c, int ret,
 		    bool durable)
 {
 	struct cat_sqlite *s = cat->priv;
+	int cret;
 
-	if (ret == 0)
-		ret = cat_run(c, CAT_ST_COMMIT, "commit transaction");
-	/* Some errors already rolled the transaction back. */
-	if (ret < 0 && !sqlite3_get_autocommit(c->db))
-		cat_run(c, CAT_ST_ROLLBACK, "roll back transaction");
-	if (durable)
-		cat_run(c, CAT_ST_SYNC_NORMAL, "set synchronous");
-	pthread_mutex_unlock(&s->wlock);
+	if (sqlite3_get_autocommit(c->db)) {
+		/* Some errors roll the whole batch back. */
+		s->batch = false;
+		goto out;
+	}
+	if (ret == 0) {
+		ret = cat_run(c, CAT_ST_RELEASE, "end operation");
+	} else {
+		cat_run(c, CAT_ST_ROLLBACK_TO, "undo operation");
+		cat_run(c, CAT_ST_RELEASE, "end operation");
+	}
+	if (durable || s->mem || cat_mono_ms_since(&s->batch_start) >=
+					 CAT_BATCH_MS) {
+		cret = cat_batch_commit(s, durable);
+		if (ret == 0)
+			ret = cret;
+	}
+out:
+	pthread_mutex_unlock(&s->lock);
 	return ret;
 }
 
@@ -768,22 +809,21 @@ static int cat_check_loop(struct cat_conn *c, strata_ino_t dir,
 static void cat_close(struct strata_catalog *cat)
 {
 	struct cat_sqlite *s = cat->priv;
-	struct cat_conn *c, *next;
 
 	if (!s)
 		return;
-	if (s->key_ok)
-		pthread_key_delete(s->key);
-	pthread_mutex_lock(&s->lock);
-	c = s->conns;
-	s->conns = NULL;
-	pthread_mutex_unlock(&s->lock);
-	for (; c; c = next) {
-		next = c->next;
-		cat_conn_close(c);
+	if (s->flusher_on) {
+		pthread_mutex_lock(&s->lock);
+		s->stopping = true;
+		pthread_cond_signal(&s->wake);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(s->flusher, NULL);
 	}
+	if (s->batch)
+		cat_batch_commit(s, false);
+	cat_conn_close(s->conn);
+	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);
-	pthread_mutex_destroy(&s->wlock);
 	free(s);
 	cat->priv = NULL;
 }
@@ -792,7 +832,7 @@ static int cat_open(struct strata_catalog *cat, const char *path, char *err,
 		    size_t errlen)
 {
 	struct cat_sqlite *s;
-	struct cat_conn *c;
+	pthread_condattr_t ca;
 	int ret;
 
 	s = calloc(1, sizeof(*s));
@@ -801,34 +841,27 @@ static int cat_open(struct strata_catalog *cat, const char *path, char *err,
 			 strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	pthread_mutex_init(&s->wlock, NULL);
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->wake, &ca);
+	pthread_condattr_destroy(&ca);
 	s->path = path;
 	s->mem = strcmp(path, ":memory:") == 0;
 	cat->priv = s;
-	if (!s->mem) {
-		ret = -pthread_key_create(&s->key, cat_conn_dtor);
-		if (ret < 0) {
-			snprintf(err, errlen, "cannot open catalog '%s': %s",
-				 path, strerror(-ret));
-			goto out;
-		}
-		s->key_ok = true;
-	}
-	ret = cat_conn_open(s, &c, err, errlen);
+	ret = cat_conn_open(s, &s->conn, err, errlen);
 	if (ret < 0)
 		goto out;
-	if (s->mem) {
-		s->shared = c;
-	} else {
-		ret = -pthread_setspecific(s->key, c);
-		if (ret < 0) {
-			snprintf(err, errlen, "cannot open catalog '%s': %s",
-				 path, strerror(-ret));
-			goto out;
-		}
+	ret = strata__catalog_migrate(s->conn->db, path, err, errlen);
+	if (ret < 0 || s->mem)
+		goto out;
+	ret = -pthread_create(&s->flusher, NULL, cat_flusher, s);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot open catalog '%s': %s", path,
+			 strerror(-ret));
+		goto out;
 	}
-	ret = strata__catalog_migrate(c->db, path, err, errlen);
+	s->flusher_on = true;
 out:
 	if (ret < 0)
 		cat_close(cat);
@@ -1985,23 +2018,38 @@ out:
 	return ret;
 }
 
+static int cat_sync(struct strata_catalog *cat, bool durable)
+{
+	struct cat_sqlite *s = cat->priv;
+	int ret = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->batch)
+		ret = cat_batch_commit(s, durable);
+	else if (durable)
+		ret = cat_log_sync(s);
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
 static int cat_checkpoint(struct strata_catalog *cat)
 {
 	struct cat_sqlite *s = cat->priv;
-	struct cat_conn *c;
-	int rc, ret;
+	struct cat_conn *c = s->conn;
+	int rc, ret = 0;
 
 	if (s->mem)
 		return 0;
-	ret = cat_conn_get(s, &c);
-	if (ret < 0)
-		return ret;
-	pthread_mutex_lock(&s->wlock);
+	pthread_mutex_lock(&s->lock);
+	if (s->batch)
+		ret = cat_batch_commit(s, false);
 	rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
 				       NULL, NULL);
 	if (rc != SQLITE_OK)
 		ret = cat_errno(c, rc, "checkpoint");
-	pthread_mutex_unlock(&s->wlock);
+	else
+		s->unsynced = false;
+	pthread_mutex_unlock(&s->lock);
 	return ret;
 }
 
@@ -2032,5 +2080,6 @@ const struct strata_catalog_ops strata_catalog_sqlite_ops = {
 	.replica_del = cat_replica_del,
 	.commit_write = cat_commit_write,
 	.stats = cat_stats,
+	.sync = cat_sync,
 	.checkpoint = cat_checkpoint,
 };
