@@ -98,7 +98,6 @@ static void ops_init(void *userdata, struct fuse_conn_info *conn)
 	/* Locks stay local to the mount: the kernel handles them. */
 	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
 	conn->max_write = pf->opts.max_write;
-	conn->max_read = OPS_READ_MAX;
 	conn->max_readahead = OPS_READ_MAX;
 	conn->max_background = 64;
 	conn->congestion_threshold = 48;
@@ -106,9 +105,19 @@ static void ops_init(void *userdata, struct fuse_conn_info *conn)
 
 static void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	struct strata_fuse *pf = ops_pf(req);
+	struct fuse_entry_param e;
 	struct stat st;
-	int ret = strata_vfs_lookup(ops_pf(req)->vfs, parent, name, &st);
+	int ret = strata_vfs_lookup(pf->vfs, parent, name, &st);
 
+	if (ret == -ENOENT) {
+		/* The kernel may cache the absence: names only appear through
+		 * this mount, and the kernel sees each one appear. */
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = pf->entry_ttl;
+		fuse_reply_entry(req, &e);
+		return;
+	}
 	ops_reply_entry(req, ret, &st);
 }
 

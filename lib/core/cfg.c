@@ -525,8 +525,8 @@ static int cfg_run(struct cfg_parser *p, const char *text)
 	const char *s = text;
 	int ret;
 
-	p->cfg->entry_timeout = 1;
-	p->cfg->attr_timeout = 1;
+	p->cfg->entry_timeout = 10;
+	p->cfg->attr_timeout = 10;
 	while (*s) {
 		const char *nl = strchr(s, '\n');
 		size_t len = nl ? (size_t)(nl - s) : strlen(s);
@@ -671,7 +671,7 @@ int strata_cfg_load(const char *path, struct strata_cfg *out, char *err,
 	char *text = NULL;
 	const char *nul;
 	char *slash;
-	size_t len;
+	size_t len = 0;
 	int fd;
 	int ret;
 

@@ -54,7 +54,8 @@ void strata__vfs_attr_to_stat(const struct strata_attr *a, struct stat *st)
 	st->st_rdev = a->rdev;
 	st->st_size = (off_t)a->size;
 	st->st_blksize = 4096;
-	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+	/* Whole 4 KiB blocks, as a local file system allocates them. */
+	st->st_blocks = (blkcnt_t)((a->size + 4095) / 4096 * 8);
 	st->st_atim = a->atime;
 	st->st_mtim = a->mtime;
 	st->st_ctim = a->ctime;

@@ -603,9 +603,7 @@ int strata_vfs_readdir(struct strata_vfs *vfs, strata_vfs_ino_t dir,
 
 int strata_vfs_fsyncdir(struct strata_vfs *vfs, strata_vfs_ino_t dir)
 {
-	/* Folding the log into the synced main file makes every
-	 * committed namespace change durable. */
-	return strata_catalog_checkpoint(vfs->cat);
+	return strata_catalog_sync(vfs->cat, true);
 }
 
 int strata_vfs_statfs(struct strata_vfs *vfs, struct statvfs *out)

@@ -317,8 +317,8 @@ static void cfg_minimal(void **state)
 	assert_string_equal(c->catalog, "/var/lib/strata/catalog.db");
 	assert_string_equal(c->site, "lab");
 	assert_string_equal(c->placement, "nvme");
-	assert_true(c->entry_timeout == 1.0);
-	assert_true(c->attr_timeout == 1.0);
+	assert_true(c->entry_timeout == 10.0);
+	assert_true(c->attr_timeout == 10.0);
 	assert_int_equal(c->ntiers, 1);
 	assert_string_equal(c->tiers[0].name, "nvme");
 	assert_string_equal(c->tiers[0].site, "lab");
