@@ -12,6 +12,7 @@
 # that checks a case's own expectations against the local kernel file system.
 
 set -eu
+export TZ=UTC LC_ALL=C
 
 STRATA_SRC=${STRATA_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 STRATA_BIN=${STRATA_BIN:-$STRATA_SRC/build/strata}
@@ -108,6 +109,9 @@ umount_strata() {
 
 # kill9_strata: kill the daemon the hard way, and clean the dead mount.
 kill9_strata() {
+	if [ "$STRATA_TEST_DIRECT" = 1 ] || [ -z "$STRATA_PID" ]; then
+		return 0
+	fi
 	kill -9 "$STRATA_PID"
 	wait "$STRATA_PID" 2>/dev/null || true
 	STRATA_PID=

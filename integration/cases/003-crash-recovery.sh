@@ -7,8 +7,9 @@
 # SQLite's integrity_check before remounting, and then every fsync'd file
 # must be back with the right sha256. A clean unmount and a further mount must
 # still work. Then three more kill cycles with a background writer in flight:
-# the catalog must pass integrity_check and open every time, and every file
-# the writer saw fsync'd must be intact.
+# the catalog must pass integrity_check and open every time, every file the
+# writer saw fsync'd must be intact, and after namespace changes in flight
+# (mkdir, link, rename, unlink) link counts must agree with the names found.
 
 . "$(dirname "$0")/../lib.sh"
 
@@ -118,27 +119,75 @@ writer() {
 	done
 }
 
+# meta_writer: namespace changes (mkdir, link, rename, unlink, rmdir) in
+# $M/meta until $T/stop exists.
+meta_writer() {
+	local i=0 d
+
+	while [ ! -e "$T/stop" ]; do
+		i=$((i + 1))
+		d=$M/meta/d$i
+		{
+			mkdir "$d" && echo "$i" > "$d/f" && ln "$d/f" "$d/g" &&
+				mkdir "$d/sub" && ln -s f "$d/s" &&
+				mv "$d/sub" "$M/meta/moved$i" && mv "$d/g" "$d/h" &&
+				rm "$d/f" && [ $((i % 3)) != 0 ] ||
+				{ rm -rf "$M/meta/moved$((i - 1))" "$M/meta/d$((i - 2))"; }
+		} 2>/dev/null || true
+	done
+}
+
+# consistent: link counts agree with the names found, for files and dirs.
+consistent() {
+	python3 - "$M" <<'PY' || fail "namespace inconsistent after kill cycle $1"
+import collections, os, stat, sys
+count, nlink, bad = collections.Counter(), {}, 0
+for root, dirs, files in os.walk(sys.argv[1]):
+	subdirs = 0
+	for n in dirs + files:
+		st = os.lstat(os.path.join(root, n))
+		if stat.S_ISDIR(st.st_mode):
+			subdirs += 1
+		else:
+			count[st.st_ino] += 1
+			nlink[st.st_ino] = st.st_nlink
+	st = os.lstat(root)
+	if st.st_nlink != 2 + subdirs:
+		print(f"{root}: nlink {st.st_nlink}, {subdirs} subdirs")
+		bad += 1
+for ino, n in count.items():
+	if nlink[ino] != n:
+		print(f"inode {ino}: nlink {nlink[ino]}, {n} names")
+		bad += 1
+sys.exit(1 if bad else 0)
+PY
+}
+
 for j in 0 1 2 3; do
 	head -c $((j * 300000 + 4096)) /dev/urandom > "$T/src/bg$j"
 	sha256sum < "$T/src/bg$j" > "$T/src/bg$j.sum"
 done
 : > "$T/bg.sums"
-mkdir "$M/bg"
+mkdir "$M/bg" "$M/meta"
 for n in 1 2 3; do
-	log "kill cycle $n with a writer in flight"
+	log "kill cycle $n with writers in flight"
 	rm -f "$T/stop"
 	writer "$n" &
 	wpid=$!
+	meta_writer &
+	mpid=$!
 	sleep "1.$((RANDOM % 10))"
 	crash
 	touch "$T/stop"
 	wait "$wpid" || true
+	wait "$mpid" || true
 	catalog_ok
 	mount_strata
 	check_sums "$T/synced.sums"
 	[ -s "$T/bg.sums" ] || fail "the background writer completed no file"
 	check_sums "$T/bg.sums"
 	find "$M" > /dev/null || fail "cannot walk the tree after kill cycle $n"
+	consistent "$n"
 done
 
 umount_strata
