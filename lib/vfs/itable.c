@@ -174,42 +174,56 @@ void strata__vfs_orphan(struct strata_vfs *vfs, strata_ino_t ino)
 		strata__vfs_purge(vfs, ino);
 }
 
+#define PURGE_MAX_REPLICAS 16
+
 struct purge_ctx {
-	struct strata_vfs *vfs;
-	int ret;
+	unsigned int n;
+	struct strata_replica r[PURGE_MAX_REPLICAS];
 };
 
-static int purge_replica(void *arg, const struct strata_replica *r)
+static int purge_collect(void *arg, const struct strata_replica *r)
 {
 	struct purge_ctx *pc = arg;
-	struct vfs_tier *t = strata__vfs_tier_by_id(pc->vfs, r->tier_id);
-	int ret;
 
-	if (!t) {
-		/* A tier no longer configured: fsck reclaims its objects. */
-		return 0;
-	}
-	ret = strata_backend_remove(t->be, r->key);
-	if (ret < 0 && ret != -ENOENT) {
-		strata_log(STRATA_LOG_WARN, STRATA_SUB_VFS,
-			   "cannot remove object '%s' from tier '%s': %s",
-			   r->key, t->name, strerror(-ret));
-		pc->ret = ret;
-	}
+	if (pc->n == PURGE_MAX_REPLICAS)
+		return 1;	/* any further objects are left to fsck */
+	pc->r[pc->n++] = *r;
 	return 0;
 }
 
+/*
+ * Remove an orphan's objects, then its rows. The catalog commits in groups,
+ * so the unlink that orphaned the inode is committed first: a crash must
+ * never find a linked file whose content is gone. A crash between the two
+ * steps leaves an orphan row, which the next start reclaims.
+ */
 int strata__vfs_purge(struct strata_vfs *vfs, strata_ino_t ino)
 {
-	struct purge_ctx pc = { .vfs = vfs, .ret = 0 };
+	struct purge_ctx *pc = calloc(1, sizeof(*pc));
 	int ret;
 
-	ret = strata_catalog_replica_list(vfs->cat, ino, purge_replica, &pc);
-	if (ret < 0)
-		return ret;
-	if (pc.ret < 0) {
+	if (!pc)
+		return -ENOMEM;
+	ret = strata_catalog_replica_list(vfs->cat, ino, purge_collect, pc);
+	if (ret == 0 && pc->n)
+		ret = strata_catalog_sync(vfs->cat, false);
+	for (unsigned int i = 0; ret == 0 && i < pc->n; i++) {
+		struct vfs_tier *t = strata__vfs_tier_by_id(vfs, pc->r[i].tier_id);
+
+		if (!t)
+			continue;	/* tier gone from the config: fsck */
+		ret = strata_backend_remove(t->be, pc->r[i].key);
+		if (ret == -ENOENT)
+			ret = 0;
+		if (ret < 0)
+			strata_log(STRATA_LOG_WARN, STRATA_SUB_VFS,
+				   "cannot remove object '%s' from tier '%s': %s",
+				   pc->r[i].key, t->name, strerror(-ret));
+	}
+	free(pc);
+	if (ret < 0) {
 		/* Keep the rows so a later start retries the removal. */
-		return pc.ret;
+		return ret;
 	}
 	ret = strata_catalog_purge(vfs->cat, ino);
 	if (ret == -EBUSY || ret == -ENOENT)
