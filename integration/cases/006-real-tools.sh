@@ -108,8 +108,8 @@ want=$(printf ' M %s\n D %s\n?? strata-new.txt' "${tracked[0]}" "${tracked[1]}")
 got=$(git -C "$repo" status --porcelain)
 [ "$got" = "$want" ] ||
 	fail "git status --porcelain: got '$got', want '$want'"
-git -C "$repo" add -A && git -C "$repo" commit -q -m "second change" ||
-	fail "git: second commit failed"
+git -C "$repo" add -A || fail "git: second add failed"
+git -C "$repo" commit -q -m "second change" || fail "git: second commit failed"
 [ -z "$(git -C "$repo" status --porcelain)" ] ||
 	fail "git status is not clean after the second commit"
 got=$(git -C "$repo" log --format=%s | tr '\n' '|')
@@ -265,7 +265,8 @@ for mode in delete wal; do
 			echo "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL"
 			echo " SELECT x + 1 FROM n WHERE x < 1000)"
 			echo "INSERT INTO t (id, k, v) SELECT $i * 1000 + x,"
-			echo " printf('key-%08d', $i * 1000 + x), randomblob(100)"
+			echo " printf('key-%08d', $i * 1000 + x),"
+			echo " randomblob(100)"
 			echo " FROM n;"
 			echo "COMMIT;"
 		done

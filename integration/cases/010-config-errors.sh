@@ -14,7 +14,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 if [ "$STRATA_TEST_DIRECT" = 1 ]; then
-	echo "010-config-errors: nothing to check without a mount (STRATA_TEST_DIRECT=1)"
+	echo "010-config-errors: nothing to check with STRATA_TEST_DIRECT=1"
 	exit 0
 fi
 
@@ -49,7 +49,8 @@ CONF
 # no_mount WHAT DIR: nothing is mounted at DIR; clean up and fail if it is.
 no_mount() {
 	if grep -qF " $2 " /proc/self/mounts; then
-		fusermount3 -u -z "$2" 2>/dev/null || umount -l "$2" 2>/dev/null || true
+		fusermount3 -u -z "$2" 2>/dev/null ||
+			umount -l "$2" 2>/dev/null || true
 		fail "$1: a mount was left at $2"
 	fi
 }
@@ -64,9 +65,12 @@ try_mount() {
 	no_mount "$what" "$3"
 	case $rc in
 	0) cat "$T/out" >&2; fail "$what: strata mount exited 0" ;;
-	124 | 137) cat "$T/out" >&2; fail "$what: strata mount still ran after 5 s" ;;
+	124 | 137)
+		cat "$T/out" >&2
+		fail "$what: strata mount still ran after 5 s"
+		;;
 	esac
-	[ -s "$T/out" ] || fail "$what: strata mount exited $rc and said nothing"
+	[ -s "$T/out" ] || fail "$what: strata mount exited $rc, saying nothing"
 }
 
 # bad NAME LINE-TEXT [N]: the config on stdin must be refused with a message
@@ -98,7 +102,7 @@ good "" "" "[cache]" | bad unknown-section "[cache]"
 good "" "" "[tier]" | bad tier-without-name "[tier]"
 good "" "" "stray line without equals" |
 	bad no-equals "stray line without equals"
-good | sed "s|^url = file://$T/tiers/capacity\$|url = ftp://$T/tiers/capacity|" |
+good | sed "s|^url = file://\($T/tiers/capacity\)\$|url = ftp://\1|" |
 	bad url-scheme "url = ftp://$T/tiers/capacity"
 good | sed "s|^url = file://$T/tiers/nvme\$|url = file://tiers/nvme|" |
 	bad relative-file-url "url = file://tiers/nvme"
@@ -123,7 +127,7 @@ good | sed 's|^entry_timeout = 1$|entry_timeout = soon|' |
 log "a missing config file is named"
 try_mount missing-config "$T/no-such.conf" "$M"
 grep -qF "$T/no-such.conf" "$T/out" ||
-	{ cat "$T/out" >&2; fail "missing config: the message does not name it"; }
+	{ cat "$T/out" >&2; fail "missing config: the message lacks its name"; }
 echo "    missing-config: $(head -n 1 "$T/out")"
 
 log "a missing mount point is named"
@@ -153,7 +157,7 @@ umount_strata
 
 log "the catalog is intact after all that"
 mount_strata
-[ "$(cat "$M/first")" = kept ] && [ "$(cat "$M/second")" = more ] ||
-	fail "after the refusals the catalog lost files"
+[ "$(cat "$M/first")" = kept ] || fail "after the refusals 'first' is lost"
+[ "$(cat "$M/second")" = more ] || fail "after the refusals 'second' is lost"
 umount_strata
 log "ok"

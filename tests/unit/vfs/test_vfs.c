@@ -29,7 +29,7 @@ static int setup(void **state)
 	struct strata_vfs_opts opts = { 1, 1 };
 	struct strata_vfs *vfs;
 	char err[256];
-	char url[64];
+	char url[128];
 
 	strcpy(cfg->catalog, ":memory:");
 	strcpy(cfg->site, "here");
