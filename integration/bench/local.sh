@@ -346,8 +346,6 @@ if want strata; then
 catalog = $W/strata-cat/catalog.db
 site = bench
 placement = nvme
-entry_timeout = 1
-attr_timeout = 1
 
 [tier nvme]
 url = file://$W/strata-tier
@@ -407,7 +405,7 @@ echo "Strata local benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')," \
 	"$(uname -r), $(nproc) CPUs"
 echo "disk: $DISK; big file $SIZE_MIB MiB; took $(($(date +%s) - start)) s"
 echo "strata: $STRATA_BIN${STRATA_OPTS:+ -o $STRATA_OPTS}" \
-	"(entry_timeout = attr_timeout = 1)"
+	"(default config: entry_timeout = attr_timeout = 10 s)"
 echo "mergerfs: ${MERGERFS_VERSION:-?} -o $MERGERFS_OPTS"
 echo
 printf '%-34s %10s %10s %10s %14s %16s\n' test direct strata mergerfs \

@@ -7,13 +7,22 @@
  * An open object is one file descriptor, opened once and kept until close,
  * so the data path can read and write it directly. Apart from those and the
  * directories a list walk visits, the driver holds no descriptors: tiers can
- * hold millions of objects under a 20,000-descriptor limit. No state
- * changes after open, so any number of threads may call in at once.
+ * hold millions of objects under a 20,000-descriptor limit.
+ *
+ * Large block-aligned writes go through a second, O_DIRECT descriptor of the
+ * same file, opened at the first such write: the kernel already keeps those
+ * bytes in the FUSE file's page cache, and a second cached copy costs a page
+ * allocation per 4 KiB, which on the VMs measured here made buffered writes
+ * a third as fast as direct ones. Where the file system refuses O_DIRECT the
+ * object stays buffered. The data goes through a per-thread aligned buffer.
+ *
+ * Threads: any number may call in at once; lo->dlock guards lo->dfd.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +39,20 @@ struct local_be {
 	char root[PATH_MAX];	/* no trailing '/' unless it is "/" */
 };
 
+/* Writes at least this large and block-aligned bypass the page cache. */
+#define LOCAL_DIRECT_MIN (128u << 10)
+#define LOCAL_DIRECT_MAX (1u << 20)	/* the bounce buffer's size */
+#define LOCAL_DIRECT_ALIGN 4096u
+#define LOCAL_DIRECT_NONE (-2)		/* the file system refused O_DIRECT */
+
 struct local_obj {
 	int fd;
+	int dfd;		/* O_DIRECT twin: -1 not yet, or LOCAL_DIRECT_NONE */
+	pthread_mutex_t dlock;
 };
+
+static pthread_key_t local_bounce_key;
+static pthread_once_t local_bounce_once = PTHREAD_ONCE_INIT;
 
 static struct local_be *local_be(struct strata_backend *be)
 {
@@ -192,6 +212,8 @@ static int local_obj_open(struct strata_backend *be, const char *key,
 		goto out;
 	}
 	local_obj(obj)->fd = fd;
+	local_obj(obj)->dfd = -1;
+	pthread_mutex_init(&local_obj(obj)->dlock, NULL);
 	fd = -1;
 	ret = 0;
 out:
@@ -224,14 +246,97 @@ static int local_obj_read(struct strata_obj *obj, uint64_t off, void *buf,
 	return 0;
 }
 
+static void local_bounce_make_key(void)
+{
+	pthread_key_create(&local_bounce_key, free);
+}
+
+/* This thread's aligned buffer for direct writes, or NULL. */
+static void *local_bounce(void)
+{
+	void *buf;
+
+	pthread_once(&local_bounce_once, local_bounce_make_key);
+	buf = pthread_getspecific(local_bounce_key);
+	if (!buf) {
+		if (posix_memalign(&buf, LOCAL_DIRECT_ALIGN, LOCAL_DIRECT_MAX))
+			return NULL;
+		pthread_setspecific(local_bounce_key, buf);
+	}
+	return buf;
+}
+
+/* The O_DIRECT descriptor of the object, opened on first use, or -1. */
+static int local_dfd(struct local_obj *lo)
+{
+	char path[64];
+	int fd;
+
+	pthread_mutex_lock(&lo->dlock);
+	if (lo->dfd == -1) {
+		/* Reopening through /proc reaches the same file even after a
+		 * rename or unlink of its name. */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", lo->fd);
+		fd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+		lo->dfd = fd >= 0 ? fd : LOCAL_DIRECT_NONE;
+	}
+	fd = lo->dfd;
+	pthread_mutex_unlock(&lo->dlock);
+	return fd >= 0 ? fd : -1;
+}
+
+/*
+ * Write len bytes at off through the O_DIRECT descriptor. Returns 0 when
+ * it did, 1 when the caller must write through the page cache instead, or
+ * a negative errno.
+ */
+static int local_write_direct(struct local_obj *lo, uint64_t off,
+			      const void *buf, size_t len)
+{
+	void *bounce;
+	ssize_t n;
+	int dfd;
+
+	if (len < LOCAL_DIRECT_MIN || len > LOCAL_DIRECT_MAX ||
+	    off % LOCAL_DIRECT_ALIGN || len % LOCAL_DIRECT_ALIGN)
+		return 1;
+	dfd = local_dfd(lo);
+	bounce = dfd >= 0 ? local_bounce() : NULL;
+	if (!bounce)
+		return 1;
+	memcpy(bounce, buf, len);
+	do {
+		n = pwrite(dfd, bounce, len, (off_t)off);
+	} while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)len)
+		return 0;
+	if (n < 0 && errno == EINVAL) {
+		/* Alignment rules stricter than ours: stay buffered. */
+		pthread_mutex_lock(&lo->dlock);
+		if (lo->dfd >= 0)
+			close(lo->dfd);
+		lo->dfd = LOCAL_DIRECT_NONE;
+		pthread_mutex_unlock(&lo->dlock);
+		return 1;
+	}
+	if (n < 0)
+		return -errno;
+	return 1;	/* short: the buffered path rewrites the whole range */
+}
+
 static int local_obj_write(struct strata_obj *obj, uint64_t off,
 			   const void *buf, size_t len)
 {
-	int fd = local_obj(obj)->fd;
+	struct local_obj *lo = local_obj(obj);
+	int fd = lo->fd;
 	size_t done = 0;
+	int ret;
 
 	if (off > INT64_MAX || len > INT64_MAX - off)
 		return -EFBIG;
+	ret = local_write_direct(lo, off, buf, len);
+	if (ret <= 0)
+		return ret;
 	while (done < len) {
 		ssize_t n = pwrite(fd, (const char *)buf + done, len - done,
 				   (off_t)(off + done));
@@ -285,9 +390,13 @@ static int local_obj_close(struct strata_obj *obj)
 	int ret = 0;
 
 	/* The descriptor is gone whatever close(2) says; EINTR included. */
+	if (lo->dfd >= 0 && close(lo->dfd) < 0 && errno != EINTR)
+		ret = -errno;
 	if (close(lo->fd) < 0 && errno != EINTR)
 		ret = -errno;
 	lo->fd = -1;
+	lo->dfd = -1;
+	pthread_mutex_destroy(&lo->dlock);
 	return ret;
 }
 

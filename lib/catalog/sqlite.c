@@ -223,6 +223,7 @@ struct cat_sqlite {
 	struct cat_conn *conn;
 	bool batch;		/* a batch transaction is open; s->lock */
 	struct timespec batch_start;	/* CLOCK_MONOTONIC; s->lock */
+	bool batch_wrote;	/* the open batch changed something */
 	bool unsynced;		/* commits since the last synced one */
 };
 
@@ -446,7 +447,9 @@ static int cat_batch_commit(struct cat_sqlite *s, bool durable)
 	s->batch = false;
 	if (ret < 0)
 		return ret;
-	s->unsynced = true;
+	if (s->batch_wrote)
+		s->unsynced = true;
+	s->batch_wrote = false;
 	return durable ? cat_log_sync(s) : 0;
 }
 
@@ -480,20 +483,46 @@ static void *cat_flusher(void *arg)
 	return NULL;
 }
 
-/* A read: the connection, under s->lock; it sees the open batch too. */
+/* Open a batch transaction if none is open (s->lock held). */
+static int cat_batch_open(struct cat_sqlite *s)
+{
+	int ret;
+
+	if (s->batch)
+		return 0;
+	ret = cat_run(s->conn, CAT_ST_BEGIN, "begin transaction");
+	if (ret < 0)
+		return ret;
+	s->batch = true;
+	clock_gettime(CLOCK_MONOTONIC, &s->batch_start);
+	pthread_cond_signal(&s->wake);
+	return 0;
+}
+
+/*
+ * A read runs inside the batch too: a read outside a transaction would
+ * take and drop SQLite's shared-memory locks, two system calls, each time.
+ * A batch that only read commits for free.
+ */
 static int cat_rbegin(struct strata_catalog *cat, struct cat_conn **out)
 {
 	struct cat_sqlite *s = cat->priv;
+	int ret;
 
 	pthread_mutex_lock(&s->lock);
 	*out = s->conn;
-	return 0;
+	ret = s->mem ? 0 : cat_batch_open(s);
+	if (ret < 0)
+		pthread_mutex_unlock(&s->lock);
+	return ret;
 }
 
 static void cat_rend(struct strata_catalog *cat)
 {
 	struct cat_sqlite *s = cat->priv;
 
+	if (s->batch && cat_mono_ms_since(&s->batch_start) >= CAT_BATCH_MS)
+		cat_batch_commit(s, false);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -511,15 +540,11 @@ static int cat_wbegin(struct strata_catalog *cat, bool durable,
 
 	(void)durable;
 	pthread_mutex_lock(&s->lock);
-	if (!s->batch) {
-		ret = cat_run(c, CAT_ST_BEGIN, "begin transaction");
-		if (ret < 0)
-			goto out;
-		s->batch = true;
-		clock_gettime(CLOCK_MONOTONIC, &s->batch_start);
-		pthread_cond_signal(&s->wake);
-	}
+	ret = cat_batch_open(s);
+	if (ret < 0)
+		goto out;
 	ret = cat_run(c, CAT_ST_SAVEPOINT, "begin operation");
+	s->batch_wrote = true;
 out:
 	if (ret < 0)
 		pthread_mutex_unlock(&s->lock);
