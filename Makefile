@@ -8,7 +8,8 @@ CHECK_BUILD ?= build-check
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps run stop check unit integration bench clean
+.PHONY: all build deps run stop check format format-check unit integration \
+	bench clean
 
 all: build
 
@@ -25,13 +26,20 @@ run: build
 stop:
 	@./packaging/demo.sh --stop
 
-check: deps
+check: deps format-check
 	@cmake -S . -B $(CHECK_BUILD) -DCMAKE_BUILD_TYPE=Debug \
 		-DSTRATA_SANITIZE=ON -DSTRATA_WERROR=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(CHECK_BUILD) -j $(JOBS)
 	@cd $(CHECK_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure --timeout 900
+
+# Kernel style, per .clang-format; make check refuses unformatted code.
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check: deps
+	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 
 unit: build
 	@cd $(BUILD) && ctest -L unit --output-on-failure

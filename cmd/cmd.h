@@ -13,8 +13,8 @@
 #include <stdio.h>
 
 struct strata_ctx {
-	const char *prog;	/* "strata" */
-	const char *cmd;	/* the command's name, for messages */
+	const char *prog; /* "strata" */
+	const char *cmd;  /* the command's name, for messages */
 };
 
 struct strata_cmd {

@@ -56,7 +56,8 @@ static int umount_find(const char *mnt, char *src, size_t len)
 		char source[PATH_MAX];
 		char *sep = strstr(line, " - ");
 
-		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
+		if (!sep ||
+		    sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
 		    sscanf(sep + 3, "%63s %4095s", fstype, source) != 2)
 			continue;
 		umount_unescape(point);
@@ -100,7 +101,7 @@ static int umount_wait(const char *catalog)
 	snprintf(path, sizeof(path), "%s.lock", catalog);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;	/* nothing to wait for */
+		return 0; /* nothing to wait for */
 	for (int i = 0; i < UMOUNT_WAIT_SECONDS * 20; i++) {
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
 			close(fd);

@@ -18,8 +18,7 @@
 static const struct strata_cmd cmds[] = {
 	{ "mount", cmd_mount, "[-f] [-o OPT,...] -c CONFIG MOUNTPOINT",
 	  "mount a namespace" },
-	{ "umount", cmd_umount, "MOUNTPOINT",
-	  "flush and unmount a namespace" },
+	{ "umount", cmd_umount, "MOUNTPOINT", "flush and unmount a namespace" },
 	{ "version", cmd_version, "", "print version information" },
 };
 

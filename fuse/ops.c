@@ -73,7 +73,7 @@ static void ops_reply_entry(fuse_req_t req, int ret, const struct stat *st)
 	e.attr_timeout = pf->attr_ttl;
 	e.entry_timeout = pf->entry_ttl;
 	if (fuse_reply_entry(req, &e) != 0)
-		strata_vfs_forget(pf->vfs, e.ino, 1);	/* kernel never saw it */
+		strata_vfs_forget(pf->vfs, e.ino, 1); /* kernel never saw it */
 }
 
 static void ops_reply_attr(fuse_req_t req, int ret, const struct stat *st)
@@ -232,8 +232,8 @@ static void ops_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		     const char *newname)
 {
 	struct stat st;
-	int ret = strata_vfs_link(ops_pf(req)->vfs, ino, newparent, newname,
-				  &st);
+	int ret =
+		strata_vfs_link(ops_pf(req)->vfs, ino, newparent, newname, &st);
 
 	ops_reply_entry(req, ret, &st);
 }
@@ -293,8 +293,7 @@ static void ops_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 }
 
-static void ops_open(fuse_req_t req, fuse_ino_t ino,
-		     struct fuse_file_info *fi)
+static void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct strata_fuse *pf = ops_pf(req);
 	unsigned int oflags = 0;
@@ -307,7 +306,7 @@ static void ops_open(fuse_req_t req, fuse_ino_t ino,
 	}
 	ops_fill_open(fi, fh, oflags);
 	if (fuse_reply_open(req, fi) != 0)
-		strata_vfs_release(pf->vfs, fh);	/* open was interrupted */
+		strata_vfs_release(pf->vfs, fh); /* open was interrupted */
 }
 
 static void ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -345,8 +344,8 @@ static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		      size_t size, off_t off, struct fuse_file_info *fi)
 {
 	size_t written = 0;
-	int ret = strata_vfs_write(ops_pf(req)->vfs, fi->fh, (uint64_t)off,
-				   buf, size, &written);
+	int ret = strata_vfs_write(ops_pf(req)->vfs, fi->fh, (uint64_t)off, buf,
+				   size, &written);
 
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
@@ -354,8 +353,7 @@ static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		fuse_reply_write(req, written);
 }
 
-static void ops_flush(fuse_req_t req, fuse_ino_t ino,
-		      struct fuse_file_info *fi)
+static void ops_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	fuse_reply_err(req, -strata_vfs_flush(ops_pf(req)->vfs, fi->fh));
 }
@@ -429,8 +427,8 @@ static void ops_readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
 	free(db.buf);
 }
 
-static void ops_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
-			off_t off, struct fuse_file_info *fi)
+static void ops_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi)
 {
 	ops_readdir_common(req, ino, size, off, false);
 }
@@ -488,8 +486,7 @@ static void ops_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	ret = strata_vfs_getxattr(ops_pf(req)->vfs, ino, name, buf, size,
-				  &len);
+	ret = strata_vfs_getxattr(ops_pf(req)->vfs, ino, name, buf, size, &len);
 	ops_reply_xattr(req, ret, buf, size, len);
 	free(buf);
 }
@@ -516,8 +513,7 @@ static void ops_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 }
 
 static void ops_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
-			  off_t offset, off_t length,
-			  struct fuse_file_info *fi)
+			  off_t offset, off_t length, struct fuse_file_info *fi)
 {
 	fuse_reply_err(req, -strata_vfs_fallocate(ops_pf(req)->vfs, fi->fh,
 						  mode, (uint64_t)offset,

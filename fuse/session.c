@@ -34,8 +34,8 @@ void strata_fuse_opts_init(struct strata_fuse_opts *opts)
 	opts->notify_fd = -1;
 }
 
-static int session_opt_seconds(const char *name, const char *val,
-			       double *out, char *err, size_t errlen)
+static int session_opt_seconds(const char *name, const char *val, double *out,
+			       char *err, size_t errlen)
 {
 	if (!val || strata_parse_seconds(val, out) < 0) {
 		snprintf(err, errlen,
@@ -45,16 +45,16 @@ static int session_opt_seconds(const char *name, const char *val,
 	return 0;
 }
 
-static int session_opt_uint(const char *name, const char *val,
-			    unsigned int min, unsigned int max,
-			    unsigned int *out, char *err, size_t errlen)
+static int session_opt_uint(const char *name, const char *val, unsigned int min,
+			    unsigned int max, unsigned int *out, char *err,
+			    size_t errlen)
 {
 	uint64_t v;
 
 	if (!val || strata_parse_size(val, &v) < 0 || v < min || v > max) {
 		snprintf(err, errlen,
-			 "mount option '%s' needs a number from %u to %u",
-			 name, min, max);
+			 "mount option '%s' needs a number from %u to %u", name,
+			 min, max);
 		return -EINVAL;
 	}
 	*out = (unsigned int)v;
@@ -90,12 +90,13 @@ static int session_opt(char *opt, struct strata_fuse_opts *opts, char *err,
 		return session_opt_uint(opt, val, 4096, 1u << 20,
 					&opts->max_write, err, errlen);
 	} else if (strcmp(opt, "debug") == 0) {
-		if (strata_log_set_debug(val ? val : "all", bad,
-					 sizeof(bad)) < 0) {
-			snprintf(err, errlen,
-				 "unknown debug subsystem '%s' (known: core, "
-				 "catalog, backend, vfs, fuse, policy, cmd, all)",
-				 bad);
+		if (strata_log_set_debug(val ? val : "all", bad, sizeof(bad)) <
+		    0) {
+			snprintf(
+				err, errlen,
+				"unknown debug subsystem '%s' (known: core, "
+				"catalog, backend, vfs, fuse, policy, cmd, all)",
+				bad);
 			return -EINVAL;
 		}
 	} else {

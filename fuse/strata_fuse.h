@@ -25,12 +25,12 @@ struct strata_fuse_opts {
 	 * close it, log to syslog and let go of the terminal.
 	 */
 	int notify_fd;
-	bool allow_other;	/* let every user in (permissions still hold) */
+	bool allow_other; /* let every user in (permissions still hold) */
 	bool read_only;
-	double entry_timeout;	/* < 0: take the config's */
-	double attr_timeout;	/* < 0: take the config's */
-	unsigned int max_threads;	/* FUSE worker threads */
-	unsigned int max_write;	/* largest write request, bytes */
+	double entry_timeout;	  /* < 0: take the config's */
+	double attr_timeout;	  /* < 0: take the config's */
+	unsigned int max_threads; /* FUSE worker threads */
+	unsigned int max_write;	  /* largest write request, bytes */
 };
 
 /*

@@ -29,19 +29,19 @@
 #define STRATA_KEY_MAX 1024
 
 enum strata_bcap {
-	STRATA_BCAP_RANGE_READ = 1u << 0,	/* read any byte range */
-	STRATA_BCAP_RANDOM_WRITE = 1u << 1,	/* write in place at any offset */
-	STRATA_BCAP_RENAME = 1u << 2,		/* rename slot is set */
-	STRATA_BCAP_FD = 1u << 3,		/* objects are file descriptors */
-	STRATA_BCAP_FALLOCATE = 1u << 4,	/* obj_fallocate slot is set */
+	STRATA_BCAP_RANGE_READ = 1u << 0,   /* read any byte range */
+	STRATA_BCAP_RANDOM_WRITE = 1u << 1, /* write in place at any offset */
+	STRATA_BCAP_RENAME = 1u << 2,	    /* rename slot is set */
+	STRATA_BCAP_FD = 1u << 3,	    /* objects are file descriptors */
+	STRATA_BCAP_FALLOCATE = 1u << 4,    /* obj_fallocate slot is set */
 };
 
 enum strata_obj_flags {
 	STRATA_OBJ_READ = 1u << 0,
 	STRATA_OBJ_WRITE = 1u << 1,
-	STRATA_OBJ_CREATE = 1u << 2,	/* create when missing */
-	STRATA_OBJ_EXCL = 1u << 3,	/* with CREATE: fail with -EEXIST */
-	STRATA_OBJ_TRUNC = 1u << 4,	/* start empty */
+	STRATA_OBJ_CREATE = 1u << 2, /* create when missing */
+	STRATA_OBJ_EXCL = 1u << 3,   /* with CREATE: fail with -EEXIST */
+	STRATA_OBJ_TRUNC = 1u << 4,  /* start empty */
 };
 
 struct strata_obj_stat {
@@ -50,9 +50,9 @@ struct strata_obj_stat {
 };
 
 struct strata_backend_statfs {
-	uint64_t total;		/* bytes */
-	uint64_t avail;		/* bytes */
-	uint64_t files;		/* object slots, 0 if unbounded */
+	uint64_t total; /* bytes */
+	uint64_t avail; /* bytes */
+	uint64_t files; /* object slots, 0 if unbounded */
 	uint64_t ffree;
 };
 
@@ -62,7 +62,7 @@ struct strata_backend;
  * driver at priv. */
 struct strata_obj {
 	struct strata_backend *be;
-	unsigned int flags;	/* enum strata_obj_flags it was opened with */
+	unsigned int flags; /* enum strata_obj_flags it was opened with */
 	void *priv;
 };
 
@@ -72,11 +72,11 @@ typedef int (*strata_backend_list_cb)(void *arg, const char *key,
 				      const struct strata_obj_stat *st);
 
 struct strata_backend_ops {
-	const char *scheme;	/* URL scheme: "file", "mem", "nfs", "s3" */
-	const char *driver;	/* driver name for messages: "local", ... */
-	unsigned int caps;	/* enum strata_bcap */
-	size_t priv_size;	/* per backend, zeroed, at be->priv */
-	size_t obj_priv_size;	/* per open object, zeroed, at obj->priv */
+	const char *scheme;   /* URL scheme: "file", "mem", "nfs", "s3" */
+	const char *driver;   /* driver name for messages: "local", ... */
+	unsigned int caps;    /* enum strata_bcap */
+	size_t priv_size;     /* per backend, zeroed, at be->priv */
+	size_t obj_priv_size; /* per open object, zeroed, at obj->priv */
 
 	/* Connect or check the store; a failure message goes to err. */
 	int (*open)(struct strata_backend *be, const struct strata_uri *uri,
@@ -96,8 +96,8 @@ struct strata_backend_ops {
 	int (*obj_truncate)(struct strata_obj *obj, uint64_t size);
 	int (*obj_sync)(struct strata_obj *obj, bool datasync);
 	int (*obj_fallocate)(struct strata_obj *obj, int mode, uint64_t off,
-			     uint64_t len);	/* NULL unless BCAP_FALLOCATE */
-	int (*obj_fd)(struct strata_obj *obj);	/* NULL unless BCAP_FD */
+			     uint64_t len);    /* NULL unless BCAP_FALLOCATE */
+	int (*obj_fd)(struct strata_obj *obj); /* NULL unless BCAP_FD */
 	/* Releases the object whatever it returns; an error means data
 	 * written through it may not have reached the store. */
 	int (*obj_close)(struct strata_obj *obj);
@@ -106,14 +106,14 @@ struct strata_backend_ops {
 		    struct strata_obj_stat *out);
 	int (*remove)(struct strata_backend *be, const char *key);
 	int (*rename)(struct strata_backend *be, const char *from,
-		      const char *to);	/* NULL unless BCAP_RENAME */
+		      const char *to); /* NULL unless BCAP_RENAME */
 	int (*list)(struct strata_backend *be, strata_backend_list_cb cb,
 		    void *arg);
 };
 
 struct strata_backend {
 	const struct strata_backend_ops *ops;
-	char name[64];		/* the tier's name, for messages */
+	char name[64]; /* the tier's name, for messages */
 	void *priv;
 };
 
@@ -149,8 +149,8 @@ int strata_backend_list(struct strata_backend *be, strata_backend_list_cb cb,
 /* Open an object; *out is freed by strata_obj_close() only. */
 int strata_obj_open(struct strata_backend *be, const char *key,
 		    unsigned int flags, struct strata_obj **out);
-int strata_obj_read(struct strata_obj *obj, uint64_t off, void *buf,
-		    size_t len, size_t *nread);
+int strata_obj_read(struct strata_obj *obj, uint64_t off, void *buf, size_t len,
+		    size_t *nread);
 int strata_obj_write(struct strata_obj *obj, uint64_t off, const void *buf,
 		     size_t len);
 int strata_obj_truncate(struct strata_obj *obj, uint64_t size);

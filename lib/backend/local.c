@@ -36,18 +36,18 @@
 #include "util.h"
 
 struct local_be {
-	char root[PATH_MAX];	/* no trailing '/' unless it is "/" */
+	char root[PATH_MAX]; /* no trailing '/' unless it is "/" */
 };
 
 /* Writes at least this large and block-aligned bypass the page cache. */
 #define LOCAL_DIRECT_MIN (128u << 10)
-#define LOCAL_DIRECT_MAX (1u << 20)	/* the bounce buffer's size */
+#define LOCAL_DIRECT_MAX (1u << 20) /* the bounce buffer's size */
 #define LOCAL_DIRECT_ALIGN 4096u
-#define LOCAL_DIRECT_NONE (-2)		/* the file system refused O_DIRECT */
+#define LOCAL_DIRECT_NONE (-2) /* the file system refused O_DIRECT */
 
 struct local_obj {
 	int fd;
-	int dfd;		/* O_DIRECT twin: -1 not yet, or LOCAL_DIRECT_NONE */
+	int dfd; /* O_DIRECT twin: -1 not yet, or LOCAL_DIRECT_NONE */
 	pthread_mutex_t dlock;
 };
 
@@ -321,7 +321,7 @@ static int local_write_direct(struct local_obj *lo, uint64_t off,
 	}
 	if (n < 0)
 		return -errno;
-	return 1;	/* short: the buffered path rewrites the whole range */
+	return 1; /* short: the buffered path rewrites the whole range */
 }
 
 static int local_obj_write(struct strata_obj *obj, uint64_t off,
@@ -470,8 +470,8 @@ static int local_rename(struct strata_backend *be, const char *from,
 struct local_walk {
 	strata_backend_list_cb cb;
 	void *arg;
-	char path[PATH_MAX];	/* ROOT/prefix being walked */
-	size_t keyoff;		/* where keys start in path */
+	char path[PATH_MAX]; /* ROOT/prefix being walked */
+	size_t keyoff;	     /* where keys start in path */
 };
 
 /*
@@ -520,8 +520,7 @@ static int local_walk_dir(struct local_walk *w, size_t len)
 			ret = errno == ENOENT ? 0 : -errno;
 		else if (S_ISDIR(st.st_mode))
 			ret = local_walk_dir(w, len + 1 + nlen);
-		else if (S_ISREG(st.st_mode) &&
-			 local_stat_out(&st, &ost) == 0)
+		else if (S_ISREG(st.st_mode) && local_stat_out(&st, &ost) == 0)
 			ret = w->cb(w->arg, w->path + w->keyoff, &ost);
 		w->path[len] = '\0';
 		if (ret)
@@ -546,7 +545,7 @@ static int local_list(struct strata_backend *be, strata_backend_list_cb cb,
 	strata_strlcpy(w->path, local_be(be)->root, sizeof(w->path));
 	len = strlen(w->path);
 	if (len == 1)
-		len = 0;	/* root is "/": keys start right after it */
+		len = 0; /* root is "/": keys start right after it */
 	w->path[len] = '\0';
 	w->keyoff = len + 1;
 	ret = local_walk_dir(w, len);

@@ -19,17 +19,17 @@
 #include "util.h"
 
 struct mem_buf {
-	char *key;		/* NULL once removed from the table */
+	char *key; /* NULL once removed from the table */
 	unsigned char *data;
 	size_t size;
 	size_t cap;
 	struct timespec mtime;
-	unsigned int refs;	/* the table's plus one per open object */
+	unsigned int refs; /* the table's plus one per open object */
 };
 
 struct mem_be {
 	pthread_mutex_t lock;
-	struct mem_buf **bufs;	/* guarded by lock */
+	struct mem_buf **bufs; /* guarded by lock */
 	size_t nbufs;
 	size_t cap;
 };
@@ -214,8 +214,8 @@ static int mem_obj_read(struct strata_obj *obj, uint64_t off, void *buf,
 	return 0;
 }
 
-static int mem_obj_write(struct strata_obj *obj, uint64_t off,
-			 const void *buf, size_t len)
+static int mem_obj_write(struct strata_obj *obj, uint64_t off, const void *buf,
+			 size_t len)
 {
 	struct mem_be *m = mem_be(obj->be);
 	struct mem_buf *b = mem_obj_buf(obj);

@@ -198,8 +198,9 @@ static int reg_rename_copy(struct strata_backend *be, const char *from,
 	ret = strata_obj_open(be, from, STRATA_OBJ_READ, &src);
 	if (ret < 0)
 		goto out;
-	ret = strata_obj_open(be, to, STRATA_OBJ_WRITE | STRATA_OBJ_CREATE |
-				      STRATA_OBJ_TRUNC, &dst);
+	ret = strata_obj_open(
+		be, to, STRATA_OBJ_WRITE | STRATA_OBJ_CREATE | STRATA_OBJ_TRUNC,
+		&dst);
 	if (ret < 0)
 		goto out;
 	ret = reg_copy(src, dst);
@@ -274,8 +275,8 @@ out:
 	return ret;
 }
 
-int strata_obj_read(struct strata_obj *obj, uint64_t off, void *buf,
-		    size_t len, size_t *nread)
+int strata_obj_read(struct strata_obj *obj, uint64_t off, void *buf, size_t len,
+		    size_t *nread)
 {
 	return obj->be->ops->obj_read(obj, off, buf, len, nread);
 }

@@ -187,8 +187,7 @@ int strata_catalog_rename(struct strata_catalog *cat, strata_ino_t parent,
 }
 
 int strata_catalog_readdir(struct strata_catalog *cat, strata_ino_t dir,
-			   uint64_t off, strata_catalog_dirent_cb cb,
-			   void *arg)
+			   uint64_t off, strata_catalog_dirent_cb cb, void *arg)
 {
 	return cat->ops->readdir(cat, dir, off, cb, arg);
 }
@@ -261,8 +260,7 @@ int strata_catalog_tier_ensure(struct strata_catalog *cat,
 }
 
 int strata_catalog_tier_list(struct strata_catalog *cat,
-			     struct strata_tier_row *out, size_t max,
-			     size_t *n)
+			     struct strata_tier_row *out, size_t max, size_t *n)
 {
 	return cat->ops->tier_list(cat, out, max, n);
 }
@@ -291,8 +289,8 @@ int strata_catalog_commit_write(struct strata_catalog *cat, strata_ino_t ino,
 				bool bump, bool durable,
 				struct strata_attr *out)
 {
-	return cat->ops->commit_write(cat, ino, tier_id, key, size, mtime,
-				      bump, durable, out);
+	return cat->ops->commit_write(cat, ino, tier_id, key, size, mtime, bump,
+				      durable, out);
 }
 
 int strata_catalog_stats(struct strata_catalog *cat,

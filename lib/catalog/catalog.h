@@ -47,7 +47,7 @@ typedef uint64_t strata_ino_t;
 
 struct strata_attr {
 	strata_ino_t ino;
-	uint32_t mode;		/* type and permission bits, as st_mode */
+	uint32_t mode; /* type and permission bits, as st_mode */
 	uint32_t uid;
 	uint32_t gid;
 	uint32_t nlink;
@@ -56,13 +56,13 @@ struct strata_attr {
 	struct timespec atime;
 	struct timespec mtime;
 	struct timespec ctime;
-	struct timespec btime;	/* birth */
-	uint64_t version;	/* content version; a write bumps it */
+	struct timespec btime; /* birth */
+	uint64_t version;      /* content version; a write bumps it */
 };
 
 /* Bits of strata_catalog_setattr()'s valid argument. */
 enum strata_attr_set {
-	STRATA_SET_MODE = 1u << 0,	/* permission bits only; type kept */
+	STRATA_SET_MODE = 1u << 0, /* permission bits only; type kept */
 	STRATA_SET_UID = 1u << 1,
 	STRATA_SET_GID = 1u << 2,
 	STRATA_SET_SIZE = 1u << 3,
@@ -79,13 +79,13 @@ enum strata_rename_flags {
 
 enum strata_xattr_flags {
 	STRATA_XATTR_CREATE = 1u << 0,	/* -EEXIST if present */
-	STRATA_XATTR_REPLACE = 1u << 1,	/* -ENODATA if absent */
+	STRATA_XATTR_REPLACE = 1u << 1, /* -ENODATA if absent */
 };
 
 enum strata_replica_state {
-	STRATA_REPLICA_VALID = 0,	/* usable when its version is current */
-	STRATA_REPLICA_COPYING = 1,	/* a mover is filling it */
-	STRATA_REPLICA_DELETING = 2,	/* to be removed from its backend */
+	STRATA_REPLICA_VALID = 0,    /* usable when its version is current */
+	STRATA_REPLICA_COPYING = 1,  /* a mover is filling it */
+	STRATA_REPLICA_DELETING = 2, /* to be removed from its backend */
 };
 
 struct strata_tier_row {
@@ -106,8 +106,8 @@ struct strata_replica {
 };
 
 struct strata_catalog_stats {
-	uint64_t inodes;	/* live and orphaned */
-	uint64_t bytes;		/* sum of regular file sizes */
+	uint64_t inodes; /* live and orphaned */
+	uint64_t bytes;	 /* sum of regular file sizes */
 };
 
 /*
@@ -131,7 +131,7 @@ typedef int (*strata_catalog_replica_cb)(void *arg,
 struct strata_catalog;
 
 struct strata_catalog_ops {
-	const char *engine;	/* "sqlite" */
+	const char *engine; /* "sqlite" */
 
 	int (*open)(struct strata_catalog *cat, const char *path, char *err,
 		    size_t errlen);
@@ -163,8 +163,8 @@ struct strata_catalog_ops {
 		      bool *replaced);
 	int (*readdir)(struct strata_catalog *cat, strata_ino_t dir,
 		       uint64_t off, strata_catalog_dirent_cb cb, void *arg);
-	int (*readlink)(struct strata_catalog *cat, strata_ino_t ino,
-			char *buf, size_t size, size_t *len);
+	int (*readlink)(struct strata_catalog *cat, strata_ino_t ino, char *buf,
+			size_t size, size_t *len);
 	int (*purge)(struct strata_catalog *cat, strata_ino_t ino);
 	int (*orphans)(struct strata_catalog *cat, strata_ino_t *out,
 		       size_t max, size_t *n);
@@ -204,7 +204,7 @@ struct strata_catalog_ops {
 struct strata_catalog {
 	const struct strata_catalog_ops *ops;
 	char path[4096];
-	void *priv;		/* engine state */
+	void *priv; /* engine state */
 };
 
 /*

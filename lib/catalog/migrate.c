@@ -24,7 +24,7 @@
 
 struct mig_step {
 	const char *sql;
-	int (*fn)(sqlite3 *db);	/* runs after sql when not NULL */
+	int (*fn)(sqlite3 *db); /* runs after sql when not NULL */
 };
 
 static const char mig_v1_sql[] =
@@ -212,18 +212,20 @@ int strata__catalog_migrate(sqlite3 *db, const char *path, char *err,
 		goto out;
 	}
 	if (cur > STRATA_CATALOG_SCHEMA) {
-		snprintf(err, errlen,
-			 "catalog '%s' has schema version %d, newer than %d of this program",
-			 path, cur, STRATA_CATALOG_SCHEMA);
+		snprintf(
+			err, errlen,
+			"catalog '%s' has schema version %d, newer than %d of this program",
+			path, cur, STRATA_CATALOG_SCHEMA);
 		ret = -EPROTO;
 		goto out;
 	}
 	for (; cur < STRATA_CATALOG_SCHEMA; cur++) {
 		rc = mig_step(db, cur);
 		if (rc != SQLITE_OK) {
-			snprintf(err, errlen,
-				 "cannot upgrade catalog '%s' to schema version %d: %s",
-				 path, cur + 1, sqlite3_errmsg(db));
+			snprintf(
+				err, errlen,
+				"cannot upgrade catalog '%s' to schema version %d: %s",
+				path, cur + 1, sqlite3_errmsg(db));
 			ret = strata__catalog_errno(db, rc, "upgrade schema");
 			if (!sqlite3_get_autocommit(db))
 				sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);

@@ -98,9 +98,9 @@ enum cat_stmt_id {
 };
 
 /* The inode columns in the order cat_row_attr() reads them. */
-#define CAT_ATTR_COLS(p)                                                       \
-	p "ino, " p "mode, " p "uid, " p "gid, " p "nlink, " p "size, "        \
-	p "rdev, " p "atime, " p "mtime, " p "ctime, " p "btime, " p "version"
+#define CAT_ATTR_COLS(p)                                                  \
+	p "ino, " p "mode, " p "uid, " p "gid, " p "nlink, " p "size, " p \
+	  "rdev, " p "atime, " p "mtime, " p "ctime, " p "btime, " p "version"
 #define CAT_ATTR_NCOLS 12
 
 static const char *const cat_sql[CAT_ST__COUNT] = {
@@ -111,12 +111,11 @@ static const char *const cat_sql[CAT_ST__COUNT] = {
 	[CAT_ST_RELEASE] = "RELEASE op",
 	[CAT_ST_ROLLBACK_TO] = "ROLLBACK TO op",
 	/* One query answers all of: no parent, parent no dir, no name. */
-	[CAT_ST_LOOKUP] =
-		"SELECT p.mode, d.cookie, " CAT_ATTR_COLS("i.")
-		" FROM inodes AS p"
-		" LEFT JOIN dentries AS d ON d.parent = p.ino AND d.name = ?2"
-		" LEFT JOIN inodes AS i ON i.ino = d.ino"
-		" WHERE p.ino = ?1",
+	[CAT_ST_LOOKUP] = "SELECT p.mode, d.cookie, " CAT_ATTR_COLS(
+		"i.") " FROM inodes AS p"
+		      " LEFT JOIN dentries AS d ON d.parent = p.ino AND d.name = ?2"
+		      " LEFT JOIN inodes AS i ON i.ino = d.ino"
+		      " WHERE p.ino = ?1",
 	[CAT_ST_GETATTR] =
 		"SELECT " CAT_ATTR_COLS("") " FROM inodes WHERE ino = ?1",
 	[CAT_ST_INODE_INSERT] =
@@ -146,11 +145,10 @@ static const char *const cat_sql[CAT_ST__COUNT] = {
 		"SELECT 1 FROM dentries WHERE parent = ?1 LIMIT 1",
 	[CAT_ST_DIR_PARENT] =
 		"SELECT parent FROM dentries WHERE ino = ?1 LIMIT 1",
-	[CAT_ST_READDIR] =
-		"SELECT d.cookie, d.name, " CAT_ATTR_COLS("i.")
-		" FROM dentries AS d JOIN inodes AS i ON i.ino = d.ino"
-		" WHERE d.parent = ?1 AND d.cookie > ?2"
-		" ORDER BY d.cookie LIMIT ?3",
+	[CAT_ST_READDIR] = "SELECT d.cookie, d.name, " CAT_ATTR_COLS(
+		"i.") " FROM dentries AS d JOIN inodes AS i ON i.ino = d.ino"
+		      " WHERE d.parent = ?1 AND d.cookie > ?2"
+		      " ORDER BY d.cookie LIMIT ?3",
 	[CAT_ST_SYMLINK_INSERT] =
 		"INSERT INTO symlinks (ino, target) VALUES (?1, ?2)",
 	[CAT_ST_SYMLINK_GET] =
@@ -170,9 +168,8 @@ static const char *const cat_sql[CAT_ST__COUNT] = {
 		"SELECT i.ino, x.value FROM inodes AS i"
 		" LEFT JOIN xattrs AS x ON x.ino = i.ino AND x.name = ?2"
 		" WHERE i.ino = ?1",
-	[CAT_ST_XATTR_PUT] =
-		"INSERT OR REPLACE INTO xattrs (ino, name, value)"
-		" VALUES (?1, ?2, ?3)",
+	[CAT_ST_XATTR_PUT] = "INSERT OR REPLACE INTO xattrs (ino, name, value)"
+			     " VALUES (?1, ?2, ?3)",
 	[CAT_ST_XATTR_LIST] =
 		"SELECT name FROM xattrs WHERE ino = ?1 ORDER BY name",
 	[CAT_ST_XATTR_DEL] = "DELETE FROM xattrs WHERE ino = ?1 AND name = ?2",
@@ -180,22 +177,19 @@ static const char *const cat_sql[CAT_ST__COUNT] = {
 		"SELECT id, name, url, site, capacity FROM tiers"
 		" WHERE name = ?1",
 	[CAT_ST_TIER_BY_ID] = "SELECT 1 FROM tiers WHERE id = ?1",
-	[CAT_ST_TIER_INSERT] =
-		"INSERT INTO tiers (name, url, site, capacity)"
-		" VALUES (?1, ?2, ?3, ?4)",
+	[CAT_ST_TIER_INSERT] = "INSERT INTO tiers (name, url, site, capacity)"
+			       " VALUES (?1, ?2, ?3, ?4)",
 	[CAT_ST_TIER_UPDATE] =
 		"UPDATE tiers SET url = ?2, site = ?3, capacity = ?4"
 		" WHERE id = ?1",
-	[CAT_ST_TIER_LIST] =
-		"SELECT id, name, url, site, capacity FROM tiers"
-		" ORDER BY id LIMIT ?1",
+	[CAT_ST_TIER_LIST] = "SELECT id, name, url, site, capacity FROM tiers"
+			     " ORDER BY id LIMIT ?1",
 	[CAT_ST_REPLICA_LIST] =
 		"SELECT ino, tier_id, key, version, size, state FROM replicas"
 		" WHERE ino = ?1 ORDER BY tier_id",
-	[CAT_ST_REPLICA_PUT] =
-		"INSERT OR REPLACE INTO replicas"
-		" (ino, tier_id, key, version, size, state)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[CAT_ST_REPLICA_PUT] = "INSERT OR REPLACE INTO replicas"
+			       " (ino, tier_id, key, version, size, state)"
+			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[CAT_ST_REPLICA_DEL] =
 		"DELETE FROM replicas WHERE ino = ?1 AND tier_id = ?2",
 	[CAT_ST_REPLICA_SET_SIZE] =
@@ -209,27 +203,27 @@ struct cat_sqlite;
 
 struct cat_conn {
 	sqlite3 *db;
-	sqlite3_stmt *stmt[CAT_ST__COUNT];	/* prepared on first use */
+	sqlite3_stmt *stmt[CAT_ST__COUNT]; /* prepared on first use */
 };
 
 struct cat_sqlite {
-	pthread_mutex_t lock;	/* the connection and the batch */
-	pthread_cond_t wake;	/* tells the flusher a batch began or we stop */
+	pthread_mutex_t lock; /* the connection and the batch */
+	pthread_cond_t wake;  /* tells the flusher a batch began or we stop */
 	pthread_t flusher;
 	bool flusher_on;
-	bool stopping;		/* s->lock */
+	bool stopping; /* s->lock */
 	bool mem;
-	const char *path;	/* borrowed from struct strata_catalog */
+	const char *path; /* borrowed from struct strata_catalog */
 	struct cat_conn *conn;
-	bool batch;		/* a batch transaction is open; s->lock */
-	struct timespec batch_start;	/* CLOCK_MONOTONIC; s->lock */
-	bool batch_wrote;	/* the open batch changed something */
-	bool unsynced;		/* commits since the last synced one */
+	bool batch;		     /* a batch transaction is open; s->lock */
+	struct timespec batch_start; /* CLOCK_MONOTONIC; s->lock */
+	bool batch_wrote;	     /* the open batch changed something */
+	bool unsynced;		     /* commits since the last synced one */
 };
 
 /* One directory entry as found by cat_find(). */
 struct cat_entry {
-	bool dir_ok;		/* the parent exists and is a directory */
+	bool dir_ok; /* the parent exists and is a directory */
 	sqlite3_int64 cookie;
 	struct strata_attr attr;
 };
@@ -299,8 +293,8 @@ static void cat_conn_close(struct cat_conn *c)
 	free(c);
 }
 
-static int cat_conn_open(struct cat_sqlite *s, struct cat_conn **out,
-			 char *err, size_t errlen)
+static int cat_conn_open(struct cat_sqlite *s, struct cat_conn **out, char *err,
+			 size_t errlen)
 {
 	static const char pragmas[] = "PRAGMA journal_mode = WAL;"
 				      "PRAGMA synchronous = NORMAL;"
@@ -341,15 +335,14 @@ out:
 
 /* ---- statements and transactions ---- */
 
-static int cat_stmt(struct cat_conn *c, enum cat_stmt_id id,
-		    sqlite3_stmt **out)
+static int cat_stmt(struct cat_conn *c, enum cat_stmt_id id, sqlite3_stmt **out)
 {
 	int rc;
 
 	if (!c->stmt[id]) {
 		rc = sqlite3_prepare_v3(c->db, cat_sql[id], -1,
-					SQLITE_PREPARE_PERSISTENT,
-					&c->stmt[id], NULL);
+					SQLITE_PREPARE_PERSISTENT, &c->stmt[id],
+					NULL);
 		if (rc != SQLITE_OK) {
 			*out = NULL;
 			return cat_errno(c, rc, "prepare statement");
@@ -570,8 +563,8 @@ static int cat_wend(struct strata_catalog *cat, struct cat_conn *c, int ret,
 		cat_run(c, CAT_ST_ROLLBACK_TO, "undo operation");
 		cat_run(c, CAT_ST_RELEASE, "end operation");
 	}
-	if (durable || s->mem || cat_mono_ms_since(&s->batch_start) >=
-					 CAT_BATCH_MS) {
+	if (durable || s->mem ||
+	    cat_mono_ms_since(&s->batch_start) >= CAT_BATCH_MS) {
 		cret = cat_batch_commit(s, durable);
 		if (ret == 0)
 			ret = cret;
@@ -798,8 +791,7 @@ static int cat_dir_empty(struct cat_conn *c, strata_ino_t dir)
 }
 
 /* -EINVAL when dir would become its own descendant by moving into to. */
-static int cat_check_loop(struct cat_conn *c, strata_ino_t dir,
-			  strata_ino_t to)
+static int cat_check_loop(struct cat_conn *c, strata_ino_t dir, strata_ino_t to)
 {
 	sqlite3_stmt *st;
 	strata_ino_t cur = to;
@@ -1419,8 +1411,8 @@ out:
 	return ret;
 }
 
-static int cat_readlink(struct strata_catalog *cat, strata_ino_t ino,
-			char *buf, size_t size, size_t *len)
+static int cat_readlink(struct strata_catalog *cat, strata_ino_t ino, char *buf,
+			size_t size, size_t *len)
 {
 	sqlite3_stmt *st = NULL;
 	struct cat_conn *c;
@@ -1457,7 +1449,7 @@ static int cat_readlink(struct strata_catalog *cat, strata_ino_t ino,
 	memcpy(buf, sqlite3_column_text(st, 1), n);
 	ret = 0;
 out:
-	sqlite3_reset(st);	/* a no-op on NULL */
+	sqlite3_reset(st); /* a no-op on NULL */
 	cat_rend(cat);
 	return ret;
 }
@@ -1465,9 +1457,9 @@ out:
 static int cat_purge(struct strata_catalog *cat, strata_ino_t ino)
 {
 	static const enum cat_stmt_id dels[] = {
-		CAT_ST_PURGE_XATTRS, CAT_ST_PURGE_SYMLINK,
+		CAT_ST_PURGE_XATTRS,   CAT_ST_PURGE_SYMLINK,
 		CAT_ST_PURGE_REPLICAS, CAT_ST_PURGE_PINS,
-		CAT_ST_PURGE_JOBS, CAT_ST_PURGE_DENTRIES,
+		CAT_ST_PURGE_JOBS,     CAT_ST_PURGE_DENTRIES,
 		CAT_ST_PURGE_INODE,
 	};
 	struct strata_attr a;

@@ -52,8 +52,7 @@ static int cfg_ns_entry_timeout(struct cfg_parser *p, const char *key,
 				const char *val);
 static int cfg_ns_attr_timeout(struct cfg_parser *p, const char *key,
 			       const char *val);
-static int cfg_tier_url(struct cfg_parser *p, const char *key,
-			const char *val);
+static int cfg_tier_url(struct cfg_parser *p, const char *key, const char *val);
 static int cfg_tier_site(struct cfg_parser *p, const char *key,
 			 const char *val);
 static int cfg_tier_capacity(struct cfg_parser *p, const char *key,
@@ -85,21 +84,21 @@ static const struct {
 struct cfg_parser {
 	const char *name;	/* the file, for messages */
 	const char *base;	/* directory relative paths resolve against */
-	struct strata_cfg *cfg;	/* scratch, copied out on success */
+	struct strata_cfg *cfg; /* scratch, copied out on success */
 	char *err;
 	unsigned int errlen;
 	int line;
 	enum cfg_sec sec;
-	struct strata_cfg_tier *tier;	/* the current [tier], or NULL */
-	int ns_line;		/* line of [namespace], 0 if none yet */
+	struct strata_cfg_tier *tier; /* the current [tier], or NULL */
+	int ns_line;		      /* line of [namespace], 0 if none yet */
 	int placement_line;
-	int ns_seen[CFG_NKEYS];	/* line of each key, 0 if not set */
+	int ns_seen[CFG_NKEYS]; /* line of each key, 0 if not set */
 	int tier_seen[STRATA_CFG_MAX_TIERS][CFG_NKEYS];
 	char buf[CFG_LINE_MAX + 1];
 };
 
-static void cfg_verr(char *err, unsigned int errlen, const char *name,
-		     int line, const char *fmt, va_list ap)
+static void cfg_verr(char *err, unsigned int errlen, const char *name, int line,
+		     const char *fmt, va_list ap)
 {
 	int n;
 
@@ -210,8 +209,8 @@ static int cfg_unquote(struct cfg_parser *p, char *s)
 	return 0;
 }
 
-static int cfg_copy(struct cfg_parser *p, char *dst, size_t n,
-		    const char *what, const char *val)
+static int cfg_copy(struct cfg_parser *p, char *dst, size_t n, const char *what,
+		    const char *val)
 {
 	if (strata_strlcpy(dst, val, n) < 0)
 		return cfg_err(p, p->line, "%s is too long (at most %zu bytes)",
@@ -262,9 +261,10 @@ static int cfg_seconds(struct cfg_parser *p, const char *key, const char *val,
 		       double *out)
 {
 	if (strata_parse_seconds(val, out) < 0)
-		return cfg_err(p, p->line,
-			       "bad duration '%s' for '%s' (expected e.g. 1, 0.5s, 2m)",
-			       val, key);
+		return cfg_err(
+			p, p->line,
+			"bad duration '%s' for '%s' (expected e.g. 1, 0.5s, 2m)",
+			val, key);
 	return 0;
 }
 
@@ -287,9 +287,10 @@ static int cfg_check_file(struct cfg_parser *p, struct strata_cfg_tier *t)
 
 	if ((t->uri.host[0] && strcmp(t->uri.host, "localhost") != 0) ||
 	    path[0] != '/')
-		return cfg_err(p, p->line,
-			       "path in URL '%s' is not absolute (write file:///abs/dir)",
-			       t->url);
+		return cfg_err(
+			p, p->line,
+			"path in URL '%s' is not absolute (write file:///abs/dir)",
+			t->url);
 	if (t->uri.query[0])
 		return cfg_err(p, p->line, "file URL '%s' takes no '?' options",
 			       t->url);
@@ -322,8 +323,7 @@ static int cfg_tier_url(struct cfg_parser *p, const char *key, const char *val)
 		       t->uri.scheme, val);
 }
 
-static int cfg_tier_site(struct cfg_parser *p, const char *key,
-			 const char *val)
+static int cfg_tier_site(struct cfg_parser *p, const char *key, const char *val)
 {
 	return cfg_name(p, p->tier->site, key, val);
 }
@@ -332,18 +332,20 @@ static int cfg_tier_capacity(struct cfg_parser *p, const char *key,
 			     const char *val)
 {
 	if (strata_parse_size(val, &p->tier->capacity) < 0)
-		return cfg_err(p, p->line,
-			       "bad size '%s' for '%s' (expected e.g. 500GiB, 2TB)",
-			       val, key);
+		return cfg_err(
+			p, p->line,
+			"bad size '%s' for '%s' (expected e.g. 500GiB, 2TB)",
+			val, key);
 	return 0;
 }
 
 static int cfg_section_namespace(struct cfg_parser *p)
 {
 	if (p->ns_line)
-		return cfg_err(p, p->line,
-			       "duplicate [namespace] section (first at line %d)",
-			       p->ns_line);
+		return cfg_err(
+			p, p->line,
+			"duplicate [namespace] section (first at line %d)",
+			p->ns_line);
 	p->ns_line = p->line;
 	p->sec = CFG_SEC_NAMESPACE;
 	p->tier = NULL;
@@ -359,9 +361,10 @@ static int cfg_section_tier(struct cfg_parser *p, const char *name)
 	if (!*name)
 		return cfg_err(p, p->line, "missing tier name in '[tier]'");
 	if (!cfg_name_valid(name))
-		return cfg_err(p, p->line,
-			       "bad tier name '%s': use 1 to %d of A-Z a-z 0-9 _ . -",
-			       name, STRATA_CFG_NAME_MAX);
+		return cfg_err(
+			p, p->line,
+			"bad tier name '%s': use 1 to %d of A-Z a-z 0-9 _ . -",
+			name, STRATA_CFG_NAME_MAX);
 	old = strata_cfg_tier(cfg, name);
 	if (old)
 		return cfg_err(p, p->line,
@@ -398,9 +401,10 @@ static int cfg_section(struct cfg_parser *p, char *s)
 	if (strncmp(inner, "tier", 4) == 0 &&
 	    (inner[4] == '\0' || isspace((unsigned char)inner[4])))
 		return cfg_section_tier(p, cfg_trim(inner + 4));
-	return cfg_err(p, p->line,
-		       "unknown section '[%s]' (expected [namespace] or [tier NAME])",
-		       inner);
+	return cfg_err(
+		p, p->line,
+		"unknown section '[%s]' (expected [namespace] or [tier NAME])",
+		inner);
 }
 
 static const char *cfg_sec_label(struct cfg_parser *p, char *buf, size_t n)
@@ -432,8 +436,8 @@ static int cfg_keyval(struct cfg_parser *p, char *s)
 	if (!*key)
 		return cfg_err(p, p->line, "missing key before '='");
 	if (p->sec == CFG_SEC_NONE)
-		return cfg_err(p, p->line,
-			       "key '%s' outside of any section", key);
+		return cfg_err(p, p->line, "key '%s' outside of any section",
+			       key);
 	for (i = 0; i < CFG_NKEYS; i++) {
 		if (cfg_keys[i].sec == p->sec &&
 		    strcmp(cfg_keys[i].name, key) == 0) {
@@ -532,7 +536,7 @@ static int cfg_run(struct cfg_parser *p, const char *text)
 		size_t len = nl ? (size_t)(nl - s) : strlen(s);
 
 		if (len > 0 && s[len - 1] == '\r')
-			len--;	/* CRLF line ends */
+			len--; /* CRLF line ends */
 		p->line++;
 		ret = cfg_line(p, s, len);
 		if (ret < 0)
@@ -545,9 +549,9 @@ static int cfg_run(struct cfg_parser *p, const char *text)
 }
 
 /* Parse text into out; out is untouched unless the whole text is valid. */
-static int cfg_parse_at(const char *name, const char *abspath,
-			const char *base, const char *text,
-			struct strata_cfg *out, char *err, unsigned int errlen)
+static int cfg_parse_at(const char *name, const char *abspath, const char *base,
+			const char *text, struct strata_cfg *out, char *err,
+			unsigned int errlen)
 {
 	struct cfg_parser *p;
 	int ret;
@@ -707,7 +711,7 @@ int strata_cfg_load(const char *path, struct strata_cfg *out, char *err,
 	strata_strlcpy(base, abspath, sizeof(base));
 	slash = strrchr(base, '/');
 	if (slash == base)
-		slash[1] = '\0';	/* the config sits in "/" */
+		slash[1] = '\0'; /* the config sits in "/" */
 	else
 		*slash = '\0';
 	ret = cfg_parse_at(path, abspath, base, text, out, err, errlen);
@@ -742,9 +746,10 @@ int strata_uri_parse(const char *url, struct strata_uri *out, char *err,
 
 	memset(out, 0, sizeof(*out));
 	if (!sep || sep == url) {
-		cfg_plain_err(err, errlen,
-			      "bad URL '%s': missing scheme (expected scheme://...)",
-			      url);
+		cfg_plain_err(
+			err, errlen,
+			"bad URL '%s': missing scheme (expected scheme://...)",
+			url);
 		return -EINVAL;
 	}
 	slen = (size_t)(sep - url);

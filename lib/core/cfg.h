@@ -26,28 +26,28 @@
 
 /* A tier URL split into parts; what the parts mean is the driver's business. */
 struct strata_uri {
-	char scheme[16];	/* "file", later "nfs", "s3" */
-	char host[256];		/* empty for file:// */
-	char path[PATH_MAX];	/* absolute path (file) or /export/prefix */
-	char query[1024];	/* after '?', without it; may be empty */
+	char scheme[16];     /* "file", later "nfs", "s3" */
+	char host[256];	     /* empty for file:// */
+	char path[PATH_MAX]; /* absolute path (file) or /export/prefix */
+	char query[1024];    /* after '?', without it; may be empty */
 };
 
 struct strata_cfg_tier {
 	char name[STRATA_CFG_NAME_MAX + 1];
-	char url[PATH_MAX + 64];	/* as written */
+	char url[PATH_MAX + 64]; /* as written */
 	struct strata_uri uri;
-	char site[STRATA_CFG_NAME_MAX + 1];	/* defaults to the namespace site */
-	uint64_t capacity;	/* bytes; 0 = what the backend reports */
-	int line;		/* where the section starts, for messages */
+	char site[STRATA_CFG_NAME_MAX + 1]; /* defaults to the namespace site */
+	uint64_t capacity; /* bytes; 0 = what the backend reports */
+	int line;	   /* where the section starts, for messages */
 };
 
 struct strata_cfg {
 	char path[PATH_MAX];	/* the config file itself, absolute */
-	char catalog[PATH_MAX];	/* absolute */
+	char catalog[PATH_MAX]; /* absolute */
 	char site[STRATA_CFG_NAME_MAX + 1];
-	char placement[STRATA_CFG_NAME_MAX + 1];	/* tier name */
-	double entry_timeout;	/* seconds the kernel caches names */
-	double attr_timeout;	/* seconds the kernel caches attributes */
+	char placement[STRATA_CFG_NAME_MAX + 1]; /* tier name */
+	double entry_timeout; /* seconds the kernel caches names */
+	double attr_timeout;  /* seconds the kernel caches attributes */
 	unsigned int ntiers;
 	struct strata_cfg_tier tiers[STRATA_CFG_MAX_TIERS];
 };

@@ -25,14 +25,14 @@ static const struct {
 	const char *name;
 	unsigned int bit;
 } log_subsys[] = {
-	{ "core", STRATA_SUB_CORE },	 { "catalog", STRATA_SUB_CATALOG },
+	{ "core", STRATA_SUB_CORE },	   { "catalog", STRATA_SUB_CATALOG },
 	{ "backend", STRATA_SUB_BACKEND }, { "vfs", STRATA_SUB_VFS },
-	{ "fuse", STRATA_SUB_FUSE },	 { "policy", STRATA_SUB_POLICY },
-	{ "cmd", STRATA_SUB_CMD },	 { "all", STRATA_SUB_ALL },
+	{ "fuse", STRATA_SUB_FUSE },	   { "policy", STRATA_SUB_POLICY },
+	{ "cmd", STRATA_SUB_CMD },	   { "all", STRATA_SUB_ALL },
 };
 
 static const char *const log_level_names[] = {
-	[STRATA_LOG_ERR] = "error", [STRATA_LOG_WARN] = "warning",
+	[STRATA_LOG_ERR] = "error",	[STRATA_LOG_WARN] = "warning",
 	[STRATA_LOG_NOTICE] = "notice", [STRATA_LOG_INFO] = "info",
 	[STRATA_LOG_DEBUG] = "debug",
 };
@@ -113,8 +113,9 @@ void strata_vlog(enum strata_log_level level, unsigned int subsys,
 		errno = saved;
 		return;
 	}
-	n = snprintf(line, sizeof(line), "strata: %s: %s: ",
-		     log_level_names[level], log_subsys_name(subsys));
+	n = snprintf(line, sizeof(line),
+		     "strata: %s: %s: ", log_level_names[level],
+		     log_subsys_name(subsys));
 	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	if (n > (int)sizeof(line) - 2)
 		n = (int)sizeof(line) - 2;

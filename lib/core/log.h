@@ -15,7 +15,7 @@
 #include <stdbool.h>
 
 enum strata_log_level {
-	STRATA_LOG_ERR = 3,	/* same numbers as syslog priorities */
+	STRATA_LOG_ERR = 3, /* same numbers as syslog priorities */
 	STRATA_LOG_WARN = 4,
 	STRATA_LOG_NOTICE = 5,
 	STRATA_LOG_INFO = 6,
@@ -62,10 +62,10 @@ void strata_vlog(enum strata_log_level level, unsigned int subsys,
 	__attribute__((format(printf, 3, 0)));
 
 /* Check the level before formatting: use in hot paths. */
-#define strata_debug(subsys, ...)                                              \
-	do {                                                                   \
-		if (strata_log_enabled(STRATA_LOG_DEBUG, (subsys)))            \
-			strata_log(STRATA_LOG_DEBUG, (subsys), __VA_ARGS__);   \
+#define strata_debug(subsys, ...)                                            \
+	do {                                                                 \
+		if (strata_log_enabled(STRATA_LOG_DEBUG, (subsys)))          \
+			strata_log(STRATA_LOG_DEBUG, (subsys), __VA_ARGS__); \
 	} while (0)
 
 #endif

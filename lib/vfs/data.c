@@ -189,7 +189,7 @@ static int vf_obj(struct strata_vfs *vfs, struct vfile *vf, bool write)
 		strata_strlcpy(key, vn->key, sizeof(key));
 	pthread_mutex_unlock(&vn->lock);
 	if (!tier) {
-		ret = -ENODATA;	/* no content yet: reads see an empty file */
+		ret = -ENODATA; /* no content yet: reads see an empty file */
 		goto out;
 	}
 	ret = strata_obj_open(tier->be, key, flags, &vf->obj);

@@ -186,7 +186,7 @@ static int purge_collect(void *arg, const struct strata_replica *r)
 	struct purge_ctx *pc = arg;
 
 	if (pc->n == PURGE_MAX_REPLICAS)
-		return 1;	/* any further objects are left to fsck */
+		return 1; /* any further objects are left to fsck */
 	pc->r[pc->n++] = *r;
 	return 0;
 }
@@ -208,17 +208,19 @@ int strata__vfs_purge(struct strata_vfs *vfs, strata_ino_t ino)
 	if (ret == 0 && pc->n)
 		ret = strata_catalog_sync(vfs->cat, false);
 	for (unsigned int i = 0; ret == 0 && i < pc->n; i++) {
-		struct vfs_tier *t = strata__vfs_tier_by_id(vfs, pc->r[i].tier_id);
+		struct vfs_tier *t =
+			strata__vfs_tier_by_id(vfs, pc->r[i].tier_id);
 
 		if (!t)
-			continue;	/* tier gone from the config: fsck */
+			continue; /* tier gone from the config: fsck */
 		ret = strata_backend_remove(t->be, pc->r[i].key);
 		if (ret == -ENOENT)
 			ret = 0;
 		if (ret < 0)
-			strata_log(STRATA_LOG_WARN, STRATA_SUB_VFS,
-				   "cannot remove object '%s' from tier '%s': %s",
-				   pc->r[i].key, t->name, strerror(-ret));
+			strata_log(
+				STRATA_LOG_WARN, STRATA_SUB_VFS,
+				"cannot remove object '%s' from tier '%s': %s",
+				pc->r[i].key, t->name, strerror(-ret));
 	}
 	free(pc);
 	if (ret < 0) {
@@ -227,7 +229,7 @@ int strata__vfs_purge(struct strata_vfs *vfs, strata_ino_t ino)
 	}
 	ret = strata_catalog_purge(vfs->cat, ino);
 	if (ret == -EBUSY || ret == -ENOENT)
-		ret = 0;	/* linked again, or already purged */
+		ret = 0; /* linked again, or already purged */
 	return ret;
 }
 

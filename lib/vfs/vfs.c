@@ -56,8 +56,8 @@ static int vfs_lock_catalog(struct strata_vfs *vfs, const char *catalog,
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		int e = errno;
 
-		snprintf(err, errlen,
-			 "catalog '%s' is in use by another mount", catalog);
+		snprintf(err, errlen, "catalog '%s' is in use by another mount",
+			 catalog);
 		close(fd);
 		return e == EWOULDBLOCK ? -EBUSY : -e;
 	}
@@ -126,9 +126,10 @@ static int vfs_reclaim_orphans(struct strata_vfs *vfs)
 		done += n;
 	} while (n == STRATA_ARRAY_SIZE(inos));
 	if (done)
-		strata_log(STRATA_LOG_NOTICE, STRATA_SUB_VFS,
-			   "reclaimed %zu unlinked inodes left by an unclean stop",
-			   done);
+		strata_log(
+			STRATA_LOG_NOTICE, STRATA_SUB_VFS,
+			"reclaimed %zu unlinked inodes left by an unclean stop",
+			done);
 	return 0;
 }
 
@@ -265,12 +266,12 @@ static unsigned int vfs_setattr_fields(const struct stat *in,
 	}
 	if (valid & (STRATA_VFS_SET_ATIME | STRATA_VFS_SET_ATIME_NOW)) {
 		a->atime = (valid & STRATA_VFS_SET_ATIME_NOW) ? now :
-								  in->st_atim;
+								in->st_atim;
 		set |= STRATA_SET_ATIME;
 	}
 	if (valid & (STRATA_VFS_SET_MTIME | STRATA_VFS_SET_MTIME_NOW)) {
 		a->mtime = (valid & STRATA_VFS_SET_MTIME_NOW) ? now :
-								  in->st_mtim;
+								in->st_mtim;
 		set |= STRATA_SET_MTIME;
 	}
 	return set;
@@ -497,8 +498,8 @@ int strata_vfs_rename(struct strata_vfs *vfs, strata_vfs_ino_t parent,
 	return 0;
 }
 
-int strata_vfs_readlink(struct strata_vfs *vfs, strata_vfs_ino_t ino,
-			char *buf, size_t size)
+int strata_vfs_readlink(struct strata_vfs *vfs, strata_vfs_ino_t ino, char *buf,
+			size_t size)
 {
 	size_t len;
 	int ret = strata_catalog_readlink(vfs->cat, ino, buf, size - 1, &len);
@@ -661,8 +662,7 @@ static int vfs_check_xattr_name(const char *name)
 }
 
 int strata_vfs_getxattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
-			const char *name, void *buf, size_t size,
-			size_t *len)
+			const char *name, void *buf, size_t size, size_t *len)
 {
 	int ret = vfs_check_xattr_name(name);
 
@@ -689,8 +689,8 @@ int strata_vfs_setxattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 		cflags |= STRATA_XATTR_CREATE;
 	if (flags & XATTR_REPLACE)
 		cflags |= STRATA_XATTR_REPLACE;
-	return strata_catalog_setxattr(vfs->cat, ino, name, value, size,
-				       cflags, &now);
+	return strata_catalog_setxattr(vfs->cat, ino, name, value, size, cflags,
+				       &now);
 }
 
 int strata_vfs_listxattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,

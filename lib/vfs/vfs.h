@@ -54,7 +54,7 @@ enum strata_vfs_set {
 
 /* Bits of the open flags strata_vfs_open() and _create() hand back. */
 enum strata_vfs_open_flags {
-	STRATA_VFS_KEEP_CACHE = 1u << 0,	/* content unchanged: keep pages */
+	STRATA_VFS_KEEP_CACHE = 1u << 0, /* content unchanged: keep pages */
 };
 
 struct strata_vfs_opts {
@@ -123,8 +123,8 @@ int strata_vfs_rename(struct strata_vfs *vfs, strata_vfs_ino_t parent,
 		      const char *name, strata_vfs_ino_t newparent,
 		      const char *newname, unsigned int flags);
 /* Writes the NUL-terminated target into buf (size at least PATH_MAX+1). */
-int strata_vfs_readlink(struct strata_vfs *vfs, strata_vfs_ino_t ino,
-			char *buf, size_t size);
+int strata_vfs_readlink(struct strata_vfs *vfs, strata_vfs_ino_t ino, char *buf,
+			size_t size);
 
 /*
  * Open files. flags are open(2) flags. *fh identifies the open file in the
@@ -167,8 +167,7 @@ int strata_vfs_statfs(struct strata_vfs *vfs, struct statvfs *out);
 /* xattrs as getxattr(2) etc.: size 0 asks for the length. *len gets the
  * length of the value or list. flags are XATTR_CREATE / XATTR_REPLACE. */
 int strata_vfs_getxattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
-			const char *name, void *buf, size_t size,
-			size_t *len);
+			const char *name, void *buf, size_t size, size_t *len);
 int strata_vfs_setxattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 			const char *name, const void *value, size_t size,
 			int flags);

@@ -29,7 +29,7 @@
 #define VFS_KEY_LEN 24
 
 struct vfs_tier {
-	uint32_t id;		/* catalog tier id */
+	uint32_t id; /* catalog tier id */
 	char name[64];
 	char site[64];
 	uint64_t capacity;
@@ -38,37 +38,37 @@ struct vfs_tier {
 
 struct vnode {
 	strata_ino_t ino;
-	struct vnode *next;	/* hash chain, itable->lock */
-	uint64_t nlookup;	/* itable->lock */
-	uint32_t nopen;		/* itable->lock */
-	bool orphan;		/* nlink reached 0: purge when unreferenced */
+	struct vnode *next; /* hash chain, itable->lock */
+	uint64_t nlookup;   /* itable->lock */
+	uint32_t nopen;	    /* itable->lock */
+	bool orphan;	    /* nlink reached 0: purge when unreferenced */
 
 	pthread_mutex_t lock;
-	bool loaded;		/* the fields below are known */
-	struct vfs_tier *tier;	/* where the valid content is, or NULL */
+	bool loaded;	       /* the fields below are known */
+	struct vfs_tier *tier; /* where the valid content is, or NULL */
 	char key[STRATA_KEY_MAX];
-	uint64_t size;		/* authoritative while nopen > 0 */
-	uint64_t version;	/* content version at load or last commit */
+	uint64_t size;	  /* authoritative while nopen > 0 */
+	uint64_t version; /* content version at load or last commit */
 	struct timespec mtime;
-	bool dirty;		/* size or mtime not yet in the catalog */
-	bool written;		/* content changed since the last commit */
-	uint32_t nwriters;	/* open files with write access */
+	bool dirty;		 /* size or mtime not yet in the catalog */
+	bool written;		 /* content changed since the last commit */
+	uint32_t nwriters;	 /* open files with write access */
 	uint64_t cached_version; /* what the kernel's page cache holds */
 	bool cache_valid;
 };
 
 struct vfile {
 	struct vnode *vn;
-	int flags;		/* open(2) flags */
+	int flags; /* open(2) flags */
 	pthread_mutex_t lock;
-	struct strata_obj *obj;	/* lazily opened; vf->lock */
+	struct strata_obj *obj; /* lazily opened; vf->lock */
 	struct vfs_tier *tier;	/* the tier obj belongs to */
 };
 
 struct vfs_itable {
 	pthread_mutex_t lock;
 	struct vnode **buckets;
-	size_t nbuckets;	/* a power of two */
+	size_t nbuckets; /* a power of two */
 	size_t count;
 };
 
@@ -80,7 +80,7 @@ struct strata_vfs {
 	unsigned int ntiers;
 	struct vfs_tier tiers[STRATA_CFG_MAX_TIERS];
 	struct vfs_itable itable;
-	int lock_fd;		/* flock held on the catalog's mount lock */
+	int lock_fd; /* flock held on the catalog's mount lock */
 };
 
 /* itable.c */

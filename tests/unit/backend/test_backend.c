@@ -40,8 +40,8 @@ struct suite;
 
 struct suite_driver {
 	const char *name;
-	const char *env;	/* the URL's variable; NULL: built in */
-	bool real_statfs;	/* statfs reports a real file system */
+	const char *env;  /* the URL's variable; NULL: built in */
+	bool real_statfs; /* statfs reports a real file system */
 	int (*open)(struct suite *s, const char *url);
 	void (*close)(struct suite *s);
 };
@@ -49,11 +49,11 @@ struct suite_driver {
 struct suite {
 	const struct suite_driver *drv;
 	struct strata_backend *be;
-	char dir[PATH_MAX];	/* local: the mkdtemp root */
-	char run[64];		/* "strata-test-PID" */
-	char pfx[96];		/* "strata-test-PID/tN/" for the current test */
+	char dir[PATH_MAX]; /* local: the mkdtemp root */
+	char run[64];	    /* "strata-test-PID" */
+	char pfx[96];	    /* "strata-test-PID/tN/" for the current test */
 	unsigned int test;
-	char keys[8][STRATA_KEY_MAX + 1];	/* ring of buffers for K() */
+	char keys[8][STRATA_KEY_MAX + 1]; /* ring of buffers for K() */
 	unsigned int nextkey;
 };
 
@@ -115,9 +115,9 @@ static struct strata_obj *xopen(struct suite *s, const char *key,
 
 static void put(struct suite *s, const char *key, const void *buf, size_t len)
 {
-	struct strata_obj *obj = xopen(s, key, STRATA_OBJ_WRITE |
-					       STRATA_OBJ_CREATE |
-					       STRATA_OBJ_TRUNC);
+	struct strata_obj *obj =
+		xopen(s, key,
+		      STRATA_OBJ_WRITE | STRATA_OBJ_CREATE | STRATA_OBJ_TRUNC);
 
 	assert_int_equal(strata_obj_write(obj, 0, buf, len), 0);
 	assert_int_equal(strata_obj_close(obj), 0);
@@ -153,7 +153,7 @@ struct listing {
 	uint64_t sizes[64];
 	unsigned int n;
 	unsigned int calls;
-	int stop_with;		/* returned by the callback when non-zero */
+	int stop_with; /* returned by the callback when non-zero */
 };
 
 static int list_cb(void *arg, const char *key, const struct strata_obj_stat *st)
@@ -322,8 +322,8 @@ static void write_then_read_back(void **state)
 	char buf[64];
 	size_t n = 0;
 
-	obj = xopen(s, K(s, "a"), STRATA_OBJ_READ | STRATA_OBJ_WRITE |
-				   STRATA_OBJ_CREATE);
+	obj = xopen(s, K(s, "a"),
+		    STRATA_OBJ_READ | STRATA_OBJ_WRITE | STRATA_OBJ_CREATE);
 	assert_int_equal(strata_obj_write(obj, 0, msg, sizeof(msg)), 0);
 	assert_int_equal(strata_obj_read(obj, 0, buf, sizeof(msg), &n), 0);
 	assert_int_equal(n, sizeof(msg));
@@ -445,12 +445,13 @@ static void excl_on_existing_is_eexist(void **state)
 	put(s, K(s, "a"), "x", 1);
 	assert_int_equal(strata_obj_open(s->be, K(s, "a"),
 					 STRATA_OBJ_WRITE | STRATA_OBJ_CREATE |
-						 STRATA_OBJ_EXCL, &obj),
+						 STRATA_OBJ_EXCL,
+					 &obj),
 			 -EEXIST);
 	assert_null(obj);
 	expect_content(s, K(s, "a"), "x", 1);
-	obj = xopen(s, K(s, "b"), STRATA_OBJ_WRITE | STRATA_OBJ_CREATE |
-				   STRATA_OBJ_EXCL);
+	obj = xopen(s, K(s, "b"),
+		    STRATA_OBJ_WRITE | STRATA_OBJ_CREATE | STRATA_OBJ_EXCL);
 	assert_int_equal(strata_obj_close(obj), 0);
 	assert_int_equal(size_of(s, K(s, "b")), 0);
 }
@@ -461,10 +462,12 @@ static void open_missing_is_enoent(void **state)
 	struct strata_obj *obj = (void *)1;
 
 	assert_int_equal(strata_obj_open(s->be, K(s, "nope"), STRATA_OBJ_READ,
-					 &obj), -ENOENT);
+					 &obj),
+			 -ENOENT);
 	assert_null(obj);
 	assert_int_equal(strata_obj_open(s->be, K(s, "00/00/nope"),
-					 STRATA_OBJ_WRITE, &obj), -ENOENT);
+					 STRATA_OBJ_WRITE, &obj),
+			 -ENOENT);
 }
 
 static void write_to_read_only_object_fails(void **state)
@@ -507,10 +510,9 @@ static void remove_then_stat_is_enoent(void **state)
 	assert_int_equal(strata_backend_remove(s->be,
 					       K(s, "2b/1a/0000000000001a2b")),
 			 0);
-	assert_int_equal(strata_backend_stat(s->be,
-					     K(s, "2b/1a/0000000000001a2b"),
-					     &st),
-			 -ENOENT);
+	assert_int_equal(
+		strata_backend_stat(s->be, K(s, "2b/1a/0000000000001a2b"), &st),
+		-ENOENT);
 	assert_int_equal(strata_obj_open(s->be, K(s, "2b/1a/0000000000001a2b"),
 					 STRATA_OBJ_READ, &obj),
 			 -ENOENT);
@@ -531,10 +533,9 @@ static void rename_moves_content(void **state)
 					       K(s, "2b/1a/0000000000001a2b"),
 					       K(s, "9f/00/000000000000009f")),
 			 0);
-	assert_int_equal(strata_backend_stat(s->be,
-					     K(s, "2b/1a/0000000000001a2b"),
-					     &st),
-			 -ENOENT);
+	assert_int_equal(
+		strata_backend_stat(s->be, K(s, "2b/1a/0000000000001a2b"), &st),
+		-ENOENT);
 	expect_content(s, K(s, "9f/00/000000000000009f"), msg, sizeof(msg));
 
 	/* Onto an existing key: the target is replaced. */
@@ -561,8 +562,11 @@ static void list_sees_exactly_the_keys_written(void **state)
 {
 	struct suite *s = begin(state);
 	static const char *const keys[] = {
-		"00/00/0000000000000001", "2b/1a/0000000000001a2b",
-		"2b/1a/0000000000001a2c", "2b/ff/000000000000ff2b", "flat",
+		"00/00/0000000000000001",
+		"2b/1a/0000000000001a2b",
+		"2b/1a/0000000000001a2c",
+		"2b/ff/000000000000ff2b",
+		"flat",
 	};
 	struct listing l = { .prefix = s->pfx };
 
@@ -614,8 +618,8 @@ static void aligned_and_unaligned_writes_mix(void **state)
 	assert_non_null(ref);
 	assert_non_null(back);
 	assert_non_null(blk);
-	obj = xopen(s, K(s, "mix/object"), STRATA_OBJ_READ | STRATA_OBJ_WRITE |
-					   STRATA_OBJ_CREATE);
+	obj = xopen(s, K(s, "mix/object"),
+		    STRATA_OBJ_READ | STRATA_OBJ_WRITE | STRATA_OBJ_CREATE);
 	for (int round = 0; round < 3; round++) {
 		for (size_t off = 0; off < size; off += MIB) {
 			fill(blk, MIB, off, round + 7);
@@ -654,9 +658,8 @@ static void large_object_round_trip(void **state)
 	assert_non_null(data);
 	assert_non_null(back);
 	fill(data, size, 0, 5);
-	obj = xopen(s, K(s, "big/object"), STRATA_OBJ_WRITE |
-					   STRATA_OBJ_CREATE |
-					   STRATA_OBJ_TRUNC);
+	obj = xopen(s, K(s, "big/object"),
+		    STRATA_OBJ_WRITE | STRATA_OBJ_CREATE | STRATA_OBJ_TRUNC);
 	for (size_t off = 0; off < size; off += wchunk) {
 		size_t len = size - off < wchunk ? size - off : wchunk;
 
@@ -669,9 +672,8 @@ static void large_object_round_trip(void **state)
 	obj = xopen(s, K(s, "big/object"), STRATA_OBJ_READ);
 	memset(back, 0, size);
 	for (size_t off = 0; off < size; off += n) {
-		assert_int_equal(strata_obj_read(obj, off, back + off, rchunk,
-						 &n),
-				 0);
+		assert_int_equal(
+			strata_obj_read(obj, off, back + off, rchunk, &n), 0);
 		assert_true(n == rchunk || off + n == size);
 		assert_true(n > 0);
 	}
@@ -705,9 +707,9 @@ static void *writer_main(void *arg)
 		w->ret = -ENOMEM;
 		return NULL;
 	}
-	ret = strata_obj_open(w->be, w->key, STRATA_OBJ_WRITE |
-						     STRATA_OBJ_CREATE |
-						     STRATA_OBJ_TRUNC, &obj);
+	ret = strata_obj_open(
+		w->be, w->key,
+		STRATA_OBJ_WRITE | STRATA_OBJ_CREATE | STRATA_OBJ_TRUNC, &obj);
 	for (unsigned int i = 0; ret == 0 && i < WRITER_CHUNKS; i++) {
 		uint64_t off = (uint64_t)i * WRITER_CHUNK;
 
@@ -741,9 +743,8 @@ static void concurrent_writers_on_distinct_objects(void **state)
 		w[i].seed = 100 + i;
 		w[i].ret = -1;
 		strcpy(w[i].key, K(s, k));
-		assert_int_equal(pthread_create(&th[i], NULL, writer_main,
-						&w[i]),
-				 0);
+		assert_int_equal(
+			pthread_create(&th[i], NULL, writer_main, &w[i]), 0);
 	}
 	for (unsigned int i = 0; i < 4; i++)
 		assert_int_equal(pthread_join(th[i], NULL), 0);
@@ -776,8 +777,8 @@ static void fd_matches_caps(void **state)
 	size_t n;
 	int fd;
 
-	obj = xopen(s, K(s, "a"), STRATA_OBJ_READ | STRATA_OBJ_WRITE |
-				   STRATA_OBJ_CREATE);
+	obj = xopen(s, K(s, "a"),
+		    STRATA_OBJ_READ | STRATA_OBJ_WRITE | STRATA_OBJ_CREATE);
 	fd = strata_obj_fd(obj);
 	if (!(strata_backend_caps(s->be) & STRATA_BCAP_FD)) {
 		assert_int_equal(fd, -1);
@@ -833,8 +834,19 @@ static void bad_keys_are_einval(void **state)
 {
 	struct suite *s = begin(state);
 	static const char *const bad[] = {
-		"", "/abs", "a/../b", "..", "../x", "a/..", ".", "./a",
-		"a//b", "a/", "a\nb", "tab\there", "x/.strata-tmp.1",
+		"",
+		"/abs",
+		"a/../b",
+		"..",
+		"../x",
+		"a/..",
+		".",
+		"./a",
+		"a//b",
+		"a/",
+		"a\nb",
+		"tab\there",
+		"x/.strata-tmp.1",
 	};
 	char longkey[STRATA_KEY_MAX + 2];
 	char longname[STRATA_KEY_MAX];
@@ -871,7 +883,7 @@ static void bad_keys_are_einval(void **state)
 /* ---- local driver and registry ---- */
 
 struct local_fix {
-	char dir[256];		/* short, so paths below it always fit */
+	char dir[256]; /* short, so paths below it always fit */
 	struct strata_backend *be;
 };
 
@@ -954,8 +966,7 @@ static void local_key_naming_a_shard_dir_is_eisdir(void **state)
 					 &obj),
 			 0);
 	assert_int_equal(strata_obj_close(obj), 0);
-	assert_int_equal(strata_obj_open(f->be, "77/66", STRATA_OBJ_READ,
-					 &obj),
+	assert_int_equal(strata_obj_open(f->be, "77/66", STRATA_OBJ_READ, &obj),
 			 -EISDIR);
 	assert_int_equal(strata_backend_stat(f->be, "77", &st), -EISDIR);
 }
@@ -1010,9 +1021,8 @@ static void local_holds_no_spare_descriptors(void **state)
 	for (int i = 0; i < 50; i++)
 		assert_int_equal(strata_obj_close(obj[i]), 0);
 	assert_int_equal(strata_backend_list(f->be, count_cb, &n), 0);
-	assert_int_equal(strata_backend_rename(f->be, "fd/00/obj0",
-					       "fd/new/obj0"),
-			 0);
+	assert_int_equal(
+		strata_backend_rename(f->be, "fd/00/obj0", "fd/new/obj0"), 0);
 	assert_int_equal(count_fds(), before);
 }
 
@@ -1062,7 +1072,7 @@ static void local_open_unwritable_root(void **state)
 	char err[512] = "";
 
 	if (geteuid() == 0)
-		skip();	/* root may write anywhere */
+		skip(); /* root may write anywhere */
 	snprintf(uri.path, sizeof(uri.path), "%s/ro", f->dir);
 	assert_int_equal(mkdir(uri.path, 0500), 0);
 	assert_int_equal(strata_backend_open(&uri, "cold", &be, err,
@@ -1087,8 +1097,8 @@ static void local_root_trailing_slash(void **state)
 	assert_int_equal(mkdir(uri.path, 0700), 0);
 	assert_int_equal(strata_backend_open(&uri, "s", &be, err, sizeof(err)),
 			 0);
-	assert_int_equal(strata_obj_open(be, "k/v", STRATA_OBJ_WRITE |
-							    STRATA_OBJ_CREATE,
+	assert_int_equal(strata_obj_open(be, "k/v",
+					 STRATA_OBJ_WRITE | STRATA_OBJ_CREATE,
 					 &obj),
 			 0);
 	assert_int_equal(strata_obj_close(obj), 0);
@@ -1118,8 +1128,8 @@ static void registry_maps_schemes(void **state)
 			 STRATA_BCAP_RANGE_READ | STRATA_BCAP_RANDOM_WRITE |
 				 STRATA_BCAP_RENAME | STRATA_BCAP_FD |
 				 STRATA_BCAP_FALLOCATE);
-	assert_int_equal(strata_mem_ops.caps & (STRATA_BCAP_FD |
-						STRATA_BCAP_FALLOCATE),
+	assert_int_equal(strata_mem_ops.caps &
+				 (STRATA_BCAP_FD | STRATA_BCAP_FALLOCATE),
 			 0);
 }
 
@@ -1134,9 +1144,9 @@ static void mem_open_object_survives_remove(void **state)
 
 	assert_int_equal(strata_backend_open(&uri, "m", &be, err, sizeof(err)),
 			 0);
-	assert_int_equal(strata_obj_open(be, "k", STRATA_OBJ_READ |
-							  STRATA_OBJ_WRITE |
-							  STRATA_OBJ_CREATE,
+	assert_int_equal(strata_obj_open(be, "k",
+					 STRATA_OBJ_READ | STRATA_OBJ_WRITE |
+						 STRATA_OBJ_CREATE,
 					 &obj),
 			 0);
 	assert_int_equal(strata_obj_write(obj, 0, "abc", 3), 0);
@@ -1200,9 +1210,8 @@ int main(void)
 		suite_current = d;
 		snprintf(name, sizeof(name), "conformance/%s", d->name);
 		printf("[----------] %s\n", name);
-		failed += cmocka_run_group_tests_name(name, conformance,
-						      suite_setup,
-						      suite_teardown);
+		failed += cmocka_run_group_tests_name(
+			name, conformance, suite_setup, suite_teardown);
 	}
 	printf("[----------] local\n");
 	failed += cmocka_run_group_tests_name("local", local, local_setup,

@@ -107,8 +107,8 @@ static strata_ino_t mk(struct strata_catalog *cat, strata_ino_t parent,
 	struct strata_attr t = tmpl(mode, 1000), out;
 	const char *target = S_ISLNK(mode) ? "target" : NULL;
 
-	assert_int_equal(strata_catalog_mknode(cat, parent, name, &t, target,
-					       &out), 0);
+	assert_int_equal(
+		strata_catalog_mknode(cat, parent, name, &t, target, &out), 0);
 	return out.ino;
 }
 
@@ -149,7 +149,8 @@ static void open_with_unknown_engine_is_einval(void **state)
 
 	(void)state;
 	assert_int_equal(strata_catalog_open("nosuch", ":memory:", &cat, err,
-					     sizeof(err)), -EINVAL);
+					     sizeof(err)),
+			 -EINVAL);
 	assert_null(cat);
 	assert_non_null(strstr(err, "'nosuch'"));
 }
@@ -161,8 +162,8 @@ static void open_in_missing_directory_names_the_file(void **state)
 	char err[256] = "";
 
 	(void)state;
-	assert_true(strata_catalog_open(NULL, path, &cat, err,
-					sizeof(err)) < 0);
+	assert_true(strata_catalog_open(NULL, path, &cat, err, sizeof(err)) <
+		    0);
 	assert_null(cat);
 	assert_non_null(strstr(err, path));
 }
@@ -306,11 +307,12 @@ static void mknode_of_symlink_stores_its_target(void **state)
 	char buf[64];
 	size_t len = 0;
 
-	assert_int_equal(strata_catalog_mknode(cat, ROOT, "l", &t, "../x/y",
-					       &out), 0);
+	assert_int_equal(
+		strata_catalog_mknode(cat, ROOT, "l", &t, "../x/y", &out), 0);
 	assert_int_equal(out.size, 6);
-	assert_int_equal(strata_catalog_readlink(cat, out.ino, buf,
-						 sizeof(buf), &len), 0);
+	assert_int_equal(strata_catalog_readlink(cat, out.ino, buf, sizeof(buf),
+						 &len),
+			 0);
 	assert_int_equal(len, 6);
 	assert_memory_equal(buf, "../x/y", 6);
 }
@@ -332,7 +334,8 @@ static void readlink_with_small_buffer_is_erange(void **state)
 	size_t len = 0;
 
 	assert_int_equal(strata_catalog_readlink(cat, l, buf, sizeof(buf),
-						 &len), -ERANGE);
+						 &len),
+			 -ERANGE);
 	assert_int_equal(len, strlen("target"));
 }
 
@@ -344,9 +347,11 @@ static void readlink_of_regular_file_is_einval(void **state)
 	size_t len;
 
 	assert_int_equal(strata_catalog_readlink(cat, f, buf, sizeof(buf),
-						 &len), -EINVAL);
+						 &len),
+			 -EINVAL);
 	assert_int_equal(strata_catalog_readlink(cat, 999, buf, sizeof(buf),
-						 &len), -ENOENT);
+						 &len),
+			 -ENOENT);
 }
 
 /* ---- setattr ---- */
@@ -358,20 +363,20 @@ static void setattr_changes_only_named_fields(void **state)
 	struct strata_attr in, out, got;
 
 	memset(&in, 0, sizeof(in));
-	in.mode = S_IFDIR | 04700;	/* the type bits must be ignored */
+	in.mode = S_IFDIR | 04700; /* the type bits must be ignored */
 	in.uid = 7;
 	in.gid = 8;
 	in.size = 4096;
 	in.mtime = ts(3000);
 	in.ctime = ts(3001);
 	in.version = 5;
-	assert_int_equal(strata_catalog_setattr(cat, f, &in,
-						STRATA_SET_MODE |
-						STRATA_SET_UID |
-						STRATA_SET_SIZE |
-						STRATA_SET_MTIME |
-						STRATA_SET_CTIME |
-						STRATA_SET_VERSION, &out), 0);
+	assert_int_equal(strata_catalog_setattr(
+				 cat, f, &in,
+				 STRATA_SET_MODE | STRATA_SET_UID |
+					 STRATA_SET_SIZE | STRATA_SET_MTIME |
+					 STRATA_SET_CTIME | STRATA_SET_VERSION,
+				 &out),
+			 0);
 	assert_int_equal(out.mode, S_IFREG | 04700);
 	assert_int_equal(out.uid, 7);
 	assert_int_equal(out.gid, 100);
@@ -391,7 +396,8 @@ static void setattr_of_missing_inode_is_enoent(void **state)
 
 	memset(&in, 0, sizeof(in));
 	assert_int_equal(strata_catalog_setattr(cat, 999, &in, STRATA_SET_UID,
-						&out), -ENOENT);
+						&out),
+			 -ENOENT);
 }
 
 /* ---- link, unlink, rmdir ---- */
@@ -530,7 +536,7 @@ static void rmdir_of_file_is_enotdir(void **state)
 
 struct collect {
 	size_t n;
-	size_t stop_after;	/* 0: never stop */
+	size_t stop_after; /* 0: never stop */
 	char names[64][32];
 	uint64_t offs[64];
 	strata_ino_t inos[64];
@@ -577,7 +583,8 @@ static void rename_moves_a_file_and_keeps_its_cookie(void **state)
 	bool replaced = true;
 
 	assert_int_equal(strata_catalog_rename(cat, ROOT, "f", d, "g", 0, &now,
-					       NULL, &replaced), 0);
+					       NULL, &replaced),
+			 0);
 	assert_false(replaced);
 	assert_int_equal(strata_catalog_lookup(cat, ROOT, "f", &got), -ENOENT);
 	assert_int_equal(strata_catalog_lookup(cat, d, "g", &got), 0);
@@ -599,7 +606,8 @@ static void rename_of_missing_name_is_enoent(void **state)
 	struct timespec now = ts(1);
 
 	assert_int_equal(strata_catalog_rename(cat, ROOT, "x", ROOT, "y", 0,
-					       &now, NULL, NULL), -ENOENT);
+					       &now, NULL, NULL),
+			 -ENOENT);
 }
 
 static void rename_replaces_an_existing_file(void **state)
@@ -612,7 +620,8 @@ static void rename_replaces_an_existing_file(void **state)
 	bool replaced = false;
 
 	assert_int_equal(strata_catalog_rename(cat, ROOT, "f", ROOT, "g", 0,
-					       &now, &v, &replaced), 0);
+					       &now, &v, &replaced),
+			 0);
 	assert_true(replaced);
 	assert_int_equal(v.ino, g);
 	assert_int_equal(v.nlink, 0);
@@ -635,8 +644,9 @@ static void rename_replaces_an_empty_directory(void **state)
 
 	assert_int_equal(nlink_of(cat, a), 3);
 	assert_int_equal(nlink_of(cat, b), 3);
-	assert_int_equal(strata_catalog_rename(cat, a, "x", b, "y", 0, &now,
-					       &v, &replaced), 0);
+	assert_int_equal(strata_catalog_rename(cat, a, "x", b, "y", 0, &now, &v,
+					       &replaced),
+			 0);
 	assert_true(replaced);
 	assert_int_equal(v.ino, y);
 	assert_int_equal(v.nlink, 0);
@@ -657,7 +667,8 @@ static void rename_onto_non_empty_directory_is_enotempty(void **state)
 	mk(cat, ROOT, "a", S_IFDIR | 0755);
 	mk(cat, b, "child", S_IFREG | 0644);
 	assert_int_equal(strata_catalog_rename(cat, ROOT, "a", ROOT, "b", 0,
-					       &now, NULL, NULL), -ENOTEMPTY);
+					       &now, NULL, NULL),
+			 -ENOTEMPTY);
 	assert_int_equal(strata_catalog_lookup(cat, ROOT, "a", &got), 0);
 	assert_int_equal(nlink_of(cat, ROOT), 4);
 }
@@ -670,7 +681,8 @@ static void rename_of_file_onto_directory_is_eisdir(void **state)
 	mk(cat, ROOT, "f", S_IFREG | 0644);
 	mk(cat, ROOT, "d", S_IFDIR | 0755);
 	assert_int_equal(strata_catalog_rename(cat, ROOT, "f", ROOT, "d", 0,
-					       &now, NULL, NULL), -EISDIR);
+					       &now, NULL, NULL),
+			 -EISDIR);
 }
 
 static void rename_of_directory_onto_file_is_enotdir(void **state)
@@ -681,7 +693,8 @@ static void rename_of_directory_onto_file_is_enotdir(void **state)
 	mk(cat, ROOT, "f", S_IFREG | 0644);
 	mk(cat, ROOT, "d", S_IFDIR | 0755);
 	assert_int_equal(strata_catalog_rename(cat, ROOT, "d", ROOT, "f", 0,
-					       &now, NULL, NULL), -ENOTDIR);
+					       &now, NULL, NULL),
+			 -ENOTDIR);
 }
 
 static void rename_noreplace_onto_existing_name_is_eexist(void **state)
@@ -694,10 +707,12 @@ static void rename_noreplace_onto_existing_name_is_eexist(void **state)
 	mk(cat, ROOT, "g", S_IFREG | 0644);
 	assert_int_equal(strata_catalog_rename(cat, ROOT, "f", ROOT, "g",
 					       STRATA_RENAME_NOREPLACE, &now,
-					       NULL, NULL), -EEXIST);
+					       NULL, NULL),
+			 -EEXIST);
 	assert_int_equal(strata_catalog_rename(cat, ROOT, "f", ROOT, "h",
 					       STRATA_RENAME_NOREPLACE, &now,
-					       NULL, NULL), 0);
+					       NULL, NULL),
+			 0);
 	assert_int_equal(strata_catalog_lookup(cat, ROOT, "h", &got), 0);
 }
 
@@ -712,7 +727,8 @@ static void rename_exchange_swaps_two_names(void **state)
 
 	assert_int_equal(strata_catalog_rename(cat, ROOT, "f", ROOT, "g",
 					       STRATA_RENAME_EXCHANGE, &now,
-					       NULL, &replaced), 0);
+					       NULL, &replaced),
+			 0);
 	assert_false(replaced);
 	assert_int_equal(strata_catalog_lookup(cat, ROOT, "f", &got), 0);
 	assert_int_equal(got.ino, g);
@@ -736,7 +752,8 @@ static void rename_exchange_of_dir_and_file_moves_parent_nlinks(void **state)
 	assert_int_equal(nlink_of(cat, b), 2);
 	assert_int_equal(strata_catalog_rename(cat, a, "sub", b, "f",
 					       STRATA_RENAME_EXCHANGE, &now,
-					       NULL, NULL), 0);
+					       NULL, NULL),
+			 0);
 	assert_int_equal(strata_catalog_lookup(cat, a, "sub", &got), 0);
 	assert_int_equal(got.ino, f);
 	assert_int_equal(strata_catalog_lookup(cat, b, "f", &got), 0);
@@ -753,7 +770,8 @@ static void rename_exchange_with_missing_target_is_enoent(void **state)
 	mk(cat, ROOT, "f", S_IFREG | 0644);
 	assert_int_equal(strata_catalog_rename(cat, ROOT, "f", ROOT, "g",
 					       STRATA_RENAME_EXCHANGE, &now,
-					       NULL, NULL), -ENOENT);
+					       NULL, NULL),
+			 -ENOENT);
 }
 
 static void rename_with_both_flags_is_einval(void **state)
@@ -764,8 +782,9 @@ static void rename_with_both_flags_is_einval(void **state)
 	mk(cat, ROOT, "f", S_IFREG | 0644);
 	assert_int_equal(strata_catalog_rename(cat, ROOT, "f", ROOT, "g",
 					       STRATA_RENAME_EXCHANGE |
-					       STRATA_RENAME_NOREPLACE, &now,
-					       NULL, NULL), -EINVAL);
+						       STRATA_RENAME_NOREPLACE,
+					       &now, NULL, NULL),
+			 -EINVAL);
 }
 
 static void rename_onto_a_hard_link_of_itself_does_nothing(void **state)
@@ -778,13 +797,15 @@ static void rename_onto_a_hard_link_of_itself_does_nothing(void **state)
 
 	assert_int_equal(strata_catalog_link(cat, f, ROOT, "g", &now, NULL), 0);
 	assert_int_equal(strata_catalog_rename(cat, ROOT, "f", ROOT, "g", 0,
-					       &now, NULL, &replaced), 0);
+					       &now, NULL, &replaced),
+			 0);
 	assert_false(replaced);
 	assert_int_equal(strata_catalog_lookup(cat, ROOT, "f", &got), 0);
 	assert_int_equal(strata_catalog_lookup(cat, ROOT, "g", &got), 0);
 	assert_int_equal(got.nlink, 2);
 	assert_int_equal(strata_catalog_rename(cat, ROOT, "f", ROOT, "f", 0,
-					       &now, NULL, NULL), 0);
+					       &now, NULL, NULL),
+			 0);
 	assert_int_equal(strata_catalog_lookup(cat, ROOT, "f", &got), 0);
 }
 
@@ -798,14 +819,16 @@ static void rename_of_directory_to_other_parent_moves_nlink(void **state)
 	struct strata_attr got;
 
 	assert_int_equal(strata_catalog_rename(cat, a, "d", b, "e", 0, &now,
-					       NULL, NULL), 0);
+					       NULL, NULL),
+			 0);
 	assert_int_equal(nlink_of(cat, a), 2);
 	assert_int_equal(nlink_of(cat, b), 3);
 	assert_int_equal(nlink_of(cat, d), 2);
 	assert_int_equal(strata_catalog_lookup(cat, b, "e", &got), 0);
 	assert_int_equal(got.ino, d);
 	assert_int_equal(strata_catalog_rename(cat, b, "e", b, "f", 0, &now,
-					       NULL, NULL), 0);
+					       NULL, NULL),
+			 0);
 	assert_int_equal(nlink_of(cat, b), 3);
 }
 
@@ -818,11 +841,14 @@ static void rename_of_directory_into_its_own_subtree_is_einval(void **state)
 
 	mk(cat, b, "c", S_IFDIR | 0755);
 	assert_int_equal(strata_catalog_rename(cat, ROOT, "a", b, "x", 0, &now,
-					       NULL, NULL), -EINVAL);
+					       NULL, NULL),
+			 -EINVAL);
 	assert_int_equal(strata_catalog_rename(cat, ROOT, "a", a, "x", 0, &now,
-					       NULL, NULL), -EINVAL);
+					       NULL, NULL),
+			 -EINVAL);
 	assert_int_equal(strata_catalog_rename(cat, ROOT, "a", b, "c", 0, &now,
-					       NULL, NULL), -EINVAL);
+					       NULL, NULL),
+			 -EINVAL);
 }
 
 /* ---- readdir ---- */
@@ -878,7 +904,8 @@ static void readdir_stops_when_callback_returns_nonzero(void **state)
 	memset(&c, 0, sizeof(c));
 	assert_int_equal(strata_catalog_readdir(cat, ROOT,
 						cookie_of(cat, ROOT, "b"),
-						collect_cb, &c), 0);
+						collect_cb, &c),
+			 0);
 	assert_int_equal(c.n, 1);
 	assert_string_equal(c.names[0], "c");
 }
@@ -917,11 +944,12 @@ static void readdir_resumes_after_entries_change_between_pages(void **state)
 	assert_int_equal(strata_catalog_unlink(cat, ROOT, "a", &now, NULL), 0);
 	assert_int_equal(strata_catalog_unlink(cat, ROOT, "c", &now, NULL), 0);
 	assert_int_equal(strata_catalog_rename(cat, ROOT, "d", ROOT, "dd", 0,
-					       &now, NULL, NULL), 0);
+					       &now, NULL, NULL),
+			 0);
 	mk(cat, ROOT, "e", S_IFREG | 0644);
 	memset(&c, 0, sizeof(c));
-	assert_int_equal(strata_catalog_readdir(cat, ROOT, off, collect_cb,
-						&c), 0);
+	assert_int_equal(strata_catalog_readdir(cat, ROOT, off, collect_cb, &c),
+			 0);
 	assert_int_equal(c.n, 2);
 	assert_string_equal(c.names[0], "dd");
 	assert_string_equal(c.names[1], "e");
@@ -939,11 +967,11 @@ static int reenter_cb(void *arg, const struct strata_dirent *de)
 	struct strata_attr got;
 	struct timespec now = ts(1);
 
-	assert_int_equal(strata_catalog_lookup(r->cat, r->dir, de->name,
-					       &got), 0);
+	assert_int_equal(strata_catalog_lookup(r->cat, r->dir, de->name, &got),
+			 0);
 	assert_int_equal(got.ino, de->attr->ino);
-	assert_int_equal(strata_catalog_unlink(r->cat, r->dir, de->name, &now,
-					       NULL), 0);
+	assert_int_equal(
+		strata_catalog_unlink(r->cat, r->dir, de->name, &now, NULL), 0);
 	r->n++;
 	return 0;
 }
@@ -969,7 +997,7 @@ struct counter {
 	size_t n;
 	uint64_t last;
 	bool ordered;
-	size_t stop_every;	/* 0: never */
+	size_t stop_every; /* 0: never */
 };
 
 static int count_cb(void *arg, const struct strata_dirent *de)
@@ -995,10 +1023,10 @@ static void readdir_of_ten_thousand_entries_pages_completely(void **state)
 	for (i = 0; i < 10000; i++) {
 		snprintf(name, sizeof(name), "file-%05d", i);
 		assert_int_equal(strata_catalog_mknode(cat, ROOT, name, &t,
-						       NULL, NULL), 0);
+						       NULL, NULL),
+				 0);
 	}
-	assert_int_equal(strata_catalog_readdir(cat, ROOT, 0, count_cb, &c),
-			 0);
+	assert_int_equal(strata_catalog_readdir(cat, ROOT, 0, count_cb, &c), 0);
 	assert_int_equal(c.n, 10000);
 	assert_true(c.ordered);
 	/* Resume in small chunks, as a FUSE buffer would. */
@@ -1008,7 +1036,8 @@ static void readdir_of_ten_thousand_entries_pages_completely(void **state)
 	do {
 		before = c.n;
 		assert_int_equal(strata_catalog_readdir(cat, ROOT, c.last,
-							count_cb, &c), 0);
+							count_cb, &c),
+				 0);
 	} while (c.n != before);
 	assert_int_equal(c.n, 10000);
 	assert_true(c.ordered);
@@ -1037,7 +1066,8 @@ static void purge_removes_the_inode_and_its_rows(void **state)
 {
 	struct strata_catalog *cat = *state;
 	strata_ino_t f = mk(cat, ROOT, "f", S_IFREG | 0644);
-	struct strata_tier_row tier = { .name = "fast", .url = "local:///x",
+	struct strata_tier_row tier = { .name = "fast",
+					.url = "local:///x",
 					.site = "here" };
 	struct timespec now = ts(1), mt = ts(2);
 	struct strata_attr got;
@@ -1046,8 +1076,8 @@ static void purge_removes_the_inode_and_its_rows(void **state)
 	int n = 0;
 
 	assert_int_equal(strata_catalog_tier_ensure(cat, &tier, &tier), 0);
-	assert_int_equal(strata_catalog_setxattr(cat, f, "user.a", "1", 1, 0,
-						 &now), 0);
+	assert_int_equal(
+		strata_catalog_setxattr(cat, f, "user.a", "1", 1, 0, &now), 0);
 	assert_int_equal(strata_catalog_commit_write(cat, f, tier.id, "k/1", 5,
 						     &mt, true, false, NULL),
 			 0);
@@ -1055,9 +1085,10 @@ static void purge_removes_the_inode_and_its_rows(void **state)
 	assert_int_equal(strata_catalog_purge(cat, f), 0);
 	assert_int_equal(strata_catalog_getattr(cat, f, &got), -ENOENT);
 	assert_int_equal(strata_catalog_getxattr(cat, f, "user.a", buf,
-						 sizeof(buf), &len), -ENOENT);
-	assert_int_equal(strata_catalog_replica_list(cat, f, count_replica_cb,
-						     &n), 0);
+						 sizeof(buf), &len),
+			 -ENOENT);
+	assert_int_equal(
+		strata_catalog_replica_list(cat, f, count_replica_cb, &n), 0);
 	assert_int_equal(n, 0);
 }
 
@@ -1095,18 +1126,21 @@ static void xattr_set_then_get_returns_the_value(void **state)
 	size_t len = 0;
 
 	assert_int_equal(strata_catalog_setxattr(cat, f, "user.tag", "v\0x", 3,
-						 0, &now), 0);
+						 0, &now),
+			 0);
 	assert_int_equal(strata_catalog_getattr(cat, f, &got), 0);
 	assert_ts_equal(got.ctime, now);
-	assert_int_equal(strata_catalog_getxattr(cat, f, "user.tag", NULL, 0,
-						 &len), 0);
+	assert_int_equal(
+		strata_catalog_getxattr(cat, f, "user.tag", NULL, 0, &len), 0);
 	assert_int_equal(len, 3);
 	assert_int_equal(strata_catalog_getxattr(cat, f, "user.tag", buf,
-						 sizeof(buf), &len), 0);
+						 sizeof(buf), &len),
+			 0);
 	assert_int_equal(len, 3);
 	assert_memory_equal(buf, "v\0x", 3);
 	assert_int_equal(strata_catalog_getxattr(cat, f, "user.tag", buf, 2,
-						 &len), -ERANGE);
+						 &len),
+			 -ERANGE);
 }
 
 static void xattr_of_empty_value_has_length_zero(void **state)
@@ -1117,10 +1151,11 @@ static void xattr_of_empty_value_has_length_zero(void **state)
 	char buf[4];
 	size_t len = 99;
 
-	assert_int_equal(strata_catalog_setxattr(cat, f, "user.e", NULL, 0, 0,
-						 &now), 0);
+	assert_int_equal(
+		strata_catalog_setxattr(cat, f, "user.e", NULL, 0, 0, &now), 0);
 	assert_int_equal(strata_catalog_getxattr(cat, f, "user.e", buf,
-						 sizeof(buf), &len), 0);
+						 sizeof(buf), &len),
+			 0);
 	assert_int_equal(len, 0);
 }
 
@@ -1132,9 +1167,11 @@ static void getxattr_of_missing_name_is_enodata(void **state)
 	size_t len;
 
 	assert_int_equal(strata_catalog_getxattr(cat, f, "user.no", buf,
-						 sizeof(buf), &len), -ENODATA);
+						 sizeof(buf), &len),
+			 -ENODATA);
 	assert_int_equal(strata_catalog_getxattr(cat, 999, "user.no", buf,
-						 sizeof(buf), &len), -ENOENT);
+						 sizeof(buf), &len),
+			 -ENOENT);
 }
 
 static void setxattr_flags_check_presence(void **state)
@@ -1149,7 +1186,8 @@ static void setxattr_flags_check_presence(void **state)
 						 STRATA_XATTR_REPLACE, &now),
 			 -ENODATA);
 	assert_int_equal(strata_catalog_setxattr(cat, f, "user.a", "1", 1,
-						 STRATA_XATTR_CREATE, &now), 0);
+						 STRATA_XATTR_CREATE, &now),
+			 0);
 	assert_int_equal(strata_catalog_setxattr(cat, f, "user.a", "2", 1,
 						 STRATA_XATTR_CREATE, &now),
 			 -EEXIST);
@@ -1157,10 +1195,12 @@ static void setxattr_flags_check_presence(void **state)
 						 STRATA_XATTR_REPLACE, &now),
 			 0);
 	assert_int_equal(strata_catalog_getxattr(cat, f, "user.a", buf,
-						 sizeof(buf), &len), 0);
+						 sizeof(buf), &len),
+			 0);
 	assert_memory_equal(buf, "3", 1);
-	assert_int_equal(strata_catalog_setxattr(cat, 999, "user.a", "1", 1,
-						 0, &now), -ENOENT);
+	assert_int_equal(strata_catalog_setxattr(cat, 999, "user.a", "1", 1, 0,
+						 &now),
+			 -ENOENT);
 }
 
 static void listxattr_returns_names_and_checks_the_buffer(void **state)
@@ -1171,23 +1211,24 @@ static void listxattr_returns_names_and_checks_the_buffer(void **state)
 	char buf[64];
 	size_t len = 99;
 
-	assert_int_equal(strata_catalog_listxattr(cat, f, buf, sizeof(buf),
-						  &len), 0);
+	assert_int_equal(
+		strata_catalog_listxattr(cat, f, buf, sizeof(buf), &len), 0);
 	assert_int_equal(len, 0);
-	assert_int_equal(strata_catalog_setxattr(cat, f, "user.b", "1", 1, 0,
-						 &now), 0);
-	assert_int_equal(strata_catalog_setxattr(cat, f, "user.a", "1", 1, 0,
-						 &now), 0);
+	assert_int_equal(
+		strata_catalog_setxattr(cat, f, "user.b", "1", 1, 0, &now), 0);
+	assert_int_equal(
+		strata_catalog_setxattr(cat, f, "user.a", "1", 1, 0, &now), 0);
 	assert_int_equal(strata_catalog_listxattr(cat, f, NULL, 0, &len), 0);
 	assert_int_equal(len, 14);
-	assert_int_equal(strata_catalog_listxattr(cat, f, buf, sizeof(buf),
-						  &len), 0);
+	assert_int_equal(
+		strata_catalog_listxattr(cat, f, buf, sizeof(buf), &len), 0);
 	assert_int_equal(len, 14);
 	assert_memory_equal(buf, "user.a\0user.b\0", 14);
 	assert_int_equal(strata_catalog_listxattr(cat, f, buf, 10, &len),
 			 -ERANGE);
 	assert_int_equal(strata_catalog_listxattr(cat, 999, buf, sizeof(buf),
-						  &len), -ENOENT);
+						  &len),
+			 -ENOENT);
 }
 
 static void removexattr_deletes_and_reports_missing(void **state)
@@ -1199,14 +1240,15 @@ static void removexattr_deletes_and_reports_missing(void **state)
 	char buf[4];
 	size_t len;
 
-	assert_int_equal(strata_catalog_setxattr(cat, f, "user.a", "1", 1, 0,
-						 &now), 0);
+	assert_int_equal(
+		strata_catalog_setxattr(cat, f, "user.a", "1", 1, 0, &now), 0);
 	assert_int_equal(strata_catalog_removexattr(cat, f, "user.a", &later),
 			 0);
 	assert_int_equal(strata_catalog_getattr(cat, f, &got), 0);
 	assert_ts_equal(got.ctime, later);
 	assert_int_equal(strata_catalog_getxattr(cat, f, "user.a", buf,
-						 sizeof(buf), &len), -ENODATA);
+						 sizeof(buf), &len),
+			 -ENODATA);
 	assert_int_equal(strata_catalog_removexattr(cat, f, "user.a", &now),
 			 -ENODATA);
 }
@@ -1216,9 +1258,12 @@ static void removexattr_deletes_and_reports_missing(void **state)
 static void tier_ensure_creates_then_updates_and_keeps_the_id(void **state)
 {
 	struct strata_catalog *cat = *state;
-	struct strata_tier_row in = { .name = "nvme", .url = "local:///a",
-				      .site = "paris", .capacity = 10 };
-	struct strata_tier_row s3 = { .name = "s3", .url = "s3://b/",
+	struct strata_tier_row in = { .name = "nvme",
+				      .url = "local:///a",
+				      .site = "paris",
+				      .capacity = 10 };
+	struct strata_tier_row s3 = { .name = "s3",
+				      .url = "s3://b/",
 				      .site = "paris" };
 	struct strata_tier_row out, again, list[4];
 	size_t n = 0;
@@ -1272,8 +1317,11 @@ static void replica_put_list_and_del_round_trip(void **state)
 	struct strata_catalog *cat = *state;
 	strata_ino_t f = mk(cat, ROOT, "f", S_IFREG | 0644);
 	uint32_t t1 = tier(cat, "one"), t2 = tier(cat, "two");
-	struct strata_replica r = { .ino = f, .tier_id = t2, .key = "obj/2",
-				    .version = 3, .size = 10,
+	struct strata_replica r = { .ino = f,
+				    .tier_id = t2,
+				    .key = "obj/2",
+				    .version = 3,
+				    .size = 10,
 				    .state = STRATA_REPLICA_COPYING };
 	struct replicas v = { 0 };
 
@@ -1303,7 +1351,8 @@ static void replica_put_for_missing_inode_or_tier_is_enoent(void **state)
 {
 	struct strata_catalog *cat = *state;
 	strata_ino_t f = mk(cat, ROOT, "f", S_IFREG | 0644);
-	struct strata_replica r = { .ino = 999, .tier_id = tier(cat, "t"),
+	struct strata_replica r = { .ino = 999,
+				    .tier_id = tier(cat, "t"),
 				    .key = "k" };
 
 	assert_int_equal(strata_catalog_replica_put(cat, &r), -ENOENT);
@@ -1318,8 +1367,9 @@ static void commit_write_with_bump_versions_inode_and_replica(void **state)
 	strata_ino_t f = mk(cat, ROOT, "f", S_IFREG | 0644);
 	uint32_t t1 = tier(cat, "one"), t2 = tier(cat, "two");
 	struct timespec mt = ts(20000);
-	struct strata_replica old = { .ino = f, .tier_id = t2, .key = "old",
-				      .version = 0, .size = 0 };
+	struct strata_replica old = {
+		.ino = f, .tier_id = t2, .key = "old", .version = 0, .size = 0
+	};
 	struct strata_attr out, got;
 	struct replicas v = { 0 };
 
@@ -1341,7 +1391,7 @@ static void commit_write_with_bump_versions_inode_and_replica(void **state)
 	assert_int_equal(v.r[0].version, 1);
 	assert_int_equal(v.r[0].size, 4096);
 	assert_int_equal(v.r[0].state, STRATA_REPLICA_VALID);
-	assert_int_equal(v.r[1].version, 0);	/* now stale */
+	assert_int_equal(v.r[1].version, 0); /* now stale */
 }
 
 static void commit_write_without_bump_updates_sizes_only(void **state)
@@ -1354,9 +1404,11 @@ static void commit_write_without_bump_updates_sizes_only(void **state)
 	struct replicas v = { 0 };
 
 	assert_int_equal(strata_catalog_commit_write(cat, f, t1, "k", 10, &mt,
-						     true, false, &out), 0);
+						     true, false, &out),
+			 0);
 	assert_int_equal(strata_catalog_commit_write(cat, f, t1, "k", 30, &mt2,
-						     false, false, &out), 0);
+						     false, false, &out),
+			 0);
 	assert_int_equal(out.version, 1);
 	assert_int_equal(out.size, 30);
 	assert_ts_equal(out.mtime, mt2);
@@ -1380,11 +1432,11 @@ static void stats_counts_inodes_and_regular_bytes(void **state)
 
 	mk(cat, ROOT, "d", S_IFDIR | 0755);
 	mk(cat, ROOT, "l", S_IFLNK | 0777);
-	assert_int_equal(strata_catalog_setattr(cat, f, &in, STRATA_SET_SIZE,
-						NULL), 0);
+	assert_int_equal(
+		strata_catalog_setattr(cat, f, &in, STRATA_SET_SIZE, NULL), 0);
 	in.size = 24;
-	assert_int_equal(strata_catalog_setattr(cat, g, &in, STRATA_SET_SIZE,
-						NULL), 0);
+	assert_int_equal(
+		strata_catalog_setattr(cat, g, &in, STRATA_SET_SIZE, NULL), 0);
 	assert_int_equal(strata_catalog_stats(cat, &st), 0);
 	assert_int_equal(st.inodes, 5);
 	assert_int_equal(st.bytes, 1024);
@@ -1405,19 +1457,21 @@ static void file_catalog_persists_across_reopen(void **state)
 	size_t len;
 
 	assert_int_equal(strata_catalog_open("sqlite", t->path, &cat, err,
-					     sizeof(err)), 0);
+					     sizeof(err)),
+			 0);
 	f = mk(cat, ROOT, "kept", S_IFREG | 0600);
 	mk(cat, ROOT, "dir", S_IFDIR | 0755);
-	assert_int_equal(strata_catalog_setxattr(cat, f, "user.x", "yz", 2, 0,
-						 &mt), 0);
+	assert_int_equal(
+		strata_catalog_setxattr(cat, f, "user.x", "yz", 2, 0, &mt), 0);
 	assert_int_equal(strata_catalog_commit_write(cat, f, tier(cat, "t"),
 						     "k", 9, &mt, true, true,
-						     &out), 0);
+						     &out),
+			 0);
 	assert_int_equal(strata_catalog_checkpoint(cat), 0);
 	strata_catalog_close(cat);
 
-	assert_int_equal(strata_catalog_open(NULL, t->path, &cat, err,
-					     sizeof(err)), 0);
+	assert_int_equal(
+		strata_catalog_open(NULL, t->path, &cat, err, sizeof(err)), 0);
 	assert_int_equal(strata_catalog_lookup(cat, ROOT, "kept", &got), 0);
 	assert_int_equal(got.ino, f);
 	assert_int_equal(got.mode, S_IFREG | 0600);
@@ -1425,7 +1479,8 @@ static void file_catalog_persists_across_reopen(void **state)
 	assert_int_equal(got.version, 1);
 	assert_int_equal(nlink_of(cat, ROOT), 3);
 	assert_int_equal(strata_catalog_getxattr(cat, f, "user.x", buf,
-						 sizeof(buf), &len), 0);
+						 sizeof(buf), &len),
+			 0);
 	assert_memory_equal(buf, "yz", 2);
 	strata_catalog_close(cat);
 }
@@ -1438,23 +1493,26 @@ static void catalog_with_newer_schema_is_refused_with_eproto(void **state)
 	char err[256] = "";
 	sqlite3 *db = NULL;
 
-	assert_int_equal(strata_catalog_open(NULL, t->path, &cat, err,
-					     sizeof(err)), 0);
+	assert_int_equal(
+		strata_catalog_open(NULL, t->path, &cat, err, sizeof(err)), 0);
 	strata_catalog_close(cat);
 	cat = NULL;
 	assert_int_equal(sqlite3_open(t->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL,
-				      NULL, NULL), SQLITE_OK);
+				      NULL, NULL),
+			 SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(strata_catalog_open(NULL, t->path, &cat, err,
-					     sizeof(err)), -EPROTO);
+					     sizeof(err)),
+			 -EPROTO);
 	assert_null(cat);
 	assert_non_null(strstr(err, t->path));
 	assert_non_null(strstr(err, "99"));
 	/* The refused file is left as it was. */
 	assert_int_equal(sqlite3_open(t->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st,
-					    NULL), SQLITE_OK);
+					    NULL),
+			 SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(st, 0), 99);
 	sqlite3_finalize(st);
@@ -1484,8 +1542,8 @@ static void *conc_worker(void *arg)
 			w->failures++;
 		if (strata_catalog_lookup(w->cat, ROOT, name, &got))
 			w->failures++;
-		if (i % 2 && strata_catalog_unlink(w->cat, ROOT, name, &now,
-						   &got))
+		if (i % 2 &&
+		    strata_catalog_unlink(w->cat, ROOT, name, &now, &got))
 			w->failures++;
 		if (i % 2 && strata_catalog_purge(w->cat, got.ino))
 			w->failures++;
@@ -1504,8 +1562,8 @@ static void run_concurrently(struct strata_catalog *cat)
 		w[i].cat = cat;
 		w[i].id = i;
 		w[i].failures = 0;
-		assert_int_equal(pthread_create(&th[i], NULL, conc_worker,
-						&w[i]), 0);
+		assert_int_equal(
+			pthread_create(&th[i], NULL, conc_worker, &w[i]), 0);
 	}
 	for (i = 0; i < CONC_THREADS; i++) {
 		assert_int_equal(pthread_join(th[i], NULL), 0);
@@ -1521,8 +1579,8 @@ static void threads_creating_and_unlinking_at_once_see_no_error(void **state)
 	struct strata_catalog *cat = NULL;
 	char err[256];
 
-	assert_int_equal(strata_catalog_open(NULL, t->path, &cat, err,
-					     sizeof(err)), 0);
+	assert_int_equal(
+		strata_catalog_open(NULL, t->path, &cat, err, sizeof(err)), 0);
 	run_concurrently(cat);
 	strata_catalog_close(cat);
 }
@@ -1540,7 +1598,8 @@ static void memory_catalogs_are_independent(void **state)
 
 	mk(cat, ROOT, "only-here", S_IFREG | 0644);
 	assert_int_equal(strata_catalog_open(NULL, ":memory:", &other, err,
-					     sizeof(err)), 0);
+					     sizeof(err)),
+			 0);
 	assert_int_equal(strata_catalog_lookup(other, ROOT, "only-here", &got),
 			 -ENOENT);
 	strata_catalog_close(other);

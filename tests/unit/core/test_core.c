@@ -27,8 +27,8 @@
 #include "util.h"
 
 struct fixture {
-	char dir[PATH_MAX];	/* mkdtemp, resolved by realpath */
-	char text[16384];	/* the config text, @D@ expanded */
+	char dir[PATH_MAX]; /* mkdtemp, resolved by realpath */
+	char text[16384];   /* the config text, @D@ expanded */
 	char err[STRATA_CFG_ERR_MAX];
 	struct strata_cfg *cfg;
 };
@@ -127,8 +127,9 @@ static void expect_err(struct fixture *f, const char *tmpl, int line,
 			 f->err, prefix, phrase);
 }
 
-#define NS "[namespace]\ncatalog = /var/lib/strata/catalog.db\nsite = lab\n" \
-	   "placement = nvme\n"
+#define NS                                                                \
+	"[namespace]\ncatalog = /var/lib/strata/catalog.db\nsite = lab\n" \
+	"placement = nvme\n"
 #define TIER "[tier nvme]\nurl = file://@D@/nvme\n"
 
 /* ---- util ---- */
@@ -228,8 +229,8 @@ static void log_debug_mask_by_name(void **state)
 {
 	char bad[16] = "";
 
-	assert_int_equal(strata_log_set_debug("catalog,backend", bad,
-					      sizeof(bad)), 0);
+	assert_int_equal(
+		strata_log_set_debug("catalog,backend", bad, sizeof(bad)), 0);
 	assert_true(strata_log_enabled(STRATA_LOG_DEBUG, STRATA_SUB_CATALOG));
 	assert_true(strata_log_enabled(STRATA_LOG_DEBUG, STRATA_SUB_BACKEND));
 	assert_false(strata_log_enabled(STRATA_LOG_DEBUG, STRATA_SUB_VFS));
@@ -260,27 +261,30 @@ static void uri_splits_generic_urls(void **state)
 	char err[256];
 
 	assert_int_equal(strata_uri_parse("nfs://filer:2049/export/a?v=4.1&x=1",
-					  &u, err, sizeof(err)), 0);
+					  &u, err, sizeof(err)),
+			 0);
 	assert_string_equal(u.scheme, "nfs");
 	assert_string_equal(u.host, "filer:2049");
 	assert_string_equal(u.path, "/export/a");
 	assert_string_equal(u.query, "v=4.1&x=1");
 
 	assert_int_equal(strata_uri_parse("s3://bucket/some/prefix", &u, err,
-					  sizeof(err)), 0);
+					  sizeof(err)),
+			 0);
 	assert_string_equal(u.scheme, "s3");
 	assert_string_equal(u.host, "bucket");
 	assert_string_equal(u.path, "/some/prefix");
 	assert_string_equal(u.query, "");
 
 	assert_int_equal(strata_uri_parse("s3://bucket?region=eu", &u, err,
-					  sizeof(err)), 0);
+					  sizeof(err)),
+			 0);
 	assert_string_equal(u.host, "bucket");
 	assert_string_equal(u.path, "");
 	assert_string_equal(u.query, "region=eu");
 
-	assert_int_equal(strata_uri_parse("FILE:///srv/tier", &u, err,
-					  sizeof(err)), 0);
+	assert_int_equal(
+		strata_uri_parse("FILE:///srv/tier", &u, err, sizeof(err)), 0);
 	assert_string_equal(u.scheme, "file");
 	assert_string_equal(u.host, "");
 	assert_string_equal(u.path, "/srv/tier");
@@ -301,7 +305,8 @@ static void uri_rejects_missing_scheme(void **state)
 			 -EINVAL);
 	assert_non_null(strstr(err, "bad scheme"));
 	assert_int_equal(strata_uri_parse("averyveryverylongscheme://x", &u,
-					  err, sizeof(err)), -EINVAL);
+					  err, sizeof(err)),
+			 -EINVAL);
 }
 
 /* ---- good configs ---- */
@@ -468,7 +473,8 @@ static void cfg_error_leaves_output_untouched(void **state)
 	strcpy(c->site, "keep");
 	expand(f, NS TIER "bogus = 1\n");
 	assert_int_equal(strata_cfg_parse("t.conf", f->text, c, err,
-					  sizeof(err)), -EINVAL);
+					  sizeof(err)),
+			 -EINVAL);
 	assert_int_equal(c->ntiers, 77);
 	assert_string_equal(c->site, "keep");
 	free(c);
@@ -544,8 +550,10 @@ static void cfg_bad_tier_name(void **state)
 	expect_err(*state, NS "[tier]\n", 5, "missing tier name");
 	snprintf(tmpl, sizeof(tmpl), NS "[tier %064d]\n", 0);
 	expect_err(*state, tmpl, 5, "bad tier name");
-	snprintf(tmpl, sizeof(tmpl), NS "[tier %063d]\nurl = file://@D@/nvme\n"
-		 "[tier nvme]\nurl = file://@D@/nvme\n", 0);
+	snprintf(tmpl, sizeof(tmpl),
+		 NS "[tier %063d]\nurl = file://@D@/nvme\n"
+		    "[tier nvme]\nurl = file://@D@/nvme\n",
+		 0);
 	assert_int_equal(parse(*state, tmpl), 0);
 }
 
@@ -588,9 +596,10 @@ static void cfg_bad_file_dir_missing(void **state)
 	struct fixture *f = *state;
 	char phrase[PATH_MAX + 64];
 
-	snprintf(phrase, sizeof(phrase),
-		 "cannot use tier directory '%s/nope': No such file or directory",
-		 f->dir);
+	snprintf(
+		phrase, sizeof(phrase),
+		"cannot use tier directory '%s/nope': No such file or directory",
+		f->dir);
 	expect_err(f, NS "[tier nvme]\nurl = file://@D@/nope\n", 6, phrase);
 }
 
@@ -625,8 +634,9 @@ static void cfg_bad_missing_namespace(void **state)
 
 static void cfg_bad_placement_unknown(void **state)
 {
-	expect_err(*state, "[namespace]\ncatalog = /c\nplacement = ssd\n"
-			   "site = lab\n" TIER,
+	expect_err(*state,
+		   "[namespace]\ncatalog = /c\nplacement = ssd\n"
+		   "site = lab\n" TIER,
 		   3, "placement 'ssd' is not a defined tier");
 }
 
@@ -661,8 +671,7 @@ static void cfg_bad_too_many_tiers(void **state)
 	n = (size_t)snprintf(tmpl, sizeof(tmpl), "%s", NS TIER);
 	for (int i = 0; i < STRATA_CFG_MAX_TIERS; i++)
 		n += (size_t)snprintf(tmpl + n, sizeof(tmpl) - n,
-				      "[tier t%d]\nurl = file://@D@/nvme\n",
-				      i);
+				      "[tier t%d]\nurl = file://@D@/nvme\n", i);
 	expect_err(*state, tmpl, 5 + 2 * STRATA_CFG_MAX_TIERS,
 		   "too many tiers");
 }
@@ -701,7 +710,7 @@ static void cfg_load_unreadable_file(void **state)
 	char want[PATH_MAX + 96];
 
 	if (geteuid() == 0)
-		skip();	/* root reads anything */
+		skip(); /* root reads anything */
 	snprintf(path, sizeof(path), "%s/secret.conf", f->dir);
 	put_file(path, "", 0);
 	assert_int_equal(chmod(path, 0), 0);
@@ -723,8 +732,8 @@ static void cfg_load_reports_path_and_line(void **state)
 	put_file(path, f->text, strlen(f->text));
 	assert_int_equal(strata_cfg_load(path, f->cfg, f->err, sizeof(f->err)),
 			 -EINVAL);
-	snprintf(want, sizeof(want),
-		 "%s:5: unknown key 'oops' in [namespace]", path);
+	snprintf(want, sizeof(want), "%s:5: unknown key 'oops' in [namespace]",
+		 path);
 	assert_string_equal(f->err, want);
 }
 

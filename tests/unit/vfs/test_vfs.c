@@ -42,11 +42,10 @@ static int setup(void **state)
 		strcpy(t->site, "here");
 		snprintf(url, sizeof(url), "mem://%s-%p", t->name, (void *)cfg);
 		strcpy(t->url, url);
-		assert_int_equal(strata_uri_parse(url, &t->uri, err,
-						  sizeof(err)), 0);
+		assert_int_equal(
+			strata_uri_parse(url, &t->uri, err, sizeof(err)), 0);
 	}
-	assert_int_equal(strata_vfs_new(cfg, &opts, &vfs, err, sizeof(err)),
-			 0);
+	assert_int_equal(strata_vfs_new(cfg, &opts, &vfs, err, sizeof(err)), 0);
 	free(cfg);
 	*state = vfs;
 	return 0;
@@ -70,7 +69,8 @@ static int count_objects(struct strata_vfs *vfs)
 	int n = 0;
 
 	assert_int_equal(strata_backend_list(vfs->placement->be,
-					     count_objects_cb, &n), 0);
+					     count_objects_cb, &n),
+			 0);
 	return n;
 }
 
@@ -81,7 +81,8 @@ static uint64_t create_file(struct strata_vfs *vfs, const char *name,
 	uint64_t fh;
 
 	assert_int_equal(strata_vfs_create(vfs, &root, STRATA_ROOT_INO, name,
-					   0644, O_RDWR, st, &fh, &oflags), 0);
+					   0644, O_RDWR, st, &fh, &oflags),
+			 0);
 	return fh;
 }
 
@@ -97,8 +98,8 @@ static void empty_file_has_no_object(void **state)
 	assert_int_equal(st.st_size, 0);
 }
 
-static void written_bytes_read_back_and_size_reaches_catalog_at_flush(
-	void **state)
+static void
+written_bytes_read_back_and_size_reaches_catalog_at_flush(void **state)
 {
 	struct strata_vfs *vfs = *state;
 	struct strata_attr a;
@@ -116,8 +117,8 @@ static void written_bytes_read_back_and_size_reaches_catalog_at_flush(
 	assert_int_equal(a.size, 0);
 	assert_int_equal(strata_vfs_getattr(vfs, st.st_ino, &st), 0);
 	assert_int_equal(st.st_size, 11);
-	assert_int_equal(strata_vfs_read(vfs, fh, 6, sizeof(scratch), scratch,
-					 &vb), 0);
+	assert_int_equal(
+		strata_vfs_read(vfs, fh, 6, sizeof(scratch), scratch, &vb), 0);
 	assert_int_equal(vb.fd, -1);
 	assert_int_equal(vb.len, 5);
 	assert_memory_equal(vb.mem, "world", 5);
@@ -139,8 +140,8 @@ static void reopen_keeps_cache_until_content_changes(void **state)
 
 	assert_int_equal(strata_vfs_write(vfs, fh, 0, "x", 1, &n), 0);
 	assert_int_equal(strata_vfs_release(vfs, fh), 0);
-	assert_int_equal(strata_vfs_open(vfs, st.st_ino, O_RDONLY, &fh,
-					 &oflags), 0);
+	assert_int_equal(
+		strata_vfs_open(vfs, st.st_ino, O_RDONLY, &fh, &oflags), 0);
 	assert_true(oflags & STRATA_VFS_KEEP_CACHE);
 	assert_int_equal(strata_vfs_release(vfs, fh), 0);
 }
@@ -196,7 +197,8 @@ static void rename_over_file_purges_replaced_content(void **state)
 	strata_vfs_forget(vfs, b.st_ino, 1);
 	assert_int_equal(count_objects(vfs), 2);
 	assert_int_equal(strata_vfs_rename(vfs, STRATA_ROOT_INO, "a",
-					   STRATA_ROOT_INO, "b", 0), 0);
+					   STRATA_ROOT_INO, "b", 0),
+			 0);
 	assert_int_equal(count_objects(vfs), 1);
 	assert_int_equal(strata_vfs_lookup(vfs, STRATA_ROOT_INO, "b", &b), 0);
 	assert_int_equal(b.st_ino, a.st_ino);
@@ -214,7 +216,8 @@ static void truncate_grows_with_zeros_and_bumps_version(void **state)
 
 	assert_int_equal(strata_vfs_write(vfs, fh, 0, "ab", 2, &n), 0);
 	assert_int_equal(strata_vfs_setattr(vfs, st.st_ino, fh, &in,
-					    STRATA_VFS_SET_SIZE, &st), 0);
+					    STRATA_VFS_SET_SIZE, &st),
+			 0);
 	assert_int_equal(st.st_size, 8);
 	assert_int_equal(strata_vfs_read(vfs, fh, 0, 16, scratch, &vb), 0);
 	assert_int_equal(vb.len, 8);
@@ -231,10 +234,12 @@ static void names_over_255_bytes_are_too_long(void **state)
 	memset(name, 'n', 256);
 	name[256] = '\0';
 	assert_int_equal(strata_vfs_mkdir(vfs, &root, STRATA_ROOT_INO, name,
-					  0755, &st), -ENAMETOOLONG);
+					  0755, &st),
+			 -ENAMETOOLONG);
 	name[255] = '\0';
 	assert_int_equal(strata_vfs_mkdir(vfs, &root, STRATA_ROOT_INO, name,
-					  0755, &st), 0);
+					  0755, &st),
+			 0);
 }
 
 static void setgid_directory_passes_on_its_group(void **state)
@@ -246,18 +251,21 @@ static void setgid_directory_passes_on_its_group(void **state)
 	struct stat st;
 
 	assert_int_equal(strata_vfs_mkdir(vfs, &root, STRATA_ROOT_INO, "sg",
-					  0775, &dir), 0);
+					  0775, &dir),
+			 0);
 	assert_int_equal(strata_vfs_setattr(vfs, dir.st_ino, 0, &in,
 					    STRATA_VFS_SET_MODE |
 						    STRATA_VFS_SET_GID,
-					    &dir), 0);
-	assert_int_equal(strata_vfs_mkdir(vfs, &user, dir.st_ino, "sub", 0755,
-					  &st), 0);
+					    &dir),
+			 0);
+	assert_int_equal(
+		strata_vfs_mkdir(vfs, &user, dir.st_ino, "sub", 0755, &st), 0);
 	assert_int_equal(st.st_uid, 1000);
 	assert_int_equal(st.st_gid, 50);
 	assert_true(st.st_mode & S_ISGID);
 	assert_int_equal(strata_vfs_mknod(vfs, &user, dir.st_ino, "f",
-					  S_IFREG | 0644, 0, &st), 0);
+					  S_IFREG | 0644, 0, &st),
+			 0);
 	assert_int_equal(st.st_gid, 50);
 	assert_false(st.st_mode & S_ISGID);
 }
@@ -286,11 +294,14 @@ static void readdir_lists_dots_then_entries_and_resumes(void **state)
 	struct stat st;
 
 	assert_int_equal(strata_vfs_mkdir(vfs, &root, STRATA_ROOT_INO, "d1",
-					  0755, &st), 0);
+					  0755, &st),
+			 0);
 	assert_int_equal(strata_vfs_mkdir(vfs, &root, STRATA_ROOT_INO, "d2",
-					  0755, &st), 0);
+					  0755, &st),
+			 0);
 	assert_int_equal(strata_vfs_readdir(vfs, STRATA_ROOT_INO, 0, false,
-					    collect, &nm), 0);
+					    collect, &nm),
+			 0);
 	assert_int_equal(nm.n, 3);
 	assert_string_equal(nm.seen[0], ".");
 	assert_string_equal(nm.seen[1], "..");
@@ -303,8 +314,8 @@ static void readdir_lists_dots_then_entries_and_resumes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(empty_file_has_no_object,
-						setup, teardown),
+		cmocka_unit_test_setup_teardown(empty_file_has_no_object, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(
 			written_bytes_read_back_and_size_reaches_catalog_at_flush,
 			setup, teardown),
