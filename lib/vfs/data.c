@@ -67,7 +67,7 @@ void strata__vfs_overlay(struct strata_vfs *vfs, struct strata_attr *a)
 
 	if (!S_ISREG(a->mode))
 		return;
-	vn = strata__vfs_vnode_peek(vfs, a->ino);
+	vn = strata__vfs_vnode_hold(vfs, a->ino);
 	if (!vn)
 		return;
 	pthread_mutex_lock(&vn->lock);
@@ -77,6 +77,7 @@ void strata__vfs_overlay(struct strata_vfs *vfs, struct strata_attr *a)
 		a->ctime = vn->mtime;
 	}
 	pthread_mutex_unlock(&vn->lock);
+	strata__vfs_vnode_unhold(vfs, vn);
 }
 
 struct pick_ctx {
@@ -416,6 +417,10 @@ int strata_vfs_release(struct strata_vfs *vfs, uint64_t fh)
 	ret = strata__vfs_commit(vfs, vn, false);
 	if ((vf->flags & O_ACCMODE) != O_RDONLY)
 		vn->nwriters--;
+	/* The last open file: where the content lives may change (a move)
+	 * before the next open, which reloads it. */
+	if (strata__vfs_vnode_nopen(vn) == 1 && !vn->dirty)
+		vn->loaded = false;
 	pthread_mutex_unlock(&vn->lock);
 	if (ret < 0)
 		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
@@ -490,7 +495,7 @@ int strata__vfs_truncate(struct strata_vfs *vfs, struct vnode *vn,
 		ret = strata_catalog_getattr(vfs->cat, vn->ino, out);
 out:
 	/* Without open files the location may change under us later. */
-	if (vn->nopen == 0)
+	if (strata__vfs_vnode_nopen(vn) == 0 && !vn->dirty)
 		vn->loaded = false;
 	pthread_mutex_unlock(&vn->lock);
 	strata_obj_close(tmp);

@@ -114,19 +114,21 @@ int strata__vfs_vnode_get(struct strata_vfs *vfs, strata_ino_t ino,
 		it->count++;
 	}
 	vn->nlookup += nlookup;
-	vn->nopen += nopen;
+	__atomic_store_n(&vn->nopen, vn->nopen + nopen, __ATOMIC_RELAXED);
 	*out = vn;
 out:
 	pthread_mutex_unlock(&it->lock);
 	return ret;
 }
 
-struct vnode *strata__vfs_vnode_peek(struct strata_vfs *vfs, strata_ino_t ino)
+struct vnode *strata__vfs_vnode_hold(struct strata_vfs *vfs, strata_ino_t ino)
 {
 	struct vnode *vn;
 
 	pthread_mutex_lock(&vfs->itable.lock);
 	vn = it_find(&vfs->itable, ino);
+	if (vn)
+		vn->nhold++;
 	pthread_mutex_unlock(&vfs->itable.lock);
 	return vn;
 }
@@ -137,17 +139,22 @@ static void vn_free(struct vnode *vn)
 	free(vn);
 }
 
-void strata__vfs_vnode_put(struct strata_vfs *vfs, struct vnode *vn,
-			   uint64_t nlookup, uint32_t nopen)
+/* Drop references of each kind; free the vnode, and purge an orphan, when
+ * none is left. */
+static void vn_drop(struct strata_vfs *vfs, struct vnode *vn, uint64_t nlookup,
+		    uint32_t nopen, uint32_t nhold)
 {
 	struct vfs_itable *it = &vfs->itable;
 	bool gone;
 	bool orphan;
 
 	pthread_mutex_lock(&it->lock);
+	vn->nhold -= nhold;
 	vn->nlookup -= nlookup < vn->nlookup ? nlookup : vn->nlookup;
-	vn->nopen -= nopen < vn->nopen ? nopen : vn->nopen;
-	gone = vn->nlookup == 0 && vn->nopen == 0;
+	__atomic_store_n(&vn->nopen,
+			 vn->nopen - (nopen < vn->nopen ? nopen : vn->nopen),
+			 __ATOMIC_RELAXED);
+	gone = vn->nlookup == 0 && vn->nopen == 0 && vn->nhold == 0;
 	orphan = vn->orphan;
 	if (gone)
 		it_unlink(it, vn);
@@ -157,6 +164,17 @@ void strata__vfs_vnode_put(struct strata_vfs *vfs, struct vnode *vn,
 	if (orphan)
 		strata__vfs_purge(vfs, vn->ino);
 	vn_free(vn);
+}
+
+void strata__vfs_vnode_put(struct strata_vfs *vfs, struct vnode *vn,
+			   uint64_t nlookup, uint32_t nopen)
+{
+	vn_drop(vfs, vn, nlookup, nopen, 0);
+}
+
+void strata__vfs_vnode_unhold(struct strata_vfs *vfs, struct vnode *vn)
+{
+	vn_drop(vfs, vn, 0, 0, 1);
 }
 
 void strata__vfs_orphan(struct strata_vfs *vfs, strata_ino_t ino)

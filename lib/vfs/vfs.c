@@ -225,10 +225,12 @@ int strata_vfs_lookup(struct strata_vfs *vfs, strata_vfs_ino_t parent,
 void strata_vfs_forget(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 		       uint64_t nlookup)
 {
-	struct vnode *vn = strata__vfs_vnode_peek(vfs, ino);
+	struct vnode *vn = strata__vfs_vnode_hold(vfs, ino);
 
-	if (vn)
-		strata__vfs_vnode_put(vfs, vn, nlookup, 0);
+	if (!vn)
+		return;
+	strata__vfs_vnode_put(vfs, vn, nlookup, 0);
+	strata__vfs_vnode_unhold(vfs, vn);
 }
 
 int strata_vfs_getattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
@@ -315,13 +317,14 @@ int strata_vfs_setattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 		if (ret < 0)
 			return ret;
 	}
-	vn = (set & STRATA_SET_MTIME) ? strata__vfs_vnode_peek(vfs, ino) : NULL;
+	vn = (set & STRATA_SET_MTIME) ? strata__vfs_vnode_hold(vfs, ino) : NULL;
 	if (vn) {
 		/* An explicit mtime wins over the one of earlier writes. */
 		pthread_mutex_lock(&vn->lock);
 		if (vn->loaded)
 			vn->mtime = a.mtime;
 		pthread_mutex_unlock(&vn->lock);
+		strata__vfs_vnode_unhold(vfs, vn);
 	}
 	strata__vfs_overlay(vfs, &a);
 	strata__vfs_attr_to_stat(&a, out);

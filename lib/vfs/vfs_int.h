@@ -12,7 +12,8 @@
  *
  * Locks: itable->lock guards the hash table and every vnode's nlookup and
  * nopen; vn->lock guards the rest of a vnode; vf->lock guards vf->obj.
- * Order: itable->lock may be taken before vn->lock, never after it.
+ * Order: vf->lock, then vn->lock, then itable->lock; no code takes a
+ * vnode's lock while it holds the table's.
  */
 #ifndef STRATA_VFS_INT_H
 #define STRATA_VFS_INT_H
@@ -41,6 +42,7 @@ struct vnode {
 	struct vnode *next; /* hash chain, itable->lock */
 	uint64_t nlookup;   /* itable->lock */
 	uint32_t nopen;	    /* itable->lock */
+	uint32_t nhold;	    /* short holds taken by vfs itself; itable->lock */
 	bool orphan;	    /* nlink reached 0: purge when unreferenced */
 
 	pthread_mutex_t lock;
@@ -89,12 +91,17 @@ void strata__vfs_itable_release(struct vfs_itable *it);
 /* Find or add the vnode of ino and add nlookup and nopen references. */
 int strata__vfs_vnode_get(struct strata_vfs *vfs, strata_ino_t ino,
 			  uint64_t nlookup, uint32_t nopen, struct vnode **out);
-/* The vnode of ino if the table has it, without a reference (the caller
- * must hold one, or only peek under vn->lock's rules). */
-struct vnode *strata__vfs_vnode_peek(struct strata_vfs *vfs, strata_ino_t ino);
+/* The vnode of ino if the table has it, held until unhold; else NULL. */
+struct vnode *strata__vfs_vnode_hold(struct strata_vfs *vfs, strata_ino_t ino);
+void strata__vfs_vnode_unhold(struct strata_vfs *vfs, struct vnode *vn);
 /* Drop references; the vnode is freed, and an orphan purged, at zero. */
 void strata__vfs_vnode_put(struct strata_vfs *vfs, struct vnode *vn,
 			   uint64_t nlookup, uint32_t nopen);
+/* vn's open count, read atomically: a hint that may change at once. */
+static inline uint32_t strata__vfs_vnode_nopen(struct vnode *vn)
+{
+	return __atomic_load_n(&vn->nopen, __ATOMIC_RELAXED);
+}
 /* Mark ino orphaned (nlink 0): purge now if nobody holds it. */
 void strata__vfs_orphan(struct strata_vfs *vfs, strata_ino_t ino);
 /* Remove every replica object of ino and then its catalog rows. */
