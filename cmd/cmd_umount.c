@@ -20,60 +20,9 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "util.h"
 
 #define UMOUNT_WAIT_SECONDS 60
-
-/* Undo the octal escapes (\040 for a space) of /proc/self/mountinfo. */
-static void umount_unescape(char *s)
-{
-	char *w = s;
-
-	while (*s) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] &&
-		    s[3]) {
-			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
-				      (s[3] - '0'));
-			s += 4;
-		} else {
-			*w++ = *s++;
-		}
-	}
-	*w = '\0';
-}
-
-/* Find mnt in mountinfo; copy the mount's source (the catalog) to src. */
-static int umount_find(const char *mnt, char *src, size_t len)
-{
-	char line[3 * PATH_MAX];
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	int ret = -ENOENT;
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		char point[PATH_MAX];
-		char fstype[64];
-		char source[PATH_MAX];
-		char *sep = strstr(line, " - ");
-
-		if (!sep ||
-		    sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
-		    sscanf(sep + 3, "%63s %4095s", fstype, source) != 2)
-			continue;
-		umount_unescape(point);
-		if (strcmp(point, mnt) != 0)
-			continue;
-		if (strcmp(fstype, "fuse.strata") != 0) {
-			ret = -EINVAL;
-			continue;
-		}
-		umount_unescape(source);
-		snprintf(src, len, "%s", source);
-		ret = 0;
-	}
-	fclose(f);
-	return ret;
-}
 
 static int umount_fusermount(const char *mnt)
 {
@@ -129,7 +78,7 @@ int cmd_umount(int argc, char **argv, struct strata_ctx *ctx)
 			  strerror(errno));
 		return 1;
 	}
-	ret = umount_find(mnt, catalog, sizeof(catalog));
+	ret = strata_mount_source(mnt, "fuse.strata", catalog, sizeof(catalog));
 	if (ret < 0) {
 		cmd_error(ctx, "'%s' is not a strata mount", mnt);
 		return 1;

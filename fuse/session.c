@@ -167,6 +167,14 @@ static int session_check_mountpoint(const char *mnt, char *err, size_t errlen)
 	return 0;
 }
 
+/* True while mnt (absolute) is still a strata mount. */
+static bool session_mounted(const char *mnt)
+{
+	char src[PATH_MAX];
+
+	return strata_mount_source(mnt, "fuse.strata", src, sizeof(src)) == 0;
+}
+
 /* Tell the waiting parent the mount is up, then leave the terminal. */
 static void session_detach(int notify_fd)
 {
@@ -240,6 +248,13 @@ static int session_serve(struct strata_fuse *pf, const struct strata_cfg *cfg,
 	 * 17 to 23 us with a clone per thread, which migrates more. */
 	fuse_loop_cfg_set_clone_fd(lc, 0);
 	ret = fuse_session_loop_mt(se, lc);
+	if (ret != 0 && !session_mounted(mountpoint)) {
+		/* Some kernels end an unmounted session with ECONNABORTED
+		 * rather than ENODEV: the file system is gone either way. */
+		strata_log(STRATA_LOG_INFO, STRATA_SUB_FUSE,
+			   "the kernel closed the session of '%s'", mountpoint);
+		ret = 0;
+	}
 	if (ret != 0) {
 		snprintf(err, errlen, "the FUSE session ended with an error");
 		ret = -EIO;
@@ -265,12 +280,18 @@ int strata_fuse_main(const struct strata_cfg *cfg, const char *mountpoint,
 {
 	struct strata_vfs_opts vo;
 	struct strata_fuse pf;
+	char mnt[PATH_MAX];
 	int ret;
 
 	fuse_set_log_func(session_fuse_log);
 	ret = session_check_mountpoint(mountpoint, err, errlen);
 	if (ret < 0)
 		return ret;
+	if (!realpath(mountpoint, mnt)) {
+		snprintf(err, errlen, "cannot use mount point '%s': %s",
+			 mountpoint, strerror(errno));
+		return -errno;
+	}
 	memset(&pf, 0, sizeof(pf));
 	pf.opts = *opts;
 	pf.entry_ttl = opts->entry_timeout >= 0 ? opts->entry_timeout :
@@ -282,7 +303,7 @@ int strata_fuse_main(const struct strata_cfg *cfg, const char *mountpoint,
 	ret = strata_vfs_new(cfg, &vo, &pf.vfs, err, errlen);
 	if (ret < 0)
 		return ret;
-	ret = session_serve(&pf, cfg, mountpoint, err, errlen);
+	ret = session_serve(&pf, cfg, mnt, err, errlen);
 	strata_vfs_free(pf.vfs);
 	return ret;
 }

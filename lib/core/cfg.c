@@ -72,13 +72,29 @@ static const struct cfg_key cfg_keys[] = {
 #define CFG_NKEYS STRATA_ARRAY_SIZE(cfg_keys)
 
 static int cfg_check_file(struct cfg_parser *p, struct strata_cfg_tier *t);
+static int cfg_check_nfs(struct cfg_parser *p, struct strata_cfg_tier *t);
 
-/* Accepted tier URL schemes; nfs and s3 join as rows with their checks. */
+/* Accepted tier URL schemes; s3 joins as a row with its check. */
 static const struct {
 	const char *scheme;
 	int (*check)(struct cfg_parser *p, struct strata_cfg_tier *t);
 } cfg_schemes[] = {
 	{ "file", cfg_check_file },
+	{ "nfs", cfg_check_nfs },
+};
+
+/* Options of nfs:// URLs (man/strata.conf.5) and their numeric ranges;
+ * max 0 takes any text. The driver (lib/backend/nfs.c) reads them. */
+static const struct {
+	const char *name;
+	long min;
+	long max;
+} cfg_nfs_opts[] = {
+	{ "conns", 1, 64 },	  { "timeout", 1, 3600 },
+	{ "nfsport", 1, 65535 },  { "mountport", 1, 65535 },
+	{ "uid", 0, 0x7fffffff }, { "gid", 0, 0x7fffffff },
+	{ "tcp-syncnt", 1, 255 }, { "debug", 0, 10 },
+	{ "version", 3, 3 },	  { "if", 0, 0 },
 };
 
 struct cfg_parser {
@@ -300,6 +316,79 @@ static int cfg_check_file(struct cfg_parser *p, struct strata_cfg_tier *t)
 	if (!S_ISDIR(st.st_mode))
 		return cfg_err(p, p->line, "cannot use tier directory '%s': %s",
 			       path, strerror(ENOTDIR));
+	return 0;
+}
+
+static int cfg_check_nfs_opt(struct cfg_parser *p, struct strata_cfg_tier *t,
+			     const char *kv, size_t len)
+{
+	const char *eq = memchr(kv, '=', len);
+	size_t klen = eq ? (size_t)(eq - kv) : len;
+	char val[32];
+	char *end;
+	long v;
+
+	for (size_t i = 0; i < STRATA_ARRAY_SIZE(cfg_nfs_opts); i++) {
+		if (strlen(cfg_nfs_opts[i].name) != klen ||
+		    strncmp(cfg_nfs_opts[i].name, kv, klen) != 0)
+			continue;
+		if (!eq || eq + 1 == kv + len)
+			return cfg_err(
+				p, p->line,
+				"option '%.*s' in URL '%s' needs a value",
+				(int)klen, kv, t->url);
+		if (cfg_nfs_opts[i].max == 0)
+			return 0;
+		if ((size_t)(kv + len - eq - 1) >= sizeof(val))
+			goto bad;
+		memcpy(val, eq + 1, (size_t)(kv + len - eq - 1));
+		val[kv + len - eq - 1] = '\0';
+		errno = 0;
+		v = strtol(val, &end, 10);
+		if (*end || errno || v < cfg_nfs_opts[i].min ||
+		    v > cfg_nfs_opts[i].max)
+			goto bad;
+		return 0;
+bad:
+		return cfg_err(
+			p, p->line,
+			"option '%.*s' in URL '%s' wants a number from %ld to %ld",
+			(int)klen, kv, t->url, cfg_nfs_opts[i].min,
+			cfg_nfs_opts[i].max);
+	}
+	return cfg_err(p, p->line, "unknown option '%.*s' in URL '%s'",
+		       (int)klen, kv, t->url);
+}
+
+/* nfs://HOST/PATH[?opt=val&...]: syntax only, the server is not asked. */
+static int cfg_check_nfs(struct cfg_parser *p, struct strata_cfg_tier *t)
+{
+	const char *q = t->uri.query;
+	int ret;
+
+	if (!t->uri.host[0])
+		return cfg_err(
+			p, p->line,
+			"URL '%s' names no server (write nfs://HOST/EXPORT)",
+			t->url);
+	if (t->uri.path[0] != '/' ||
+	    strspn(t->uri.path, "/") == strlen(t->uri.path))
+		return cfg_err(
+			p, p->line,
+			"URL '%s' names no export (write nfs://HOST/EXPORT)",
+			t->url);
+	while (*q) {
+		size_t len = strcspn(q, "&");
+
+		if (len) {
+			ret = cfg_check_nfs_opt(p, t, q, len);
+			if (ret < 0)
+				return ret;
+		}
+		q += len;
+		if (*q == '&')
+			q++;
+	}
 	return 0;
 }
 

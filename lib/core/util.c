@@ -5,6 +5,8 @@
  * Pure functions; thread-safe.
  */
 #include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,4 +107,56 @@ int strata_strlcpy(char *dst, const char *src, size_t n)
 	}
 	memcpy(dst, src, len + 1);
 	return 0;
+}
+
+/* Undo the octal escapes (\040 for a space) of /proc/self/mountinfo. */
+static void util_unescape(char *s)
+{
+	char *w = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] &&
+		    s[3]) {
+			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
+				      (s[3] - '0'));
+			s += 4;
+		} else {
+			*w++ = *s++;
+		}
+	}
+	*w = '\0';
+}
+
+int strata_mount_source(const char *mnt, const char *type, char *src,
+			size_t len)
+{
+	char line[3 * PATH_MAX];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int ret = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char point[PATH_MAX];
+		char fstype[64];
+		char source[PATH_MAX];
+		char *sep = strstr(line, " - ");
+
+		if (!sep ||
+		    sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
+		    sscanf(sep + 3, "%63s %4095s", fstype, source) != 2)
+			continue;
+		util_unescape(point);
+		if (strcmp(point, mnt) != 0)
+			continue;
+		if (strcmp(fstype, type) != 0) {
+			ret = -EINVAL;
+			continue;
+		}
+		util_unescape(source);
+		snprintf(src, len, "%s", source);
+		ret = 0;
+	}
+	fclose(f);
+	return ret;
 }

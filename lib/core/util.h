@@ -16,6 +16,15 @@
 #define STRATA_STATIC
 #else
 #define STRATA_STATIC static
+/*
+ * Find the mount at mnt (an absolute path, as the kernel shows it) in
+ * /proc/self/mountinfo; when its type is type, copy its source to src.
+ * Returns 0, -ENOENT (nothing mounted there), -EINVAL (another type), or
+ * the errno of reading mountinfo.
+ */
+int strata_mount_source(const char *mnt, const char *type, char *src,
+			size_t len);
+
 #endif
 
 #define STRATA_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -42,5 +51,14 @@ struct timespec strata_now(void);
 /* Copy src into dst of size n, always NUL-terminated. Returns -ENAMETOOLONG
  * when src did not fit (dst then holds a truncated copy). */
 int strata_strlcpy(char *dst, const char *src, size_t n);
+
+/*
+ * Find the mount at mnt (an absolute path, as the kernel shows it) in
+ * /proc/self/mountinfo; when its type is type, copy its source to src.
+ * Returns 0, -ENOENT (nothing mounted there), -EINVAL (another type), or
+ * the errno of reading mountinfo.
+ */
+int strata_mount_source(const char *mnt, const char *type, char *src,
+			size_t len);
 
 #endif

@@ -209,6 +209,21 @@ static void parse_seconds_rejects_garbage(void **state)
 	assert_true(v == 7.0);
 }
 
+static void mount_source_finds_proc_and_rejects_others(void **state)
+{
+	char src[64];
+
+	assert_int_equal(strata_mount_source("/proc", "proc", src, sizeof(src)),
+			 0);
+	assert_string_equal(src, "proc");
+	assert_int_equal(strata_mount_source("/proc", "fuse.strata", src,
+					     sizeof(src)),
+			 -EINVAL);
+	assert_int_equal(strata_mount_source("/no/such/mount", "proc", src,
+					     sizeof(src)),
+			 -ENOENT);
+}
+
 static void strlcpy_copies_and_truncates(void **state)
 {
 	char buf[6];
@@ -575,12 +590,60 @@ static void cfg_bad_url(void **state)
 {
 	expect_err(*state, NS "[tier nvme]\nurl = @D@/nvme\n", 6,
 		   "missing scheme");
-	expect_err(*state, NS "[tier nvme]\nurl = nfs://filer/export\n", 6,
-		   "unsupported URL scheme 'nfs' in 'nfs://filer/export'");
+	expect_err(
+		*state, NS "[tier nvme]\nurl = gopher://filer/export\n", 6,
+		"unsupported URL scheme 'gopher' in 'gopher://filer/export'");
 	expect_err(*state, NS "[tier nvme]\nurl = s3://bucket/prefix\n", 6,
 		   "unsupported URL scheme 's3'");
 	expect_err(*state, NS "[tier nvme]\nurl = file://@D@/nvme?x=1\n", 6,
 		   "takes no '?' options");
+}
+
+static void cfg_nfs_urls(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const good[] = {
+		"nfs://filer/export",
+		"nfs://10.0.0.5/vol/tiers/cold/",
+		"nfs://filer/export?nfsport=2049&mountport=20048",
+		"nfs://filer/e/p?conns=8&timeout=30&uid=0&gid=0&version=3",
+		"nfs://filer/e?if=eth1&tcp-syncnt=3&debug=0",
+	};
+	char text[512];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(text, sizeof(text),
+			 "[namespace]\ncatalog = /c\nsite = lab\n"
+			 "placement = cold\n[tier cold]\nurl = %s\n",
+			 good[i]);
+		assert_int_equal(strata_cfg_parse("t.conf", text, f->cfg,
+						  f->err, sizeof(f->err)),
+				 0);
+		assert_string_equal(f->cfg->tiers[0].uri.scheme, "nfs");
+		assert_string_equal(f->cfg->tiers[0].url, good[i]);
+	}
+}
+
+static void cfg_bad_nfs_urls(void **state)
+{
+	expect_err(*state, NS "[tier nvme]\nurl = nfs:///export\n", 6,
+		   "URL 'nfs:///export' names no server");
+	expect_err(*state, NS "[tier nvme]\nurl = nfs://filer\n", 6,
+		   "names no export");
+	expect_err(*state, NS "[tier nvme]\nurl = nfs://filer/\n", 6,
+		   "names no export");
+	expect_err(*state, NS "[tier nvme]\nurl = nfs://filer/e?color=red\n", 6,
+		   "unknown option 'color' in URL 'nfs://filer/e?color=red'");
+	expect_err(
+		*state, NS "[tier nvme]\nurl = nfs://filer/e?conns=0\n", 6,
+		"option 'conns' in URL 'nfs://filer/e?conns=0' wants a number from 1 to 64");
+	expect_err(*state, NS "[tier nvme]\nurl = nfs://filer/e?nfsport=x\n", 6,
+		   "option 'nfsport'");
+	expect_err(*state, NS "[tier nvme]\nurl = nfs://filer/e?version=4\n", 6,
+		   "wants a number from 3 to 3");
+	expect_err(
+		*state, NS "[tier nvme]\nurl = nfs://filer/e?timeout\n", 6,
+		"option 'timeout' in URL 'nfs://filer/e?timeout' needs a value");
 }
 
 static void cfg_bad_file_path_not_absolute(void **state)
@@ -760,6 +823,7 @@ int main(void)
 		cmocka_unit_test(parse_seconds_accepts_units),
 		cmocka_unit_test(parse_seconds_rejects_garbage),
 		cmocka_unit_test(strlcpy_copies_and_truncates),
+		cmocka_unit_test(mount_source_finds_proc_and_rejects_others),
 		cmocka_unit_test(log_debug_mask_by_name),
 		cmocka_unit_test(uri_splits_generic_urls),
 		cmocka_unit_test(uri_rejects_missing_scheme),
@@ -785,6 +849,8 @@ int main(void)
 		cmocka_unit_test(cfg_bad_site_name),
 		cmocka_unit_test(cfg_bad_section_header),
 		cmocka_unit_test(cfg_bad_url),
+		cmocka_unit_test(cfg_nfs_urls),
+		cmocka_unit_test(cfg_bad_nfs_urls),
 		cmocka_unit_test(cfg_bad_file_path_not_absolute),
 		cmocka_unit_test(cfg_bad_file_dir_missing),
 		cmocka_unit_test(cfg_bad_file_not_a_dir),
