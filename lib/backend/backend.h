@@ -165,5 +165,7 @@ int strata_obj_close(struct strata_obj *obj);
 
 extern const struct strata_backend_ops strata_local_ops;
 extern const struct strata_backend_ops strata_mem_ops;
+/* Linked only when built with STRATA_WITH_NFS. */
+extern const struct strata_backend_ops strata_nfs_ops;
 
 #endif

@@ -27,6 +27,9 @@
 static const struct strata_backend_ops *const drivers[] = {
 	&strata_local_ops,
 	&strata_mem_ops,
+#ifdef STRATA_WITH_NFS
+	&strata_nfs_ops,
+#endif
 };
 
 /* Size of a struct followed by a driver area, rounded for any alignment. */

@@ -1,0 +1,1085 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * lib/backend/nfs.c - the NFS driver ("nfs://" tiers), speaking NFSv3 itself
+ * through libnfs, without a kernel mount.
+ *
+ * URL: nfs://HOST/EXPORT/PREFIX?nfsport=N&mountport=M&conns=4&timeout=10.
+ * conns (contexts in the pool) and timeout (seconds per RPC) are ours; the
+ * libnfs options in NFS_LIBNFS_KEYS pass through to libnfs, whose URL parser
+ * is the only way to set its ports. At open the driver mounts the whole path
+ * and, while the server refuses, one component less: what is left over is
+ * the prefix inside the export, created when missing. Key K is the file
+ * PREFIX/K; shard directories are made on demand (0700), objects 0600.
+ *
+ * Each libnfs context is one TCP connection and not thread-safe, so the
+ * driver keeps a pool of them: a caller takes a free one (nb->lock,
+ * nb->cond), runs its RPCs synchronously and gives it back. A call failing
+ * with a transport error or a timeout gets -EIO and its context is dropped;
+ * the next caller to pick that slot mounts a fresh one, so a tier serves
+ * again once its server is back, without a restart.
+ *
+ * An open object keeps one struct nfsfh, opened on whichever context was
+ * free, and any context may then use it: an NFSv3 file handle is an opaque
+ * token valid server-wide, and libnfs's struct nfsfh holds no pointer to
+ * the context that made it. With libnfs's read-ahead and page cache left
+ * off (we never turn them on), pread, pwrite, fsync and ftruncate only read
+ * it, so one object's I/O runs on several connections at once instead of
+ * queueing behind one. It costs no descriptor. A handle gone stale (say the
+ * export was re-created) is re-opened by its key, under o->lock held
+ * exclusively; I/O holds o->lock shared. Writes are UNSTABLE and made
+ * durable by COMMIT at sync and close; if a connection was dropped between
+ * the first uncommitted write and the COMMIT, the server may have restarted
+ * and lost them, so sync reports -EIO rather than guess.
+ *
+ * Threads: any number may call in. Lock order: a pool slot, then o->lock,
+ * then o->mlock; nb->lock is never held across an RPC.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h> /* before libnfs.h, which uses struct timeval */
+
+#include <nfsc/libnfs.h>
+#include <nfsc/libnfs-raw-nfs.h>
+
+#include "backend.h"
+#include "backend_int.h"
+#include "log.h"
+#include "util.h"
+
+#define NFS_CONNS_DEFAULT 4u
+#define NFS_CONNS_MAX 64u
+#define NFS_TIMEOUT_DEFAULT 10 /* seconds */
+#define NFS_TIMEOUT_MAX 3600
+/* Bytes handed to one libnfs call; it splits them into rsize/wsize RPCs
+ * and keeps them in flight together. */
+#define NFS_IO_MAX (8u << 20)
+
+/* libnfs URL options we pass through; version is checked to be 3. */
+static const char *const nb_libnfs_keys[] = {
+	"nfsport",    "mountport", "uid", "gid",
+	"tcp-syncnt", "debug",	   "if",  "version",
+};
+
+struct nb_be {
+	char server[256];
+	char export[PATH_MAX];	  /* what was mounted */
+	char root[PATH_MAX];	  /* "/PREFIX" inside the export, or "" */
+	char url[PATH_MAX + 300]; /* nfs://HOST/PATH, for messages */
+	char opts[1024];	  /* libnfs options, "a=1&b=2" */
+	int timeout_ms;
+	unsigned int nconns;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;	  /* a slot became free */
+	struct nfs_context **ctx; /* NULL: mount at next use */
+	bool *busy;		  /* guarded by lock */
+	unsigned int nfree;	  /* guarded by lock */
+	bool down;		  /* last (re)mount failed; guarded by lock */
+	atomic_ulong gen;	  /* bumped when a context is dropped */
+	uint64_t readmax;
+	uint64_t writemax;
+};
+
+struct nb_obj {
+	pthread_rwlock_t lock; /* fh: shared for I/O, exclusive to re-open */
+	struct nfsfh *fh;
+	char *path;
+	int oflags; /* O_RDONLY or O_RDWR, for a re-open */
+	pthread_mutex_t mlock;
+	bool dirty;		 /* guarded by mlock: writes since COMMIT */
+	unsigned long dirty_gen; /* guarded by mlock: nb->gen at the first */
+};
+
+/* One borrowed pool context. */
+struct nb_call {
+	unsigned int slot;
+	struct nfs_context *ctx;
+};
+
+static struct nb_be *nb_be(struct strata_backend *be)
+{
+	return be->priv;
+}
+
+static struct nb_obj *nb_obj(struct strata_obj *obj)
+{
+	return obj->priv;
+}
+
+static bool nb_is_transport(int rc)
+{
+	switch (-rc) {
+	case EIO:
+	case EFAULT: /* libnfs: RPC_STATUS_ERROR */
+	case EINTR:  /* libnfs: RPC timed out or cancelled */
+	case ENOMEM: /* libnfs: could not queue the RPC */
+	case ENOTCONN:
+	case ECONNREFUSED:
+	case ECONNRESET:
+	case ECONNABORTED:
+	case EPIPE:
+	case ETIMEDOUT:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Translate a libnfs result (0 or -errno, derived from the NFS3ERR status
+ * or the RPC outcome) into our -errno, and log libnfs's message once.
+ * Expected answers (missing, existing) are logged at debug level only.
+ */
+static int nb_errno(struct strata_backend *be, struct nfs_context *ctx, int rc,
+		    const char *op, const char *path)
+{
+	const char *why = ctx ? nfs_get_error(ctx) : NULL;
+	int ret;
+
+	if (rc >= 0)
+		return 0;
+	switch (-rc) {
+	case ENOENT:
+	case EEXIST:
+	case ENOTDIR:
+	case EISDIR:
+	case EACCES:
+	case EPERM:
+	case ENOSPC:
+	case EDQUOT:
+	case EROFS:
+	case ENAMETOOLONG:
+	case ENOTEMPTY:
+	case ESTALE:
+	case EFBIG:
+	case EINVAL:
+	case EXDEV:
+		ret = rc;
+		break;
+	default:
+		ret = -EIO;
+		break;
+	}
+	if (ret == -ENOENT || ret == -EEXIST)
+		strata_debug(STRATA_SUB_BACKEND, "tier '%s': %s '%s': %s",
+			     be->name, op, path, why ? why : strerror(-rc));
+	else
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
+			   "tier '%s': %s '%s' failed: %s", be->name, op, path,
+			   why && why[0] ? why : strerror(-rc));
+	return ret;
+}
+
+/* The libnfs URL for mounting path: nfs://SERVER/PATH?OPTS. */
+static int nb_libnfs_url(const struct nb_be *nb, const char *path, char *buf,
+			 size_t n)
+{
+	int len = snprintf(buf, n, "nfs://%s%s%s%s", nb->server, path,
+			   nb->opts[0] ? "?" : "", nb->opts);
+
+	return len < 0 || (size_t)len >= n ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * A new context mounted on path. On failure returns -errno and, when why
+ * is given, libnfs's reason.
+ */
+static int nb_mount_at(struct nb_be *nb, const char *path,
+		       struct nfs_context **out, char *why, size_t whylen)
+{
+	char url[sizeof(nb->url) + sizeof(nb->opts)];
+	struct nfs_context *ctx = NULL;
+	struct nfs_url *u = NULL;
+	int ret;
+
+	ret = nb_libnfs_url(nb, path, url, sizeof(url));
+	if (ret < 0)
+		goto out;
+	ctx = nfs_init_context();
+	if (!ctx) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	nfs_set_version(ctx, NFS_V3);
+	nfs_set_timeout(ctx, nb->timeout_ms);
+	nfs_set_autoreconnect(ctx, 0); /* we reconnect, see nb_call_end */
+	nfs_set_dircache(ctx, 0);      /* other contexts change directories */
+	u = nfs_parse_url_dir(ctx, url);
+	if (!u) {
+		ret = -EINVAL;
+		snprintf(why, whylen, "%s", nfs_get_error(ctx));
+		goto out;
+	}
+	ret = nfs_mount(ctx, u->server, u->path);
+	if (ret < 0) {
+		const char *e = nfs_get_error(ctx);
+
+		snprintf(why, whylen, "%s", e && e[0] ? e : strerror(-ret));
+		goto out;
+	}
+	*out = ctx;
+	ctx = NULL;
+	ret = 0;
+out:
+	if (u)
+		nfs_destroy_url(u);
+	if (ctx)
+		nfs_destroy_context(ctx);
+	return ret;
+}
+
+static void nb_slot_put(struct nb_be *nb, unsigned int slot)
+{
+	pthread_mutex_lock(&nb->lock);
+	nb->busy[slot] = false;
+	nb->nfree++;
+	pthread_cond_signal(&nb->cond);
+	pthread_mutex_unlock(&nb->lock);
+}
+
+/* Borrow a mounted context; waits for a free one, mounts it if needed. */
+static int nb_call_begin(struct strata_backend *be, struct nb_call *c)
+{
+	struct nb_be *nb = nb_be(be);
+	unsigned int i, pick = nb->nconns;
+	char why[256] = "";
+	bool was_down;
+	int ret;
+
+	pthread_mutex_lock(&nb->lock);
+	while (nb->nfree == 0)
+		pthread_cond_wait(&nb->cond, &nb->lock);
+	for (i = 0; i < nb->nconns; i++) {
+		if (nb->busy[i])
+			continue;
+		if (pick == nb->nconns)
+			pick = i;
+		if (nb->ctx[i]) {
+			pick = i;
+			break;
+		}
+	}
+	nb->busy[pick] = true;
+	nb->nfree--;
+	pthread_mutex_unlock(&nb->lock);
+
+	c->slot = pick;
+	if (nb->ctx[pick]) {
+		c->ctx = nb->ctx[pick];
+		return 0;
+	}
+	ret = nb_mount_at(nb, nb->export, &nb->ctx[pick], why, sizeof(why));
+	pthread_mutex_lock(&nb->lock);
+	was_down = nb->down;
+	nb->down = ret < 0;
+	pthread_mutex_unlock(&nb->lock);
+	if (ret < 0) {
+		if (!was_down)
+			strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
+				   "tier '%s': cannot mount '%s': %s", be->name,
+				   nb->url, why);
+		nb_slot_put(nb, pick);
+		return -EIO;
+	}
+	if (was_down)
+		strata_log(STRATA_LOG_NOTICE, STRATA_SUB_BACKEND,
+			   "tier '%s': '%s' answers again", be->name, nb->url);
+	c->ctx = nb->ctx[pick];
+	return 0;
+}
+
+/*
+ * Give the context back and translate rc (see nb_errno). A transport
+ * failure drops the context, so the slot's next user mounts afresh.
+ */
+static int nb_call_end(struct strata_backend *be, struct nb_call *c, int rc,
+		       const char *op, const char *path)
+{
+	struct nb_be *nb = nb_be(be);
+	int ret = nb_errno(be, c->ctx, rc, op, path);
+
+	if (rc < 0 && nb_is_transport(rc)) {
+		nfs_destroy_context(c->ctx);
+		nb->ctx[c->slot] = NULL;
+		atomic_fetch_add(&nb->gen, 1);
+	}
+	nb_slot_put(nb, c->slot);
+	c->ctx = NULL;
+	return ret;
+}
+
+static int nb_path(struct strata_backend *be, const char *key, char *path,
+		   size_t n)
+{
+	int len = snprintf(path, n, "%s/%s", nb_be(be)->root, key);
+
+	return len < 0 || (size_t)len >= n ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * Create the directories leading to path (everything before its last '/')
+ * from component skip on. Racing creators are fine: EEXIST is success.
+ */
+static int nb_mkparents(struct strata_backend *be, struct nfs_context *ctx,
+			const char *path, size_t skip)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	int rc;
+
+	strata_strlcpy(dir, path, sizeof(dir));
+	slash = strchr(dir + skip + 1, '/');
+	while (slash) {
+		*slash = '\0';
+		rc = nfs_mkdir2(ctx, dir, 0700);
+		if (rc < 0 && rc != -EEXIST)
+			return rc;
+		*slash = '/';
+		slash = strchr(slash + 1, '/');
+	}
+	return 0;
+}
+
+/* Split "a=1&b=2" into our keys and the libnfs options. */
+static int nb_parse_query(struct nb_be *nb, const char *query, char *err,
+			  size_t errlen)
+{
+	char buf[sizeof(((struct strata_uri *)0)->query)];
+	char *save = NULL;
+	char *kv;
+	long v;
+
+	nb->nconns = NFS_CONNS_DEFAULT;
+	nb->timeout_ms = NFS_TIMEOUT_DEFAULT * 1000;
+	strata_strlcpy(buf, query, sizeof(buf));
+	for (kv = strtok_r(buf, "&", &save); kv;
+	     kv = strtok_r(NULL, "&", &save)) {
+		char *eq = strchr(kv, '=');
+		const char *val = eq ? eq + 1 : "";
+		char *end = NULL;
+		bool known = false;
+
+		if (eq)
+			*eq = '\0';
+		errno = 0;
+		v = strtol(val, &end, 10);
+		if (strcmp(kv, "conns") == 0 || strcmp(kv, "timeout") == 0) {
+			long max = kv[0] == 'c' ? NFS_CONNS_MAX :
+						  NFS_TIMEOUT_MAX;
+
+			if (!val[0] || *end || errno || v < 1 || v > max) {
+				snprintf(
+					err, errlen,
+					"option '%s' wants a number from 1 to %ld",
+					kv, max);
+				return -EINVAL;
+			}
+			if (kv[0] == 'c')
+				nb->nconns = (unsigned int)v;
+			else
+				nb->timeout_ms = (int)v * 1000;
+			continue;
+		}
+		for (size_t i = 0; i < STRATA_ARRAY_SIZE(nb_libnfs_keys); i++)
+			known |= strcmp(kv, nb_libnfs_keys[i]) == 0;
+		if (!known) {
+			snprintf(err, errlen, "unknown option '%s'", kv);
+			return -EINVAL;
+		}
+		if (strcmp(kv, "version") == 0 && strcmp(val, "3") != 0) {
+			snprintf(err, errlen,
+				 "only NFS version 3 is supported");
+			return -EINVAL;
+		}
+		if (strlen(nb->opts) + strlen(kv) + strlen(val) + 3 >
+		    sizeof(nb->opts)) {
+			snprintf(err, errlen, "options are too long");
+			return -EINVAL;
+		}
+		if (nb->opts[0])
+			strcat(nb->opts, "&");
+		strcat(nb->opts, kv);
+		if (eq) {
+			strcat(nb->opts, "=");
+			strcat(nb->opts, val);
+		}
+	}
+	return 0;
+}
+
+/*
+ * Mount the longest leading part of path the server exports, then make
+ * sure the rest exists as a directory. The mounted context becomes slot 0.
+ */
+static int nb_find_export(struct strata_backend *be, const char *path,
+			  char *err, size_t errlen)
+{
+	struct nb_be *nb = nb_be(be);
+	struct nfs_context *ctx = NULL;
+	struct nfs_stat_64 st;
+	char first[256] = "";
+	char why[256] = "";
+	size_t len = strlen(path);
+	int ret;
+
+	for (;;) {
+		memcpy(nb->export, path, len);
+		nb->export[len] = '\0';
+		ret = nb_mount_at(nb, len ? nb->export : "/", &ctx, why,
+				  sizeof(why));
+		if (ret == 0) {
+			/* A server may hand out a handle for a directory
+			 * that is gone (NFS3ERR_STALE at first use). */
+			ret = nfs_stat64(ctx, "/", &st);
+			if (ret == 0)
+				break;
+			snprintf(why, sizeof(why), "%s", nfs_get_error(ctx));
+			nfs_destroy_context(ctx);
+			ctx = NULL;
+		}
+		if (!first[0])
+			strata_strlcpy(first, why, sizeof(first));
+		/* A server that does not answer will not answer a shorter
+		 * path either. */
+		if (nb_is_transport(ret) || ret == -EINVAL || len == 0)
+			goto fail;
+		while (len > 0 && path[len - 1] != '/')
+			len--;
+		while (len > 0 && path[len - 1] == '/')
+			len--;
+	}
+	if (!nb->export[0])
+		strcpy(nb->export, "/");
+	snprintf(nb->root, sizeof(nb->root), "%s", path + len);
+	if (nb->root[0]) {
+		char probe[PATH_MAX + 2];
+
+		snprintf(probe, sizeof(probe), "%s/", nb->root);
+		ret = nb_mkparents(be, ctx, probe, 0);
+		if (ret == 0)
+			ret = nfs_stat64(ctx, nb->root, &st);
+		if (ret == 0 && !S_ISDIR(st.nfs_mode))
+			ret = -ENOTDIR;
+		if (ret < 0) {
+			snprintf(
+				err, errlen,
+				"cannot use directory '%s' in export '%s' of '%s': %s",
+				nb->root, nb->export, nb->server,
+				ret == -ENOTDIR ? strerror(ENOTDIR) :
+						  nfs_get_error(ctx));
+			goto out;
+		}
+	}
+	nb->readmax = nfs_get_readmax(ctx);
+	nb->writemax = nfs_get_writemax(ctx);
+	nb->ctx[0] = ctx;
+	ctx = NULL;
+	ret = 0;
+	goto out;
+fail:
+	snprintf(err, errlen, "cannot mount '%s': %s", nb->url,
+		 first[0] ? first : strerror(-ret));
+out:
+	if (ctx)
+		nfs_destroy_context(ctx);
+	return ret;
+}
+
+static void nb_close_be(struct strata_backend *be)
+{
+	struct nb_be *nb = nb_be(be);
+
+	if (!nb->ctx)
+		return;
+	for (unsigned int i = 0; i < nb->nconns; i++) {
+		if (nb->ctx[i]) {
+			nfs_umount(nb->ctx[i]);
+			nfs_destroy_context(nb->ctx[i]);
+		}
+	}
+	free(nb->ctx);
+	free(nb->busy);
+	nb->ctx = NULL;
+	pthread_cond_destroy(&nb->cond);
+	pthread_mutex_destroy(&nb->lock);
+}
+
+static int nb_open_be(struct strata_backend *be, const struct strata_uri *uri,
+		      char *err, size_t errlen)
+{
+	struct nb_be *nb = nb_be(be);
+	char path[PATH_MAX];
+	size_t len;
+	int ret;
+
+	if (!uri->host[0] || uri->path[0] != '/') {
+		snprintf(err, errlen,
+			 "URL wants a host and a path (nfs://HOST/EXPORT)");
+		return -EINVAL;
+	}
+	strata_strlcpy(nb->server, uri->host, sizeof(nb->server));
+	len = strlen(uri->path);
+	while (len > 1 && uri->path[len - 1] == '/')
+		len--;
+	memcpy(path, uri->path, len);
+	path[len] = '\0';
+	snprintf(nb->url, sizeof(nb->url), "nfs://%s%s", nb->server, path);
+	ret = nb_parse_query(nb, uri->query, err, errlen);
+	if (ret < 0)
+		return ret;
+	pthread_mutex_init(&nb->lock, NULL);
+	pthread_cond_init(&nb->cond, NULL);
+	nb->ctx = calloc(nb->nconns, sizeof(*nb->ctx));
+	nb->busy = calloc(nb->nconns, sizeof(*nb->busy));
+	nb->nfree = nb->nconns;
+	if (!nb->ctx || !nb->busy) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = nb_find_export(be, strcmp(path, "/") ? path : "", err, errlen);
+	if (ret < 0)
+		goto out;
+	strata_debug(
+		STRATA_SUB_BACKEND,
+		"tier '%s': export '%s', prefix '%s', rsize %llu, wsize %llu",
+		be->name, nb->export, nb->root, (unsigned long long)nb->readmax,
+		(unsigned long long)nb->writemax);
+out:
+	if (ret < 0) {
+		free(nb->ctx);
+		free(nb->busy);
+		nb->ctx = NULL;
+		nb->busy = NULL;
+		pthread_cond_destroy(&nb->cond);
+		pthread_mutex_destroy(&nb->lock);
+	}
+	return ret;
+}
+
+static int nb_statfs(struct strata_backend *be,
+		     struct strata_backend_statfs *out)
+{
+	struct nb_be *nb = nb_be(be);
+	struct nfs_statvfs_64 sv;
+	struct nb_call c;
+	const char *dir = nb->root[0] ? nb->root : "/";
+	int ret;
+
+	ret = nb_call_begin(be, &c);
+	if (ret < 0)
+		return ret;
+	ret = nb_call_end(be, &c, nfs_statvfs64(c.ctx, dir, &sv), "statfs",
+			  dir);
+	if (ret < 0)
+		return ret;
+	out->total = sv.f_blocks * sv.f_frsize;
+	out->avail = sv.f_bavail * sv.f_frsize;
+	out->files = sv.f_files;
+	out->ffree = sv.f_favail < sv.f_files ? sv.f_favail : sv.f_files;
+	return 0;
+}
+
+static int nb_oflags(unsigned int flags)
+{
+	int o = (flags & (STRATA_OBJ_WRITE | STRATA_OBJ_TRUNC)) ? O_RDWR :
+								  O_RDONLY;
+
+	if (flags & STRATA_OBJ_TRUNC)
+		o |= O_TRUNC;
+	return o;
+}
+
+static int nb_open_fh(struct nfs_context *ctx, const char *path,
+		      unsigned int flags, struct nfsfh **fh)
+{
+	int o = nb_oflags(flags);
+
+	if ((flags & (STRATA_OBJ_CREATE | STRATA_OBJ_EXCL)) ==
+	    (STRATA_OBJ_CREATE | STRATA_OBJ_EXCL))
+		return nfs_create(ctx, path, o | O_EXCL, 0600, fh);
+	if (flags & STRATA_OBJ_CREATE)
+		return nfs_open2(ctx, path, o | O_CREAT, 0600, fh);
+	return nfs_open(ctx, path, o, fh);
+}
+
+static int nb_obj_open(struct strata_backend *be, const char *key,
+		       unsigned int flags, struct strata_obj *obj)
+{
+	struct nb_obj *o = nb_obj(obj);
+	struct nfsfh *fh = NULL;
+	char path[PATH_MAX];
+	struct nb_call c;
+	int rc, ret;
+
+	ret = nb_path(be, key, path, sizeof(path));
+	if (ret < 0)
+		return ret;
+	o->path = strdup(path);
+	if (!o->path)
+		return -ENOMEM;
+	ret = nb_call_begin(be, &c);
+	if (ret < 0)
+		goto out;
+	rc = nb_open_fh(c.ctx, path, flags, &fh);
+	if (rc == -ENOENT && (flags & STRATA_OBJ_CREATE)) {
+		rc = nb_mkparents(be, c.ctx, path, strlen(nb_be(be)->root));
+		if (rc == 0)
+			rc = nb_open_fh(c.ctx, path, flags, &fh);
+	}
+	ret = nb_call_end(be, &c, rc, "open", path);
+	if (ret < 0)
+		goto out;
+	o->fh = fh;
+	o->oflags = nb_oflags(flags) & O_ACCMODE;
+	pthread_rwlock_init(&o->lock, NULL);
+	pthread_mutex_init(&o->mlock, NULL);
+out:
+	if (ret < 0) {
+		free(o->path);
+		o->path = NULL;
+	}
+	return ret;
+}
+
+/*
+ * The handle in use (seen) went stale: open the object again by its key,
+ * unless another thread already did. Called without o->lock.
+ */
+static int nb_obj_reopen(struct strata_obj *obj, struct nfs_context *ctx,
+			 struct nfsfh *seen)
+{
+	struct nb_obj *o = nb_obj(obj);
+	struct nfsfh *fh = NULL;
+	int rc = 0;
+
+	pthread_rwlock_wrlock(&o->lock);
+	if (o->fh == seen) {
+		rc = nfs_open(ctx, o->path, o->oflags, &fh);
+		if (rc == 0) {
+			nfs_close(ctx, o->fh);
+			o->fh = fh;
+			strata_log(STRATA_LOG_NOTICE, STRATA_SUB_BACKEND,
+				   "tier '%s': re-opened stale '%s'",
+				   obj->be->name, o->path);
+		}
+	}
+	pthread_rwlock_unlock(&o->lock);
+	return rc;
+}
+
+static int nb_obj_read(struct strata_obj *obj, uint64_t off, void *buf,
+		       size_t len, size_t *nread)
+{
+	struct nb_obj *o = nb_obj(obj);
+	bool retried = false;
+	struct nfsfh *fh;
+	struct nb_call c;
+	size_t done = 0;
+	int rc = 0;
+	int ret;
+
+	*nread = 0;
+	if (off > INT64_MAX || len > INT64_MAX - off)
+		return -EINVAL;
+	ret = nb_call_begin(obj->be, &c);
+	if (ret < 0)
+		return ret;
+	pthread_rwlock_rdlock(&o->lock);
+	while (done < len) {
+		size_t n = len - done < NFS_IO_MAX ? len - done : NFS_IO_MAX;
+
+		fh = o->fh;
+		rc = nfs_pread(c.ctx, fh, off + done, n, (char *)buf + done);
+		if (rc == -ESTALE && !retried) {
+			retried = true;
+			pthread_rwlock_unlock(&o->lock);
+			rc = nb_obj_reopen(obj, c.ctx, fh);
+			pthread_rwlock_rdlock(&o->lock);
+			if (rc < 0)
+				break;
+			continue;
+		}
+		if (rc <= 0)
+			break;
+		done += (size_t)rc;
+	}
+	pthread_rwlock_unlock(&o->lock);
+	ret = nb_call_end(obj->be, &c, rc < 0 ? rc : 0, "read", o->path);
+	if (ret == 0)
+		*nread = done;
+	return ret;
+}
+
+static void nb_obj_mark_dirty(struct strata_obj *obj)
+{
+	struct nb_obj *o = nb_obj(obj);
+
+	pthread_mutex_lock(&o->mlock);
+	if (!o->dirty) {
+		o->dirty = true;
+		o->dirty_gen = atomic_load(&nb_be(obj->be)->gen);
+	}
+	pthread_mutex_unlock(&o->mlock);
+}
+
+static int nb_obj_write(struct strata_obj *obj, uint64_t off, const void *buf,
+			size_t len)
+{
+	struct nb_obj *o = nb_obj(obj);
+	bool retried = false;
+	struct nfsfh *fh;
+	struct nb_call c;
+	size_t done = 0;
+	int rc = 0;
+	int ret;
+
+	if (!(obj->flags & (STRATA_OBJ_WRITE | STRATA_OBJ_TRUNC)))
+		return -EBADF;
+	if (off > INT64_MAX || len > INT64_MAX - off)
+		return -EFBIG;
+	if (len == 0)
+		return 0;
+	nb_obj_mark_dirty(obj);
+	ret = nb_call_begin(obj->be, &c);
+	if (ret < 0)
+		return ret;
+	pthread_rwlock_rdlock(&o->lock);
+	while (done < len) {
+		size_t n = len - done < NFS_IO_MAX ? len - done : NFS_IO_MAX;
+
+		fh = o->fh;
+		rc = nfs_pwrite(c.ctx, fh, off + done, n,
+				(const char *)buf + done);
+		if (rc == -ESTALE && !retried) {
+			retried = true;
+			pthread_rwlock_unlock(&o->lock);
+			rc = nb_obj_reopen(obj, c.ctx, fh);
+			pthread_rwlock_rdlock(&o->lock);
+			if (rc < 0)
+				break;
+			continue;
+		}
+		if (rc == 0)
+			rc = -EIO; /* the server took nothing: do not spin */
+		if (rc < 0)
+			break;
+		done += (size_t)rc;
+	}
+	pthread_rwlock_unlock(&o->lock);
+	return nb_call_end(obj->be, &c, rc < 0 ? rc : 0, "write", o->path);
+}
+
+static int nb_obj_truncate(struct strata_obj *obj, uint64_t size)
+{
+	struct nb_obj *o = nb_obj(obj);
+	struct nb_call c;
+	int rc, ret;
+
+	if (!(obj->flags & (STRATA_OBJ_WRITE | STRATA_OBJ_TRUNC)))
+		return -EBADF;
+	if (size > INT64_MAX)
+		return -EFBIG;
+	ret = nb_call_begin(obj->be, &c);
+	if (ret < 0)
+		return ret;
+	pthread_rwlock_rdlock(&o->lock);
+	rc = nfs_ftruncate(c.ctx, o->fh, size);
+	pthread_rwlock_unlock(&o->lock);
+	return nb_call_end(obj->be, &c, rc, "truncate", o->path);
+}
+
+/* COMMIT what was written; -EIO if a dropped connection may have lost it. */
+static int nb_obj_sync(struct strata_obj *obj, bool datasync)
+{
+	struct nb_obj *o = nb_obj(obj);
+	struct nb_call c;
+	unsigned long gen;
+	bool dirty;
+	int rc, ret;
+
+	pthread_mutex_lock(&o->mlock);
+	dirty = o->dirty;
+	gen = o->dirty_gen;
+	o->dirty = false;
+	pthread_mutex_unlock(&o->mlock);
+	if (!dirty)
+		return 0;
+	ret = nb_call_begin(obj->be, &c);
+	if (ret < 0)
+		return ret;
+	pthread_rwlock_rdlock(&o->lock);
+	rc = nfs_fsync(c.ctx, o->fh);
+	pthread_rwlock_unlock(&o->lock);
+	ret = nb_call_end(obj->be, &c, rc, "commit", o->path);
+	if (ret == 0 && gen != atomic_load(&nb_be(obj->be)->gen)) {
+		strata_log(
+			STRATA_LOG_ERR, STRATA_SUB_BACKEND,
+			"tier '%s': a connection was lost before '%s' was committed; its last writes may be lost",
+			obj->be->name, o->path);
+		ret = -EIO;
+	}
+	return ret;
+}
+
+static int nb_obj_close(struct strata_obj *obj)
+{
+	struct nb_obj *o = nb_obj(obj);
+	struct nfs_context *spare = NULL;
+	struct nb_call c;
+	int ret = nb_obj_sync(obj, false);
+
+	/* Freeing the handle needs a context but no server. */
+	if (nb_call_begin(obj->be, &c) == 0) {
+		nfs_close(c.ctx, o->fh);
+		nb_call_end(obj->be, &c, 0, "close", o->path);
+	} else {
+		spare = nfs_init_context();
+		if (spare) {
+			nfs_close(spare, o->fh);
+			nfs_destroy_context(spare);
+		}
+	}
+	o->fh = NULL;
+	pthread_rwlock_destroy(&o->lock);
+	pthread_mutex_destroy(&o->mlock);
+	free(o->path);
+	o->path = NULL;
+	return ret;
+}
+
+static int nb_stat(struct strata_backend *be, const char *key,
+		   struct strata_obj_stat *out)
+{
+	struct nfs_stat_64 st;
+	char path[PATH_MAX];
+	struct nb_call c;
+	int ret;
+
+	ret = nb_path(be, key, path, sizeof(path));
+	if (ret < 0)
+		return ret;
+	ret = nb_call_begin(be, &c);
+	if (ret < 0)
+		return ret;
+	ret = nb_call_end(be, &c, nfs_stat64(c.ctx, path, &st), "stat", path);
+	if (ret < 0)
+		return ret;
+	if (S_ISDIR(st.nfs_mode))
+		return -EISDIR;
+	if (!S_ISREG(st.nfs_mode))
+		return -EINVAL;
+	out->size = st.nfs_size;
+	out->mtime.tv_sec = (time_t)st.nfs_mtime;
+	out->mtime.tv_nsec = (long)st.nfs_mtime_nsec;
+	return 0;
+}
+
+static int nb_remove(struct strata_backend *be, const char *key)
+{
+	char path[PATH_MAX];
+	struct nb_call c;
+	int ret;
+
+	ret = nb_path(be, key, path, sizeof(path));
+	if (ret < 0)
+		return ret;
+	ret = nb_call_begin(be, &c);
+	if (ret < 0)
+		return ret;
+	return nb_call_end(be, &c, nfs_unlink(c.ctx, path), "remove", path);
+}
+
+static int nb_rename_be(struct strata_backend *be, const char *from,
+			const char *to)
+{
+	struct nfs_stat_64 st;
+	char src[PATH_MAX];
+	char dst[PATH_MAX];
+	struct nb_call c;
+	int rc, ret;
+
+	ret = nb_path(be, from, src, sizeof(src));
+	if (ret == 0)
+		ret = nb_path(be, to, dst, sizeof(dst));
+	if (ret < 0)
+		return ret;
+	ret = nb_call_begin(be, &c);
+	if (ret < 0)
+		return ret;
+	rc = nfs_rename(c.ctx, src, dst);
+	if (rc == -ENOENT) {
+		/* Either the source is missing or the target's shard is. */
+		rc = nfs_stat64(c.ctx, src, &st);
+		if (rc == 0)
+			rc = nb_mkparents(be, c.ctx, dst,
+					  strlen(nb_be(be)->root));
+		if (rc == 0)
+			rc = nfs_rename(c.ctx, src, dst);
+	}
+	return nb_call_end(be, &c, rc, "rename", src);
+}
+
+struct nb_dent {
+	char *name;
+	bool dir;
+	struct strata_obj_stat st;
+};
+
+struct nb_walk {
+	struct strata_backend *be;
+	strata_backend_list_cb cb;
+	void *arg;
+	char path[PATH_MAX]; /* ROOT/prefix being walked */
+	size_t keyoff;	     /* where keys start in path */
+};
+
+static void nb_dents_free(struct nb_dent *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(d[i].name);
+	free(d);
+}
+
+/*
+ * Read the directory w->path whole, so that no context is held while the
+ * callback runs (it may call into this backend).
+ */
+static int nb_read_dir(struct nb_walk *w, struct nb_dent **out, size_t *nout)
+{
+	struct nb_dent *d = NULL;
+	struct nfsdirent *de;
+	struct nfsdir *dir = NULL;
+	size_t n = 0, cap = 0;
+	struct nb_call c;
+	int rc, ret;
+
+	ret = nb_call_begin(w->be, &c);
+	if (ret < 0)
+		return ret;
+	rc = nfs_opendir(c.ctx, w->path[0] ? w->path : "/", &dir);
+	while (rc == 0 && (de = nfs_readdir(c.ctx, dir)) != NULL) {
+		if (strcmp(de->name, ".") == 0 || strcmp(de->name, "..") == 0)
+			continue;
+		if (strncmp(de->name, STRATA__BACKEND_TMP_PREFIX,
+			    sizeof(STRATA__BACKEND_TMP_PREFIX) - 1) == 0)
+			continue;
+		if (de->type != NF3DIR && de->type != NF3REG)
+			continue;
+		if (n == cap) {
+			struct nb_dent *nd;
+
+			cap = cap ? cap * 2 : 64;
+			nd = realloc(d, cap * sizeof(*d));
+			if (!nd) {
+				rc = -ENOMEM;
+				break;
+			}
+			d = nd;
+		}
+		d[n].name = strdup(de->name);
+		if (!d[n].name) {
+			rc = -ENOMEM;
+			break;
+		}
+		d[n].dir = de->type == NF3DIR;
+		d[n].st.size = de->size;
+		d[n].st.mtime.tv_sec = de->mtime.tv_sec;
+		d[n].st.mtime.tv_nsec = (long)de->mtime_nsec;
+		n++;
+	}
+	if (dir)
+		nfs_closedir(c.ctx, dir);
+	if (rc == -ENOMEM) {
+		nb_slot_put(nb_be(w->be), c.slot);
+		ret = -ENOMEM;
+	} else {
+		ret = nb_call_end(w->be, &c, rc, "list", w->path);
+	}
+	if (ret < 0) {
+		nb_dents_free(d, n);
+		return ret;
+	}
+	*out = d;
+	*nout = n;
+	return 0;
+}
+
+static int nb_walk_dir(struct nb_walk *w, size_t len)
+{
+	struct nb_dent *d = NULL;
+	size_t n = 0;
+	int ret;
+
+	ret = nb_read_dir(w, &d, &n);
+	if (ret < 0)
+		/* A shard removed while we walked is not an error. */
+		return ret == -ENOENT && len + 1 != w->keyoff ? 0 : ret;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		size_t nlen = strlen(d[i].name);
+
+		if (len + 1 + nlen >= sizeof(w->path)) {
+			ret = -ENAMETOOLONG;
+			break;
+		}
+		w->path[len] = '/';
+		memcpy(w->path + len + 1, d[i].name, nlen + 1);
+		if (d[i].dir)
+			ret = nb_walk_dir(w, len + 1 + nlen);
+		else
+			ret = w->cb(w->arg, w->path + w->keyoff, &d[i].st);
+		w->path[len] = '\0';
+	}
+	nb_dents_free(d, n);
+	return ret;
+}
+
+static int nb_list(struct strata_backend *be, strata_backend_list_cb cb,
+		   void *arg)
+{
+	struct nb_walk *w;
+	size_t len;
+	int ret;
+
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->be = be;
+	w->cb = cb;
+	w->arg = arg;
+	strata_strlcpy(w->path, nb_be(be)->root, sizeof(w->path));
+	len = strlen(w->path);
+	w->keyoff = len + 1;
+	ret = nb_walk_dir(w, len);
+	free(w);
+	return ret;
+}
+
+const struct strata_backend_ops strata_nfs_ops = {
+	.scheme = "nfs",
+	.driver = "nfs",
+	.caps = STRATA_BCAP_RANGE_READ | STRATA_BCAP_RANDOM_WRITE |
+		STRATA_BCAP_RENAME,
+	.priv_size = sizeof(struct nb_be),
+	.obj_priv_size = sizeof(struct nb_obj),
+	.open = nb_open_be,
+	.close = nb_close_be,
+	.statfs = nb_statfs,
+	.obj_open = nb_obj_open,
+	.obj_read = nb_obj_read,
+	.obj_write = nb_obj_write,
+	.obj_truncate = nb_obj_truncate,
+	.obj_sync = nb_obj_sync,
+	.obj_close = nb_obj_close,
+	.stat = nb_stat,
+	.remove = nb_remove,
+	.rename = nb_rename_be,
+	.list = nb_list,
+};
