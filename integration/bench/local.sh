@@ -19,6 +19,8 @@
 #                   (STRATA_BENCH_DIR, /var/tmp)
 #   --quick         --size 256 --files 2000 --small 1000 --reads 5000
 #   --only LIST     targets to run, from direct,strata,mergerfs (all)
+#   --rounds N      rounds, interleaved over the targets; the table shows
+#                   medians                 (STRATA_BENCH_ROUNDS, 3)
 # MERGERFS_OPTS overrides the mergerfs options; STRATA_BENCH_MOUNT_OPTS adds
 # `strata mount -o` options. Run as root: dropping the page cache needs it.
 
@@ -31,6 +33,7 @@ SIZE_MIB=${STRATA_BENCH_SIZE_MIB:-2048}
 NFILES=${STRATA_BENCH_FILES:-19000}
 NSMALL=${STRATA_BENCH_SMALL:-10000}
 NREADS=${STRATA_BENCH_READS:-20000}
+ROUNDS=${STRATA_BENCH_ROUNDS:-3}
 BASE=${STRATA_BENCH_DIR:-/var/tmp}
 ONLY=direct,strata,mergerfs
 MERGERFS_DEFAULT=cache.files=off,category.create=ff,dropcacheonclose=false
@@ -38,7 +41,7 @@ MERGERFS_OPTS=${MERGERFS_OPTS:-$MERGERFS_DEFAULT,fsname=bench-mergerfs}
 STRATA_OPTS=${STRATA_BENCH_MOUNT_OPTS:-}
 
 usage() {
-	sed -n '3,24s/^# \{0,1\}//p' "$0" >&2
+	sed -n '3,26s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
@@ -50,7 +53,8 @@ while [ $# -gt 0 ]; do
 	--reads) NREADS=$2; shift 2 ;;
 	--dir) BASE=$2; shift 2 ;;
 	--only) ONLY=$2; shift 2 ;;
-	--quick) SIZE_MIB=256 NFILES=2000 NSMALL=1000 NREADS=5000; shift ;;
+	--rounds) ROUNDS=$2; shift 2 ;;
+	--quick) SIZE_MIB=256 NFILES=2000 NSMALL=1000 NREADS=5000 ROUNDS=1; shift ;;
 	-h | --help) usage ;;
 	-*) echo "local.sh: unknown option '$1'" >&2; usage ;;
 	*) STRATA_BIN=$1; shift ;;
@@ -264,7 +268,7 @@ record() {
 	local test=$1 target=$2 value=$3
 
 	[[ " ${TESTS[*]} " == *" $test "* ]] || TESTS+=("$test")
-	R[$test,$target]=$value
+	R[$test,$target]="${R[$test,$target]:-} $value"
 	printf '    %-34s %-8s %s\n' "$test" "$target" "$value" >&2
 }
 
@@ -334,9 +338,13 @@ log "work directory $W ($DISK), size $SIZE_MIB MiB, files $NFILES," \
 	"small $NSMALL, reads $NREADS"
 start=$(date +%s)
 
+# Mount everything first, then run the rounds interleaved (direct, strata,
+# mergerfs, direct, ...) so each target sees the machine in the same state;
+# the table shows each figure's median over the rounds.
+TARGETS=()
 if want direct; then
 	mkdir "$W/direct"
-	run_target direct "$W/direct"
+	TARGETS+=("direct:$W/direct")
 fi
 
 if want strata; then
@@ -358,11 +366,7 @@ CONF
 			> "$W/strata.log" 2>&1 &
 		STRATA_PID=$!
 		if wait_mount "$W/strata-mnt" $STRATA_PID "$W/strata.log"; then
-			run_target strata "$W/strata-mnt"
-			"$STRATA_BIN" umount "$W/strata-mnt" ||
-				note "strata: umount failed"
-			wait $STRATA_PID || note "strata: the daemon exited $?"
-			STRATA_PID=
+			TARGETS+=("strata:$W/strata-mnt")
 		else
 			note "strata: the mount did not come up (see above)"
 		fi
@@ -379,14 +383,29 @@ if want mergerfs; then
 		MERGERFS_PID=$!
 		if wait_mount "$W/mergerfs-mnt" $MERGERFS_PID \
 			"$W/mergerfs.log"; then
-			run_target mergerfs "$W/mergerfs-mnt"
-			fusermount3 -u "$W/mergerfs-mnt"
-			wait "$MERGERFS_PID" || true
-			MERGERFS_PID=
+			TARGETS+=("mergerfs:$W/mergerfs-mnt")
 		else
 			note "mergerfs: the mount did not come up (see above)"
 		fi
 	fi
+fi
+
+for round in $(seq 1 "$ROUNDS"); do
+	for t in "${TARGETS[@]}"; do
+		log "round $round of $ROUNDS"
+		run_target "${t%%:*}" "${t#*:}"
+	done
+done
+
+if [ -n "$STRATA_PID" ]; then
+	"$STRATA_BIN" umount "$W/strata-mnt" || note "strata: umount failed"
+	wait $STRATA_PID || note "strata: the daemon exited $?"
+	STRATA_PID=
+fi
+if [ -n "$MERGERFS_PID" ]; then
+	fusermount3 -u "$W/mergerfs-mnt"
+	wait "$MERGERFS_PID" || true
+	MERGERFS_PID=
 fi
 
 # --- the table -------------------------------------------------------------
@@ -403,17 +422,28 @@ MERGERFS_VERSION=$(mergerfs --version 2>/dev/null | head -n 1 |
 	sed 's/^mergerfs version: //')
 echo "Strata local benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')," \
 	"$(uname -r), $(nproc) CPUs"
-echo "disk: $DISK; big file $SIZE_MIB MiB; took $(($(date +%s) - start)) s"
+echo "disk: $DISK; big file $SIZE_MIB MiB; medians of $ROUNDS rounds;" \
+	"took $(($(date +%s) - start)) s"
 echo "strata: $STRATA_BIN${STRATA_OPTS:+ -o $STRATA_OPTS}" \
 	"(default config: entry_timeout = attr_timeout = 10 s)"
 echo "mergerfs: ${MERGERFS_VERSION:-?} -o $MERGERFS_OPTS"
 echo
 printf '%-34s %10s %10s %10s %14s %16s\n' test direct strata mergerfs \
 	strata/direct strata/mergerfs
+# median VALUES...: the middle value (the lower middle of an even count).
+median() {
+	[ $# -gt 0 ] || return 0
+	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
+		END { print v[int((NR + 1) / 2)] }'
+}
+
 for test in "${TESTS[@]}"; do
-	d=${R[$test,direct]:-}
-	s=${R[$test,strata]:-}
-	m=${R[$test,mergerfs]:-}
+	# shellcheck disable=SC2086 # the recorded values are space-separated
+	d=$(median ${R[$test,direct]:-})
+	# shellcheck disable=SC2086
+	s=$(median ${R[$test,strata]:-})
+	# shellcheck disable=SC2086
+	m=$(median ${R[$test,mergerfs]:-})
 	printf '%-34s %10s %10s %10s %14s %16s\n' "$test" "${d:--}" "${s:--}" \
 		"${m:--}" "$(ratio "$s" "$d")" "$(ratio "$s" "$m")"
 done
