@@ -843,6 +843,9 @@ static int nb_obj_close(struct strata_obj *obj)
 	} else {
 		spare = nfs_init_context();
 		if (spare) {
+			/* Unconnected, it would otherwise wait forever for a
+			 * server that is down. */
+			nfs_set_timeout(spare, nb_be(obj->be)->timeout_ms);
 			nfs_close(spare, o->fh);
 			nfs_destroy_context(spare);
 		}

@@ -70,12 +70,18 @@ void strata__vfs_overlay(struct strata_vfs *vfs, struct strata_attr *a)
 	vn = strata__vfs_vnode_hold(vfs, a->ino);
 	if (!vn)
 		return;
+	/*
+	 * While the file is open its vnode holds the size and mtime: the
+	 * catalog row read before may predate a commit that has just
+	 * cleared dirty, as when a release commits while a new open appends.
+	 */
 	pthread_mutex_lock(&vn->lock);
-	if (vn->loaded && vn->dirty) {
+	if (vn->loaded && (vn->dirty || strata__vfs_vnode_nopen(vn) > 0)) {
 		a->size = vn->size;
 		a->mtime = vn->mtime;
-		a->ctime = vn->mtime;
 	}
+	if (vn->loaded && vn->dirty)
+		a->ctime = vn->mtime;
 	pthread_mutex_unlock(&vn->lock);
 	strata__vfs_vnode_unhold(vfs, vn);
 }
