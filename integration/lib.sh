@@ -126,6 +126,7 @@ cleanup() {
 		kill "$STRATA_PID" 2>/dev/null || true
 		wait "$STRATA_PID" 2>/dev/null || true
 	fi
+	nfs_stop_all
 	if [ "$rc" != 0 ] && [ -f "$T/mount.log" ]; then
 		echo "--- mount log (last 40 lines)" >&2
 		tail -n 40 "$T/mount.log" >&2
@@ -144,4 +145,86 @@ ensure_test_users() {
 		useradd -u 4701 -g stratat -G stratax -M -s /bin/sh strata1
 	id strata2 >/dev/null 2>&1 ||
 		useradd -u 4702 -g stratax -M -s /bin/sh strata2
+}
+
+# --- NFS servers (integration/servers/ganesha.sh) --------------------------
+# Cases named NNN-nfs-*.sh run with the ctest fixture `nfs`, which starts two
+# NFS-Ganesha servers and passes their export URLs in STRATA_TEST_NFS_URL and
+# STRATA_TEST_NFS_URL2. A case may also start private servers under $T with
+# nfs_start; those are stopped by the cleanup trap.
+GANESHA=$STRATA_SRC/integration/servers/ganesha.sh
+NFS_SERVERS=()
+
+# nfs_start DIR NFSPORT: start a server exporting DIR/export on NFSPORT and
+# NFSPORT+1 (the mount protocol); set NFS_URL to its export's URL.
+nfs_start() {
+	NFS_SERVERS+=("$1")
+	NFS_URL=$("$GANESHA" start "$1" "$2" $(($2 + 1))) ||
+		fail "cannot start the NFS server in $1 on port $2"
+}
+
+# nfs_server VAR DIR NFSPORT: set NFS_URL from the environment variable VAR
+# (the ctest fixture's server), or when VAR is unset start a private server
+# in DIR on NFSPORT (a case run by hand).
+nfs_server() {
+	local url=${!1:-}
+
+	if [ -n "$url" ]; then
+		NFS_URL=$url
+		return 0
+	fi
+	log "$1 is unset: starting a private NFS server on port $3"
+	nfs_start "$2" "$3"
+}
+
+nfs_stop_all() {
+	local d
+
+	for d in ${NFS_SERVERS[@]+"${NFS_SERVERS[@]}"}; do
+		"$GANESHA" stop "$d" || echo "could not stop the NFS server in $d" >&2
+	done
+	NFS_SERVERS=()
+}
+
+# nfs_url URL PREFIX: URL with PREFIX appended to its path.
+nfs_url() {
+	local base=${1%%\?*} query=
+
+	case $1 in
+	*\?*) query=?${1#*\?} ;;
+	esac
+	echo "${base%/}/$2$query"
+}
+
+# nfs_dir URL: the directory on this machine behind URL's path (the servers
+# are local, so the path of an nfs://127.0.0.1/... URL is a local path).
+nfs_dir() {
+	local p=${1%%\?*}
+
+	p=${p#nfs://*/}
+	echo "/${p%/}"
+}
+
+# umount_strata_or_kill: umount_strata for cases where the daemon may hang
+# on a backend (an NFS server gone): when `strata umount` fails because the
+# daemon did not exit, print the daemon's thread stacks (if gdb is
+# installed), kill it with SIGKILL so the cleanup trap cannot hang on it,
+# and fail.
+umount_strata_or_kill() {
+	if [ "$STRATA_TEST_DIRECT" = 1 ] || [ -z "$STRATA_PID" ]; then
+		return 0
+	fi
+	if ! "$STRATA_BIN" umount "$M"; then
+		if command -v gdb > /dev/null; then
+			echo "--- stacks of the daemon (pid $STRATA_PID)" >&2
+			timeout 60 gdb -p "$STRATA_PID" -batch \
+				-ex 'thread apply all bt' 2>/dev/null |
+				grep -E '^(Thread|#)' | cut -c1-200 | head -n 80 >&2 ||
+				true
+		fi
+		kill9_strata
+		fail "strata umount failed: the daemon did not exit"
+	fi
+	wait_exit "$STRATA_PID"
+	STRATA_PID=
 }
