@@ -29,6 +29,7 @@ void cmd_error(const struct strata_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 int cmd_mount(int argc, char **argv, struct strata_ctx *ctx);
+int cmd_rules(int argc, char **argv, struct strata_ctx *ctx);
 int cmd_umount(int argc, char **argv, struct strata_ctx *ctx);
 int cmd_version(int argc, char **argv, struct strata_ctx *ctx);
 

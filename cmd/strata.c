@@ -19,6 +19,8 @@ static const struct strata_cmd cmds[] = {
 	{ "mount", cmd_mount, "[-f] [-o OPT,...] -c CONFIG MOUNTPOINT",
 	  "mount a namespace" },
 	{ "umount", cmd_umount, "MOUNTPOINT", "flush and unmount a namespace" },
+	{ "rules", cmd_rules, "check [-c CONFIG] FILE",
+	  "check a rules file, moving nothing" },
 	{ "version", cmd_version, "", "print version information" },
 };
 
