@@ -9,7 +9,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 .PHONY: all build deps run stop check format format-check unit integration \
-	bench clean
+	bench bench-nfs clean
 
 all: build
 
@@ -49,6 +49,9 @@ integration: build
 
 bench: build
 	@./integration/bench/local.sh $(BUILD)/strata
+
+bench-nfs: build
+	@./integration/bench/nfs.sh $(BUILD)/strata
 
 clean:
 	rm -rf $(BUILD) $(CHECK_BUILD)
