@@ -352,6 +352,17 @@ int strata_vfs_read(struct strata_vfs *vfs, uint64_t fh, uint64_t off,
 	return 0;
 }
 
+/* Content changed up to byte end: the size and mtime for the next commit,
+ * with a new content version (vn->lock held). */
+static void vn_note_write(struct vnode *vn, uint64_t end)
+{
+	if (end > vn->size)
+		vn->size = end;
+	vn->mtime = strata_now();
+	vn->dirty = true;
+	vn->written = true;
+}
+
 int strata_vfs_write(struct strata_vfs *vfs, uint64_t fh, uint64_t off,
 		     const void *buf, size_t size, size_t *written)
 {
@@ -366,11 +377,7 @@ int strata_vfs_write(struct strata_vfs *vfs, uint64_t fh, uint64_t off,
 	if (ret < 0)
 		return ret;
 	pthread_mutex_lock(&vn->lock);
-	if (off + size > vn->size)
-		vn->size = off + size;
-	vn->mtime = strata_now();
-	vn->dirty = true;
-	vn->written = true;
+	vn_note_write(vn, off + size);
 	pthread_mutex_unlock(&vn->lock);
 	*written = size;
 	return 0;
@@ -452,12 +459,8 @@ int strata_vfs_fallocate(struct strata_vfs *vfs, uint64_t fh, int mode,
 	if (ret < 0)
 		return ret;
 	pthread_mutex_lock(&vn->lock);
-	if (!(mode & FALLOC_FL_KEEP_SIZE) && off + len > vn->size) {
-		vn->size = off + len;
-		vn->mtime = strata_now();
-		vn->dirty = true;
-		vn->written = true;
-	}
+	if (!(mode & FALLOC_FL_KEEP_SIZE) && off + len > vn->size)
+		vn_note_write(vn, off + len);
 	pthread_mutex_unlock(&vn->lock);
 	return 0;
 }
