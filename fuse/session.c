@@ -10,6 +10,7 @@
  * messages are routed through strata_log().
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,6 +249,12 @@ static int session_serve(struct strata_fuse *pf, const struct strata_cfg *cfg,
 	 * 17 to 23 us with a clone per thread, which migrates more. */
 	fuse_loop_cfg_set_clone_fd(lc, 0);
 	ret = fuse_session_loop_mt(se, lc);
+	if (ret == SIGINT || ret == SIGTERM || ret == SIGHUP) {
+		/* libfuse returns the signal that asked us to stop. */
+		strata_log(STRATA_LOG_INFO, STRATA_SUB_FUSE,
+			   "signal %d: unmounting", ret);
+		ret = 0;
+	}
 	if (ret != 0 && !session_mounted(mountpoint)) {
 		/* Some kernels end an unmounted session with ECONNABORTED
 		 * rather than ENODEV: the file system is gone either way. */
@@ -300,6 +307,7 @@ int strata_fuse_main(const struct strata_cfg *cfg, const char *mountpoint,
 						cfg->attr_timeout;
 	vo.entry_timeout = pf.entry_ttl;
 	vo.attr_timeout = pf.attr_ttl;
+	vo.read_only = opts->read_only;
 	ret = strata_vfs_new(cfg, &vo, &pf.vfs, err, errlen);
 	if (ret < 0)
 		return ret;

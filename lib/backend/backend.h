@@ -84,6 +84,9 @@ struct strata_backend_ops {
 	void (*close)(struct strata_backend *be);
 	int (*statfs)(struct strata_backend *be,
 		      struct strata_backend_statfs *out);
+	/* Make every object written so far durable (at unmount); NULL when
+	 * closing an object already does. */
+	int (*syncfs)(struct strata_backend *be);
 
 	int (*obj_open)(struct strata_backend *be, const char *key,
 			unsigned int flags, struct strata_obj *obj);
@@ -137,6 +140,8 @@ static inline unsigned int strata_backend_caps(const struct strata_backend *be)
 
 int strata_backend_statfs(struct strata_backend *be,
 			  struct strata_backend_statfs *out);
+/* Everything written through be so far survives a power cut after this. */
+int strata_backend_syncfs(struct strata_backend *be);
 int strata_backend_stat(struct strata_backend *be, const char *key,
 			struct strata_obj_stat *out);
 int strata_backend_remove(struct strata_backend *be, const char *key);

@@ -553,6 +553,19 @@ static int local_list(struct strata_backend *be, strata_backend_list_cb cb,
 	return ret;
 }
 
+static int local_syncfs(struct strata_backend *be)
+{
+	int fd = open(local_be(be)->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (syncfs(fd) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 const struct strata_backend_ops strata_local_ops = {
 	.scheme = "file",
 	.driver = "local",
@@ -562,6 +575,7 @@ const struct strata_backend_ops strata_local_ops = {
 	.obj_priv_size = sizeof(struct local_obj),
 	.open = local_open,
 	.statfs = local_statfs,
+	.syncfs = local_syncfs,
 	.obj_open = local_obj_open,
 	.obj_read = local_obj_read,
 	.obj_write = local_obj_write,

@@ -133,6 +133,11 @@ void strata_backend_close(struct strata_backend *be)
 	free(be);
 }
 
+int strata_backend_syncfs(struct strata_backend *be)
+{
+	return be->ops->syncfs ? be->ops->syncfs(be) : 0;
+}
+
 int strata_backend_statfs(struct strata_backend *be,
 			  struct strata_backend_statfs *out)
 {

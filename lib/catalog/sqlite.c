@@ -25,12 +25,16 @@
  * so they may call back into the catalog.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -51,6 +55,7 @@
 
 enum cat_stmt_id {
 	CAT_ST_BEGIN,
+	CAT_ST_BEGIN_READ,
 	CAT_ST_COMMIT,
 	CAT_ST_ROLLBACK,
 	CAT_ST_SAVEPOINT,
@@ -105,6 +110,7 @@ enum cat_stmt_id {
 
 static const char *const cat_sql[CAT_ST__COUNT] = {
 	[CAT_ST_BEGIN] = "BEGIN IMMEDIATE",
+	[CAT_ST_BEGIN_READ] = "BEGIN",
 	[CAT_ST_COMMIT] = "COMMIT",
 	[CAT_ST_ROLLBACK] = "ROLLBACK",
 	[CAT_ST_SAVEPOINT] = "SAVEPOINT op",
@@ -217,8 +223,10 @@ struct cat_sqlite {
 	struct cat_conn *conn;
 	bool batch;		     /* a batch transaction is open; s->lock */
 	struct timespec batch_start; /* CLOCK_MONOTONIC; s->lock */
+	bool batch_writer;	     /* it began with BEGIN IMMEDIATE */
 	bool batch_wrote;	     /* the open batch changed something */
 	bool unsynced;		     /* commits since the last synced one */
+	int walfd;		     /* the WAL, for fdatasync; -1 until used */
 };
 
 /* One directory entry as found by cat_find(). */
@@ -402,22 +410,42 @@ static int64_t cat_mono_ms_since(const struct timespec *t)
 }
 
 /*
- * Make every commit so far survive a power cut (s->lock held). In WAL mode
- * with synchronous=NORMAL a checkpoint syncs the log before it copies
- * pages back, and the level cannot change inside the open batch.
+ * Make every commit so far survive a power cut (s->lock held): fdatasync
+ * the WAL through a descriptor of our own. A checkpoint would sync it only
+ * when it has frames to copy back, which another process's read snapshot
+ * can prevent; and the synchronous level cannot change inside a batch.
+ * The directory is synced once, so the WAL file's name is durable too.
  */
 static int cat_log_sync(struct cat_sqlite *s)
 {
-	int rc;
+	char path[PATH_MAX + 8];
+	int fd;
 
 	if (!s->unsynced || s->mem)
 		return 0;
-	rc = sqlite3_wal_checkpoint_v2(s->conn->db, NULL,
-				       SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-	if (rc != SQLITE_OK)
-		return cat_errno(s->conn, rc, "sync the log");
+	if (s->walfd < 0) {
+		snprintf(path, sizeof(path), "%s-wal", s->path);
+		s->walfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (s->walfd < 0)
+			goto fail;
+		snprintf(path, sizeof(path), "%s", s->path);
+		fd = open(dirname(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || fsync(fd) < 0) {
+			if (fd >= 0)
+				close(fd);
+			goto fail;
+		}
+		close(fd);
+	}
+	if (fdatasync(s->walfd) < 0)
+		goto fail;
 	s->unsynced = false;
 	return 0;
+fail:
+	strata_log(STRATA_LOG_ERR, STRATA_SUB_CATALOG,
+		   "cannot sync the log of catalog '%s': %s", s->path,
+		   strerror(errno));
+	return -EIO;
 }
 
 /*
@@ -476,17 +504,29 @@ static void *cat_flusher(void *arg)
 	return NULL;
 }
 
-/* Open a batch transaction if none is open (s->lock held). */
-static int cat_batch_open(struct cat_sqlite *s)
+/*
+ * Open a batch transaction (s->lock held). A batch opened by a read is a
+ * plain read transaction, so the mount never holds SQLite's write lock
+ * while it only reads; a write ends such a batch (for free) and opens a
+ * writing one with BEGIN IMMEDIATE.
+ */
+static int cat_batch_open(struct cat_sqlite *s, bool write)
 {
 	int ret;
 
-	if (s->batch)
+	if (s->batch && (s->batch_writer || !write))
 		return 0;
-	ret = cat_run(s->conn, CAT_ST_BEGIN, "begin transaction");
+	if (s->batch) {
+		ret = cat_batch_commit(s, false);
+		if (ret < 0)
+			return ret;
+	}
+	ret = cat_run(s->conn, write ? CAT_ST_BEGIN : CAT_ST_BEGIN_READ,
+		      "begin transaction");
 	if (ret < 0)
 		return ret;
 	s->batch = true;
+	s->batch_writer = write;
 	clock_gettime(CLOCK_MONOTONIC, &s->batch_start);
 	pthread_cond_signal(&s->wake);
 	return 0;
@@ -504,7 +544,7 @@ static int cat_rbegin(struct strata_catalog *cat, struct cat_conn **out)
 
 	pthread_mutex_lock(&s->lock);
 	*out = s->conn;
-	ret = s->mem ? 0 : cat_batch_open(s);
+	ret = s->mem ? 0 : cat_batch_open(s, false);
 	if (ret < 0)
 		pthread_mutex_unlock(&s->lock);
 	return ret;
@@ -533,7 +573,7 @@ static int cat_wbegin(struct strata_catalog *cat, bool durable,
 
 	(void)durable;
 	pthread_mutex_lock(&s->lock);
-	ret = cat_batch_open(s);
+	ret = cat_batch_open(s, true);
 	if (ret < 0)
 		goto out;
 	ret = cat_run(c, CAT_ST_SAVEPOINT, "begin operation");
@@ -553,7 +593,11 @@ static int cat_wend(struct strata_catalog *cat, struct cat_conn *c, int ret,
 	int cret;
 
 	if (sqlite3_get_autocommit(c->db)) {
-		/* Some errors roll the whole batch back. */
+		/* Some errors (a full disk) roll the whole batch back. */
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_CATALOG,
+			   "catalog '%s': an error rolled back a batch of "
+			   "changes already reported done",
+			   s->path);
 		s->batch = false;
 		goto out;
 	}
@@ -839,6 +883,8 @@ static void cat_close(struct strata_catalog *cat)
 	if (s->batch)
 		cat_batch_commit(s, false);
 	cat_conn_close(s->conn);
+	if (s->walfd >= 0)
+		close(s->walfd);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -864,6 +910,7 @@ static int cat_open(struct strata_catalog *cat, const char *path, char *err,
 	pthread_cond_init(&s->wake, &ca);
 	pthread_condattr_destroy(&ca);
 	s->path = path;
+	s->walfd = -1;
 	s->mem = strcmp(path, ":memory:") == 0;
 	cat->priv = s;
 	ret = cat_conn_open(s, &s->conn, err, errlen);

@@ -154,6 +154,8 @@ int strata__vfs_commit(struct strata_vfs *vfs, struct vnode *vn, bool durable)
 
 	if (!vn->loaded || (!vn->dirty && !durable))
 		return 0;
+	if (!vn->dirty)
+		return strata_catalog_sync(vfs->cat, true);
 	ret = strata_catalog_commit_write(vfs->cat, vn->ino,
 					  vn->tier ? vn->tier->id : 0, vn->key,
 					  vn->size, &vn->mtime, bump, durable,
@@ -167,6 +169,34 @@ int strata__vfs_commit(struct strata_vfs *vfs, struct vnode *vn, bool durable)
 	vn->version = out.version;
 	vn->dirty = false;
 	vn->written = false;
+	return 0;
+}
+
+/*
+ * Create the first object of a file that has none, on the placement tier,
+ * and open it into *obj (vn->lock held, so two writers cannot both create
+ * it). It starts empty: whatever an earlier, uncommitted life of the same
+ * key left there (a crash, a lost batch) must not show through.
+ */
+static int vn_create_object(struct strata_vfs *vfs, struct vnode *vn,
+			    unsigned int flags, struct strata_obj **obj)
+{
+	char key[STRATA_KEY_MAX];
+	int ret;
+
+	strata__vfs_key(vn->ino, key, sizeof(key));
+	ret = strata_obj_open(vfs->placement->be, key,
+			      flags | STRATA_OBJ_WRITE | STRATA_OBJ_CREATE |
+				      STRATA_OBJ_TRUNC,
+			      obj);
+	if (ret < 0) {
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
+			   "cannot create object '%s' on tier '%s': %s", key,
+			   vfs->placement->name, strerror(-ret));
+		return ret;
+	}
+	vn->tier = vfs->placement;
+	strata_strlcpy(vn->key, key, sizeof(vn->key));
 	return 0;
 }
 
@@ -187,9 +217,11 @@ static int vf_obj(struct strata_vfs *vfs, struct vfile *vf, bool write)
 		flags |= STRATA_OBJ_WRITE;
 	pthread_mutex_lock(&vn->lock);
 	if (!vn->tier && write) {
-		vn->tier = vfs->placement;
-		strata__vfs_key(vn->ino, vn->key, sizeof(vn->key));
-		flags |= STRATA_OBJ_CREATE;
+		ret = vn_create_object(vfs, vn, flags, &vf->obj);
+		if (ret == 0)
+			vf->tier = vn->tier;
+		pthread_mutex_unlock(&vn->lock);
+		goto out;
 	}
 	tier = vn->tier;
 	if (tier)
@@ -286,7 +318,8 @@ int strata_vfs_open(struct strata_vfs *vfs, strata_vfs_ino_t ino, int flags,
 		strata__vfs_vnode_put(vfs, vn, 0, 1);
 		return ret;
 	}
-	if ((flags & O_ACCMODE) != O_WRONLY && !(flags & O_TRUNC))
+	if ((flags & O_ACCMODE) != O_WRONLY && !(flags & O_TRUNC) &&
+	    !vfs->opts.read_only)
 		vfs_touch_atime(vfs, ino);
 	return 0;
 }
@@ -401,11 +434,15 @@ int strata_vfs_fsync(struct strata_vfs *vfs, uint64_t fh, bool datasync)
 	struct vnode *vn = vf->vn;
 	int ret = 0;
 
-	pthread_mutex_lock(&vf->lock);
-	if (vf->obj)
+	/* fsync on any descriptor flushes the file, even one that has not
+	 * done I/O of its own yet. */
+	ret = vf_obj(vfs, vf, false);
+	if (ret == 0) {
+		pthread_mutex_lock(&vf->lock);
 		ret = strata_obj_sync(vf->obj, datasync);
-	pthread_mutex_unlock(&vf->lock);
-	if (ret < 0)
+		pthread_mutex_unlock(&vf->lock);
+	}
+	if (ret < 0 && ret != -ENODATA)
 		return ret;
 	pthread_mutex_lock(&vn->lock);
 	ret = strata__vfs_commit(vfs, vn, true);
@@ -452,6 +489,11 @@ int strata_vfs_fallocate(struct strata_vfs *vfs, uint64_t fh, int mode,
 	struct vnode *vn = vf->vn;
 	int ret;
 
+	/* Collapsing and inserting ranges would move bytes under the size
+	 * kept in the vnode; nothing here asks for them. */
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE |
+		     FALLOC_FL_ZERO_RANGE))
+		return -EOPNOTSUPP;
 	ret = vf_obj(vfs, vf, true);
 	if (ret < 0)
 		return ret;
@@ -459,7 +501,11 @@ int strata_vfs_fallocate(struct strata_vfs *vfs, uint64_t fh, int mode,
 	if (ret < 0)
 		return ret;
 	pthread_mutex_lock(&vn->lock);
-	if (!(mode & FALLOC_FL_KEEP_SIZE) && off + len > vn->size)
+	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
+		/* The content changed: a new version, as for a write. */
+		vn_note_write(vn, (mode & FALLOC_FL_KEEP_SIZE) ? vn->size :
+								 off + len);
+	else if (!(mode & FALLOC_FL_KEEP_SIZE) && off + len > vn->size)
 		vn_note_write(vn, off + len);
 	pthread_mutex_unlock(&vn->lock);
 	return 0;
@@ -477,11 +523,7 @@ int strata__vfs_truncate(struct strata_vfs *vfs, struct vnode *vn,
 	if (ret < 0)
 		goto out;
 	if (!vn->tier && size > 0) {
-		vn->tier = vfs->placement;
-		strata__vfs_key(vn->ino, vn->key, sizeof(vn->key));
-		ret = strata_obj_open(vn->tier->be, vn->key,
-				      STRATA_OBJ_WRITE | STRATA_OBJ_CREATE,
-				      &tmp);
+		ret = vn_create_object(vfs, vn, 0, &tmp);
 		obj = tmp;
 	} else if (vn->tier && (!obj || obj->be != vn->tier->be)) {
 		ret = strata_obj_open(vn->tier->be, vn->key, STRATA_OBJ_WRITE,

@@ -13,6 +13,7 @@
  * the table lock.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -211,8 +212,8 @@ static int purge_collect(void *arg, const struct strata_replica *r)
 
 /*
  * Remove an orphan's objects, then its rows. The catalog commits in groups,
- * so the unlink that orphaned the inode is committed first: a crash must
- * never find a linked file whose content is gone. A crash between the two
+ * so the unlink that orphaned the inode is made durable first: a crash or
+ * a power cut must never find a linked file whose content is gone. A crash between the two
  * steps leaves an orphan row, which the next start reclaims.
  */
 int strata__vfs_purge(struct strata_vfs *vfs, strata_ino_t ino)
@@ -224,7 +225,7 @@ int strata__vfs_purge(struct strata_vfs *vfs, strata_ino_t ino)
 		return -ENOMEM;
 	ret = strata_catalog_replica_list(vfs->cat, ino, purge_collect, pc);
 	if (ret == 0 && pc->n)
-		ret = strata_catalog_sync(vfs->cat, false);
+		ret = strata_catalog_sync(vfs->cat, true);
 	for (unsigned int i = 0; ret == 0 && i < pc->n; i++) {
 		struct vfs_tier *t =
 			strata__vfs_tier_by_id(vfs, pc->r[i].tier_id);
@@ -261,6 +262,15 @@ void strata__vfs_itable_drain(struct strata_vfs *vfs)
 
 			it->buckets[i] = vn->next;
 			it->count--;
+			/* Files still open when the session ended (a signal):
+			 * their last writes reach the catalog now. */
+			if (vn->loaded && vn->dirty &&
+			    strata__vfs_commit(vfs, vn, false) < 0)
+				strata_log(
+					STRATA_LOG_ERR, STRATA_SUB_VFS,
+					"inode %" PRIu64
+					": cannot record its size at unmount",
+					vn->ino);
 			if (vn->orphan)
 				strata__vfs_purge(vfs, vn->ino);
 			vn_free(vn);

@@ -111,6 +111,7 @@ static int vfs_reclaim_orphans(struct strata_vfs *vfs)
 	strata_ino_t inos[VFS_ORPHAN_BATCH];
 	size_t n;
 	size_t done = 0;
+	size_t failed = 0;
 	int ret;
 
 	do {
@@ -119,12 +120,19 @@ static int vfs_reclaim_orphans(struct strata_vfs *vfs)
 		if (ret < 0)
 			return ret;
 		for (size_t i = 0; i < n; i++) {
-			ret = strata__vfs_purge(vfs, inos[i]);
-			if (ret < 0)
-				return ret;
+			/* A failure keeps the rows for the next start; it
+			 * must not keep the namespace from mounting. */
+			if (strata__vfs_purge(vfs, inos[i]) < 0)
+				failed++;
+			else
+				done++;
 		}
-		done += n;
-	} while (n == STRATA_ARRAY_SIZE(inos));
+	} while (n == STRATA_ARRAY_SIZE(inos) && failed == 0);
+	if (failed)
+		strata_log(STRATA_LOG_WARN, STRATA_SUB_VFS,
+			   "%zu unlinked inodes could not be reclaimed; the "
+			   "next start tries again",
+			   failed);
 	if (done)
 		strata_log(
 			STRATA_LOG_NOTICE, STRATA_SUB_VFS,
@@ -164,7 +172,7 @@ int strata_vfs_new(const struct strata_cfg *cfg,
 	ret = vfs_open_tiers(vfs, cfg, err, errlen);
 	if (ret < 0)
 		goto fail;
-	ret = vfs_reclaim_orphans(vfs);
+	ret = opts->read_only ? 0 : vfs_reclaim_orphans(vfs);
 	if (ret < 0) {
 		snprintf(err, errlen, "cannot reclaim unlinked inodes: %s",
 			 strerror(-ret));
@@ -183,6 +191,16 @@ void strata_vfs_free(struct strata_vfs *vfs)
 		return;
 	if (vfs->cat) {
 		strata__vfs_itable_drain(vfs);
+		/* Data first, then the catalog that points at it. */
+		for (unsigned int i = 0; i < vfs->ntiers; i++) {
+			int ret = strata_backend_syncfs(vfs->tiers[i].be);
+
+			if (ret < 0)
+				strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
+					   "cannot sync tier '%s': %s",
+					   vfs->tiers[i].name, strerror(-ret));
+		}
+		strata_catalog_sync(vfs->cat, true);
 		strata_catalog_checkpoint(vfs->cat);
 	}
 	strata__vfs_itable_release(&vfs->itable);

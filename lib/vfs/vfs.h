@@ -60,6 +60,7 @@ enum strata_vfs_open_flags {
 struct strata_vfs_opts {
 	double entry_timeout;
 	double attr_timeout;
+	bool read_only; /* change nothing: no atime, no orphan reclaim */
 };
 
 /*

@@ -26,7 +26,7 @@ static const struct strata_cred root = { 0, 0 };
 static int setup(void **state)
 {
 	struct strata_cfg *cfg = calloc(1, sizeof(*cfg));
-	struct strata_vfs_opts opts = { 1, 1 };
+	struct strata_vfs_opts opts = { .entry_timeout = 1, .attr_timeout = 1 };
 	struct strata_vfs *vfs;
 	char err[256];
 	char url[128];
