@@ -2,10 +2,10 @@
 /*
  * cmd/cmd_umount.c - strata umount MOUNTPOINT.
  *
- * Flushes the file system (syncfs), unmounts it (umount2 as root, else
- * fusermount3 -u), and waits until the mount process has written its last
- * catalog changes and let go of the catalog's mount lock, so a following
- * mount or backup sees a quiet catalog.
+ * Writes back the kernel's dirty pages (syncfs), unmounts (umount2 as root,
+ * else fusermount3 -u), and waits until the mount process has synced its
+ * tiers, made its catalog durable and let go of the catalog's mount lock,
+ * so a following mount or backup sees a quiet, durable catalog.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -13,14 +13,14 @@
  * operations in groups: other processes see a change within
  * STRATA_CATALOG_GROUP_MS, a crash of this process may lose the changes of
  * that last interval, and strata_catalog_sync() or a durable commit_write()
- * makes everything before it survive a crash or a power cut. The interface is a struct of operations so a
- * second engine (PostgreSQL, for several mounts) can slot in beside the
- * embedded SQLite one without touching callers.
+ * makes everything before it survive a crash or a power cut. The interface
+ * is a struct of operations so a second engine (PostgreSQL, for several
+ * mounts) can slot in beside the embedded SQLite one without touching
+ * callers.
  *
  * Threads: one struct strata_catalog may be shared by all threads of a
- * process. The SQLite engine gives each calling thread its own connection
- * (opened on first use, with its own prepared statements) and serialises
- * writers inside the process, so callers never see "database is locked";
+ * process. The SQLite engine keeps one connection, used under a mutex, with
+ * group commit (sqlite.c), so callers never see "database is locked";
  * other processes (the CLI) wait on a busy timeout.
  *
  * Errors are negative errno: -ENOENT (no such name or inode), -EEXIST,

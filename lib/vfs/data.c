@@ -274,6 +274,12 @@ out:
 		free(vf);
 		return ret;
 	}
+	pthread_mutex_lock(&vfs->files_lock);
+	vf->next = vfs->files;
+	if (vf->next)
+		vf->next->prev = vf;
+	vfs->files = vf;
+	pthread_mutex_unlock(&vfs->files_lock);
 	*fh = (uint64_t)(uintptr_t)vf;
 	if ((flags & O_TRUNC) && writer) {
 		ret = strata__vfs_truncate(vfs, vn, NULL, 0, NULL);
@@ -476,10 +482,32 @@ int strata_vfs_release(struct strata_vfs *vfs, uint64_t fh)
 		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
 			   "cannot record the size of inode %" PRIu64 ": %s",
 			   vn->ino, strerror(-ret));
+	pthread_mutex_lock(&vfs->files_lock);
+	if (vf->prev)
+		vf->prev->next = vf->next;
+	else
+		vfs->files = vf->next;
+	if (vf->next)
+		vf->next->prev = vf->prev;
+	pthread_mutex_unlock(&vfs->files_lock);
 	pthread_mutex_destroy(&vf->lock);
 	free(vf);
 	strata__vfs_vnode_put(vfs, vn, 0, 1);
 	return ret < 0 ? ret : cret;
+}
+
+void strata__vfs_release_all(struct strata_vfs *vfs)
+{
+	struct vfile *vf;
+
+	for (;;) {
+		pthread_mutex_lock(&vfs->files_lock);
+		vf = vfs->files;
+		pthread_mutex_unlock(&vfs->files_lock);
+		if (!vf)
+			break;
+		strata_vfs_release(vfs, (uint64_t)(uintptr_t)vf);
+	}
 }
 
 int strata_vfs_fallocate(struct strata_vfs *vfs, uint64_t fh, int mode,

@@ -153,6 +153,7 @@ int strata_vfs_new(const struct strata_cfg *cfg,
 		return -ENOMEM;
 	}
 	vfs->lock_fd = -1;
+	pthread_mutex_init(&vfs->files_lock, NULL);
 	vfs->opts = *opts;
 	strata_strlcpy(vfs->site, cfg->site, sizeof(vfs->site));
 	ret = strata__vfs_itable_init(&vfs->itable);
@@ -190,6 +191,7 @@ void strata_vfs_free(struct strata_vfs *vfs)
 	if (!vfs)
 		return;
 	if (vfs->cat) {
+		strata__vfs_release_all(vfs);
 		strata__vfs_itable_drain(vfs);
 		/* Data first, then the catalog that points at it. */
 		for (unsigned int i = 0; i < vfs->ntiers; i++) {
@@ -209,6 +211,7 @@ void strata_vfs_free(struct strata_vfs *vfs)
 	strata_catalog_close(vfs->cat);
 	if (vfs->lock_fd >= 0)
 		close(vfs->lock_fd);
+	pthread_mutex_destroy(&vfs->files_lock);
 	free(vfs);
 }
 

@@ -65,6 +65,8 @@ struct vfile {
 	pthread_mutex_t lock;
 	struct strata_obj *obj; /* lazily opened; vf->lock */
 	struct vfs_tier *tier;	/* the tier obj belongs to */
+	struct vfile *prev;	/* vfs->files, vfs->files_lock */
+	struct vfile *next;
 };
 
 struct vfs_itable {
@@ -83,6 +85,10 @@ struct strata_vfs {
 	struct vfs_tier tiers[STRATA_CFG_MAX_TIERS];
 	struct vfs_itable itable;
 	int lock_fd; /* flock held on the catalog's mount lock */
+	/* Every open file, so a session the kernel ends (a signal) can
+	 * still close them all. */
+	pthread_mutex_t files_lock;
+	struct vfile *files;
 };
 
 /* itable.c */
@@ -110,6 +116,8 @@ int strata__vfs_purge(struct strata_vfs *vfs, strata_ino_t ino);
 void strata__vfs_itable_drain(struct strata_vfs *vfs);
 
 /* data.c */
+/* Close every file still open (the session ended without releases). */
+void strata__vfs_release_all(struct strata_vfs *vfs);
 /* Open a file just created: one lookup and one open reference. */
 int strata__vfs_open_new(struct strata_vfs *vfs, strata_ino_t ino, int flags,
 			 uint64_t *fh, unsigned int *oflags);
