@@ -3,8 +3,9 @@
  * lib/backend/nfs.c - the NFS driver ("nfs://" tiers), speaking NFSv3 itself
  * through libnfs, without a kernel mount.
  *
- * URL: nfs://HOST/EXPORT/PREFIX?nfsport=N&mountport=M&conns=4&timeout=10.
- * conns (contexts in the pool) and timeout (seconds per RPC) are ours; the
+ * URL: nfs://HOST/EXPORT/PREFIX?nfsport=N&mountport=M&conns=4&timeout=10
+ * &window=8. conns (contexts in the pool), timeout (seconds per RPC) and
+ * window (MiB of write-behind per object) are ours; the
  * libnfs options in NFS_LIBNFS_KEYS pass through to libnfs, whose URL parser
  * is the only way to set its ports. At open the driver mounts the whole path
  * and, while the server refuses, one component less: what is left over is
@@ -31,19 +32,38 @@
  * the first uncommitted write and the COMMIT, the server may have restarted
  * and lost them, so sync reports -EIO rather than guess.
  *
+ * Writes go behind: obj_write copies the data into pooled buffers and
+ * queues it to a per-tier I/O thread, which owns one more context
+ * (nb->wctx) and keeps many WRITE RPCs in flight on it with libnfs's async
+ * API, driven by poll(). obj_write returns at once unless the object has
+ * nb->window bytes unanswered, or the tier nb->wtotal bytes of buffers.
+ * The first error of a write in flight is kept on the object and returned
+ * by the next obj_write, and by the next obj_sync or obj_close, which
+ * clear it; a dropped wctx fails its writes with -EIO and bumps nb->gen.
+ * Reads, truncation, sync, close, and open, stat, rename and remove by
+ * key first wait for the writes admitted before them to that file, so
+ * every caller reads its writes; writes to overlapping ranges of one
+ * object are never in flight together.
+ *
  * Threads: any number may call in. Lock order: a pool slot, then o->lock,
- * then o->mlock; nb->lock is never held across an RPC.
+ * then o->mlock or nb->wlock; nb->lock is never held across an RPC. No
+ * thread waits for write-behind while holding a pool slot or o->lock (the
+ * I/O thread takes both to re-open a stale handle). libnfs calls on
+ * nb->wctx, and nb->flight and nb->redo, belong to the I/O thread alone.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/time.h> /* before libnfs.h, which uses struct timeval */
+#include <unistd.h>
 
 #include <nfsc/libnfs.h>
 #include <nfsc/libnfs-raw-nfs.h>
@@ -60,6 +80,16 @@
 /* Bytes handed to one libnfs call; it splits them into rsize/wsize RPCs
  * and keeps them in flight together. */
 #define NFS_IO_MAX (8u << 20)
+/* Write-behind: a write is cut into pieces of at most one WRITE RPC
+ * (wsize, at most NFS_WB_CHUNK); pieces up to NFS_WB_SMALL get a buffer
+ * of their own size, bigger ones a pooled NFS_WB_CHUNK buffer. */
+#define NFS_WB_CHUNK (1u << 20)
+#define NFS_WB_SMALL (64u << 10)
+#define NFS_WB_WINDOW_DEFAULT 8u /* MiB in flight per object */
+#define NFS_WB_WINDOW_MAX 256u
+#define NFS_WB_TOTAL_MIN (64u << 20) /* buffer bytes per tier */
+#define NFS_WB_KEEP 16u		     /* pooled buffers kept for reuse */
+#define NFS_WB_TICK_MS 100 /* libnfs timeouts are checked this often */
 
 /* libnfs URL options we pass through; version is checked to be 3. */
 static const char *const nb_libnfs_keys[] = {
@@ -85,6 +115,59 @@ struct nb_be {
 	atomic_ulong gen;	  /* bumped when a context is dropped */
 	uint64_t readmax;
 	uint64_t writemax;
+
+	/* Write-behind, see nb_obj_write. */
+	size_t window; /* bytes in flight per object */
+	size_t wtotal; /* buffer bytes per tier */
+	size_t wchunk; /* bytes per WRITE RPC */
+	pthread_t wthread;
+	bool wstarted;
+	int wefd; /* eventfd: wakes the I/O thread */
+	pthread_mutex_t wlock;
+	pthread_cond_t wcond;  /* a piece completed */
+	struct nb_wreq *whead; /* guarded by wlock: admitted, by seq */
+	struct nb_wreq *wtail;
+	uint64_t wseq;		 /* guarded by wlock: next seq */
+	struct nb_wreq *wq_head; /* guarded by wlock: to issue, in order */
+	struct nb_wreq *wq_tail;
+	struct nb_wreq *wfree; /* guarded by wlock: pooled buffers */
+	unsigned int nwfree;   /* guarded by wlock */
+	size_t wbytes;	       /* guarded by wlock: buffer bytes handed out */
+	bool wstop;	       /* guarded by wlock */
+	/* Owned by the I/O thread alone. */
+	struct nfs_context *wctx; /* NULL: mount at next use */
+	struct nb_wreq *flight;	  /* issued on wctx, awaiting replies */
+	struct nb_wreq *redo;	  /* to issue again (short or stale) */
+	bool wctx_bad;		  /* drop wctx after this round */
+	bool wdown;		  /* last mount of wctx failed */
+};
+
+/*
+ * One piece of written data on its way to the server. Allocated with its
+ * buffer and owned by the writer until queued, then by the I/O thread.
+ */
+struct nb_wreq {
+	struct nb_wreq *prev; /* nb->whead list, guarded by nb->wlock */
+	struct nb_wreq *next;
+	struct nb_wreq *qnext;	       /* nb queue, free or redo list */
+	struct nb_wreq *fprev, *fnext; /* nb->flight */
+	struct strata_obj *obj;
+	const char *path; /* the object's; valid while admitted */
+	struct nfsfh *fh; /* the handle it was last issued with */
+	uint64_t off;
+	uint64_t seq; /* order of admission to the object */
+	size_t len;
+	size_t done; /* bytes the server took so far */
+	size_t cap;
+	bool stale; /* ESTALE seen: re-open before issuing again */
+	bool retried;
+	char buf[];
+};
+
+/* A handle replaced by a re-open; in-flight writes may still name it. */
+struct nb_oldfh {
+	struct nb_oldfh *next;
+	struct nfsfh *fh;
 };
 
 struct nb_obj {
@@ -95,6 +178,9 @@ struct nb_obj {
 	pthread_mutex_t mlock;
 	bool dirty;		 /* guarded by mlock: writes since COMMIT */
 	unsigned long dirty_gen; /* guarded by mlock: nb->gen at the first */
+	size_t wbytes;		 /* guarded by nb->wlock: bytes in flight */
+	int werr;		 /* guarded by nb->wlock: first write error */
+	struct nb_oldfh *oldfh;	 /* guarded by lock (exclusive) */
 };
 
 /* One borrowed pool context. */
@@ -359,6 +445,7 @@ static int nb_parse_query(struct nb_be *nb, const char *query, char *err,
 
 	nb->nconns = NFS_CONNS_DEFAULT;
 	nb->timeout_ms = NFS_TIMEOUT_DEFAULT * 1000;
+	nb->window = (size_t)NFS_WB_WINDOW_DEFAULT << 20;
 	strata_strlcpy(buf, query, sizeof(buf));
 	for (kv = strtok_r(buf, "&", &save); kv;
 	     kv = strtok_r(NULL, "&", &save)) {
@@ -371,6 +458,18 @@ static int nb_parse_query(struct nb_be *nb, const char *query, char *err,
 			*eq = '\0';
 		errno = 0;
 		v = strtol(val, &end, 10);
+		if (strcmp(kv, "window") == 0) {
+			if (!val[0] || *end || errno || v < 0 ||
+			    v > NFS_WB_WINDOW_MAX) {
+				snprintf(
+					err, errlen,
+					"option 'window' wants a number from 0 to %u",
+					NFS_WB_WINDOW_MAX);
+				return -EINVAL;
+			}
+			nb->window = (size_t)v << 20;
+			continue;
+		}
 		if (strcmp(kv, "conns") == 0 || strcmp(kv, "timeout") == 0) {
 			long max = kv[0] == 'c' ? NFS_CONNS_MAX :
 						  NFS_TIMEOUT_MAX;
@@ -493,12 +592,400 @@ out:
 	return ret;
 }
 
+static int nb_obj_reopen(struct strata_obj *obj, struct nfs_context *ctx,
+			 struct nfsfh *seen);
+
+/*
+ * Write-behind. A writer copies its data into nb_wreq pieces, admits each
+ * (nb->whead; at most nb->window bytes per object) and queues it for the
+ * I/O thread, which alone uses nb->wctx: it issues UNSTABLE WRITEs
+ * asynchronously and runs their callbacks. A piece leaves nb->whead when
+ * the server answered it for good; its error, the first one, stays in
+ * o->werr until obj_sync or obj_close reports it. Pieces of one object
+ * that overlap are never in flight together, so the server applies them
+ * in order. Whatever reads, truncates, syncs, opens, renames or removes a
+ * file first waits for the pieces admitted to it before (nb_wait_path).
+ */
+
+/* Take a piece for len bytes, waiting while the tier's buffers are full. */
+static struct nb_wreq *nb_wb_get(struct nb_be *nb, size_t len)
+{
+	size_t cap = len <= NFS_WB_SMALL ? len : nb->wchunk;
+	struct nb_wreq *r = NULL;
+
+	pthread_mutex_lock(&nb->wlock);
+	while (nb->wbytes > 0 && nb->wbytes + cap > nb->wtotal)
+		pthread_cond_wait(&nb->wcond, &nb->wlock);
+	nb->wbytes += cap;
+	if (cap == nb->wchunk && nb->wfree) {
+		r = nb->wfree;
+		nb->wfree = r->qnext;
+		nb->nwfree--;
+	}
+	pthread_mutex_unlock(&nb->wlock);
+	if (!r) {
+		r = malloc(sizeof(*r) + cap);
+		if (!r) {
+			pthread_mutex_lock(&nb->wlock);
+			nb->wbytes -= cap;
+			pthread_cond_broadcast(&nb->wcond);
+			pthread_mutex_unlock(&nb->wlock);
+			return NULL;
+		}
+	}
+	memset(r, 0, sizeof(*r));
+	r->cap = cap;
+	return r;
+}
+
+static void nb_wb_put(struct nb_be *nb, struct nb_wreq *r)
+{
+	pthread_mutex_lock(&nb->wlock);
+	nb->wbytes -= r->cap;
+	if (r->cap == nb->wchunk && nb->nwfree < NFS_WB_KEEP) {
+		r->qnext = nb->wfree;
+		nb->wfree = r;
+		nb->nwfree++;
+		r = NULL;
+	}
+	pthread_cond_broadcast(&nb->wcond);
+	pthread_mutex_unlock(&nb->wlock);
+	free(r);
+}
+
+static void nb_wb_wake(struct nb_be *nb)
+{
+	uint64_t one = 1;
+
+	/* Fails only when the counter would overflow: it is set already. */
+	if (write(nb->wefd, &one, sizeof(one)) < 0)
+		return;
+}
+
+static void nb_wb_queue(struct nb_be *nb, struct nb_wreq *r)
+{
+	bool wake;
+
+	r->qnext = NULL;
+	pthread_mutex_lock(&nb->wlock);
+	wake = !nb->wq_head;
+	if (nb->wq_tail)
+		nb->wq_tail->qnext = r;
+	else
+		nb->wq_head = r;
+	nb->wq_tail = r;
+	pthread_mutex_unlock(&nb->wlock);
+	if (wake)
+		nb_wb_wake(nb);
+}
+
+/* The piece is finished with err (0 or -errno): tell its object. */
+static void nb_wb_complete(struct nb_be *nb, struct nb_wreq *r, int err)
+{
+	struct nb_obj *o = nb_obj(r->obj);
+
+	pthread_mutex_lock(&nb->wlock);
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		nb->whead = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	else
+		nb->wtail = r->prev;
+	o->wbytes -= r->len;
+	if (err < 0 && o->werr == 0)
+		o->werr = err;
+	/* The object may be closed as soon as wlock is released. */
+	pthread_mutex_unlock(&nb->wlock);
+	nb_wb_put(nb, r);
+}
+
+/*
+ * Wait until the pieces admitted so far for path (all, if NULL) have
+ * completed; later ones do not hold us up.
+ */
+static void nb_wait_path(struct nb_be *nb, const char *path)
+{
+	struct nb_wreq *r;
+	uint64_t seq;
+
+	pthread_mutex_lock(&nb->wlock);
+	seq = nb->wseq;
+	for (;;) {
+		for (r = nb->whead; r && r->seq < seq; r = r->next)
+			if (!path || strcmp(r->path, path) == 0)
+				break;
+		if (!r || r->seq >= seq)
+			break;
+		pthread_cond_wait(&nb->wcond, &nb->wlock);
+	}
+	pthread_mutex_unlock(&nb->wlock);
+}
+
+static void nb_wb_unflight(struct nb_be *nb, struct nb_wreq *r)
+{
+	if (r->fprev)
+		r->fprev->fnext = r->fnext;
+	else
+		nb->flight = r->fnext;
+	if (r->fnext)
+		r->fnext->fprev = r->fprev;
+	r->fprev = NULL;
+	r->fnext = NULL;
+}
+
+static void nb_wb_redo(struct nb_be *nb, struct nb_wreq *r)
+{
+	r->qnext = nb->redo;
+	nb->redo = r;
+}
+
+/* libnfs callback, on the I/O thread: rc is bytes written or -errno. */
+static void nb_wb_cb(int rc, struct nfs_context *ctx, void *data, void *priv)
+{
+	struct nb_wreq *r = priv;
+	struct strata_obj *obj = r->obj;
+	struct nb_be *nb = nb_be(obj->be);
+	const char *why = rc < 0 ? data : NULL;
+
+	(void)ctx;
+	nb_wb_unflight(nb, r);
+	if (rc > 0 && (size_t)rc < r->len - r->done) {
+		r->done += (size_t)rc;
+		nb_wb_redo(nb, r);
+		return;
+	}
+	if (rc == -ESTALE && !r->retried) {
+		r->retried = true;
+		r->stale = true;
+		nb_wb_redo(nb, r);
+		return;
+	}
+	if (rc == 0)
+		rc = -EIO; /* the server took nothing: do not spin */
+	if (rc < 0 && nb_is_transport(rc))
+		nb->wctx_bad = true;
+	/* libnfs's reason is in data; nb_errno logs the errno. */
+	if (rc < 0 && why && why[0])
+		strata_debug(STRATA_SUB_BACKEND, "tier '%s': write '%s': %s",
+			     obj->be->name, nb_obj(obj)->path, why);
+	rc = nb_errno(obj->be, NULL, rc, "write", nb_obj(obj)->path);
+	nb_wb_complete(nb, r, rc);
+}
+
+/* Drop wctx: whatever it had in flight may or may not have been written. */
+static void nb_wb_drop(struct nb_be *nb)
+{
+	struct nfs_context *ctx = nb->wctx;
+
+	nb->wctx = NULL;
+	if (ctx) {
+		atomic_fetch_add(&nb->gen, 1);
+		/* Cancels what is in flight through nb_wb_cb. */
+		nfs_destroy_context(ctx);
+	}
+	while (nb->flight) {
+		struct nb_wreq *r = nb->flight;
+
+		nb_wb_unflight(nb, r);
+		nb_wb_complete(nb, r, -EIO);
+	}
+	nb->wctx_bad = false;
+}
+
+static int nb_wb_connect(struct strata_backend *be)
+{
+	struct nb_be *nb = nb_be(be);
+	char why[256] = "";
+	int ret;
+
+	ret = nb_mount_at(nb, nb->export, &nb->wctx, why, sizeof(why));
+	if (ret < 0) {
+		if (!nb->wdown)
+			strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
+				   "tier '%s': cannot mount '%s': %s", be->name,
+				   nb->url, why);
+		nb->wdown = true;
+		return -EIO;
+	}
+	nb->wdown = false;
+	return 0;
+}
+
+/* Issue r on wctx, mounting it first unless that already failed (*down). */
+static void nb_wb_issue(struct strata_backend *be, struct nb_wreq *r,
+			bool *down)
+{
+	struct nb_be *nb = nb_be(be);
+	struct nb_obj *o = nb_obj(r->obj);
+	int rc;
+
+	if (!nb->wctx && (*down || nb_wb_connect(be) < 0)) {
+		*down = true;
+		nb_wb_complete(nb, r, -EIO);
+		return;
+	}
+	if (r->stale) {
+		struct nb_call c;
+
+		r->stale = false;
+		rc = nb_call_begin(be, &c);
+		if (rc == 0)
+			rc = nb_call_end(be, &c,
+					 nb_obj_reopen(r->obj, c.ctx, r->fh),
+					 "open", o->path);
+		if (rc < 0) {
+			nb_wb_complete(nb, r, rc);
+			return;
+		}
+	}
+	pthread_rwlock_rdlock(&o->lock);
+	r->fh = o->fh;
+	pthread_rwlock_unlock(&o->lock);
+	rc = nfs_pwrite_async(nb->wctx, r->fh, r->off + r->done,
+			      r->len - r->done, r->buf + r->done, nb_wb_cb, r);
+	if (rc < 0) {
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
+			   "tier '%s': write '%s' failed: %s", be->name,
+			   o->path, nfs_get_error(nb->wctx));
+		nb->wctx_bad = true;
+		nb_wb_complete(nb, r, -EIO);
+		return;
+	}
+	r->fprev = NULL;
+	r->fnext = nb->flight;
+	if (nb->flight)
+		nb->flight->fprev = r;
+	nb->flight = r;
+}
+
+/* Wait for the I/O thread's wakeup or wctx's events, and serve them. */
+static void nb_wb_poll(struct nb_be *nb)
+{
+	struct pollfd pfd[2] = { { .fd = nb->wefd, .events = POLLIN } };
+	nfds_t n = 1;
+	uint64_t v;
+	int rc;
+
+	if (nb->wctx) {
+		pfd[1].fd = nfs_get_fd(nb->wctx);
+		pfd[1].events = (short)nfs_which_events(nb->wctx);
+		n = 2;
+	}
+	rc = poll(pfd, n, nb->flight ? NFS_WB_TICK_MS : -1);
+	if (rc < 0)
+		return; /* EINTR: go round again */
+	if (pfd[0].revents & POLLIN) {
+		if (read(nb->wefd, &v, sizeof(v)) < 0)
+			v = 0; /* EAGAIN cannot happen with POLLIN set */
+	}
+	/* With no events, nfs_service still times out old RPCs. */
+	if (n == 2 && nfs_service(nb->wctx, pfd[1].revents) < 0) {
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
+			   "nfs connection '%s' failed: %s", nb->url,
+			   nfs_get_error(nb->wctx));
+		nb->wctx_bad = true;
+	}
+}
+
+static void *nb_wb_main(void *arg)
+{
+	struct strata_backend *be = arg;
+	struct nb_be *nb = nb_be(be);
+
+	for (;;) {
+		struct nb_wreq *q, *r, *next;
+		bool down = false;
+		bool stop;
+
+		pthread_mutex_lock(&nb->wlock);
+		q = nb->wq_head;
+		nb->wq_head = NULL;
+		nb->wq_tail = NULL;
+		stop = nb->wstop;
+		pthread_mutex_unlock(&nb->wlock);
+		if (nb->wctx_bad)
+			nb_wb_drop(nb);
+		r = nb->redo;
+		nb->redo = NULL;
+		for (; r; r = next) {
+			next = r->qnext;
+			nb_wb_issue(be, r, &down);
+		}
+		for (; q; q = next) {
+			next = q->qnext;
+			nb_wb_issue(be, q, &down);
+		}
+		if (nb->wctx_bad)
+			nb_wb_drop(nb);
+		if (nb->redo)
+			continue;
+		if (stop && !nb->flight)
+			break;
+		nb_wb_poll(nb);
+	}
+	if (nb->wctx)
+		nfs_destroy_context(nb->wctx);
+	nb->wctx = NULL;
+	return NULL;
+}
+
+static int nb_wb_start(struct strata_backend *be)
+{
+	struct nb_be *nb = nb_be(be);
+	int ret;
+
+	nb->wchunk = NFS_WB_CHUNK;
+	if (nb->writemax > 0 && nb->writemax < nb->wchunk)
+		nb->wchunk = (size_t)nb->writemax;
+	nb->wtotal = nb->window > NFS_WB_TOTAL_MIN ? nb->window :
+						     NFS_WB_TOTAL_MIN;
+	nb->wefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (nb->wefd < 0)
+		return -errno;
+	pthread_mutex_init(&nb->wlock, NULL);
+	pthread_cond_init(&nb->wcond, NULL);
+	ret = -pthread_create(&nb->wthread, NULL, nb_wb_main, be);
+	if (ret < 0) {
+		pthread_cond_destroy(&nb->wcond);
+		pthread_mutex_destroy(&nb->wlock);
+		close(nb->wefd);
+		return ret;
+	}
+	nb->wstarted = true;
+	return 0;
+}
+
+/* Every object is closed: nothing is queued or in flight. */
+static void nb_wb_stop(struct nb_be *nb)
+{
+	if (!nb->wstarted)
+		return;
+	pthread_mutex_lock(&nb->wlock);
+	nb->wstop = true;
+	pthread_mutex_unlock(&nb->wlock);
+	nb_wb_wake(nb);
+	pthread_join(nb->wthread, NULL);
+	while (nb->wfree) {
+		struct nb_wreq *r = nb->wfree;
+
+		nb->wfree = r->qnext;
+		free(r);
+	}
+	pthread_cond_destroy(&nb->wcond);
+	pthread_mutex_destroy(&nb->wlock);
+	close(nb->wefd);
+	nb->wstarted = false;
+}
+
 static void nb_close_be(struct strata_backend *be)
 {
 	struct nb_be *nb = nb_be(be);
 
 	if (!nb->ctx)
 		return;
+	nb_wb_stop(nb);
 	for (unsigned int i = 0; i < nb->nconns; i++) {
 		if (nb->ctx[i]) {
 			nfs_umount(nb->ctx[i]);
@@ -547,6 +1034,13 @@ static int nb_open_be(struct strata_backend *be, const struct strata_uri *uri,
 	ret = nb_find_export(be, strcmp(path, "/") ? path : "", err, errlen);
 	if (ret < 0)
 		goto out;
+	ret = nb_wb_start(be);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot start the I/O thread: %s",
+			 strerror(-ret));
+		nfs_destroy_context(nb->ctx[0]);
+		goto out;
+	}
 	strata_debug(
 		STRATA_SUB_BACKEND,
 		"tier '%s': export '%s', prefix '%s', rsize %llu, wsize %llu",
@@ -622,6 +1116,7 @@ static int nb_obj_open(struct strata_backend *be, const char *key,
 	ret = nb_path(be, key, path, sizeof(path));
 	if (ret < 0)
 		return ret;
+	nb_wait_path(nb_be(be), path); /* say, it truncates */
 	o->path = strdup(path);
 	if (!o->path)
 		return -ENOMEM;
@@ -651,20 +1146,27 @@ out:
 
 /*
  * The handle in use (seen) went stale: open the object again by its key,
- * unless another thread already did. Called without o->lock.
+ * unless another thread already did. Called without o->lock. The old
+ * handle is kept until close, as writes in flight may still use it.
  */
 static int nb_obj_reopen(struct strata_obj *obj, struct nfs_context *ctx,
 			 struct nfsfh *seen)
 {
 	struct nb_obj *o = nb_obj(obj);
 	struct nfsfh *fh = NULL;
+	struct nb_oldfh *old;
 	int rc = 0;
 
 	pthread_rwlock_wrlock(&o->lock);
 	if (o->fh == seen) {
-		rc = nfs_open(ctx, o->path, o->oflags, &fh);
+		old = malloc(sizeof(*old));
+		rc = old ? nfs_open(ctx, o->path, o->oflags, &fh) : -ENOMEM;
+		if (rc < 0)
+			free(old);
 		if (rc == 0) {
-			nfs_close(ctx, o->fh);
+			old->fh = o->fh;
+			old->next = o->oldfh;
+			o->oldfh = old;
 			o->fh = fh;
 			strata_log(STRATA_LOG_NOTICE, STRATA_SUB_BACKEND,
 				   "tier '%s': re-opened stale '%s'",
@@ -689,6 +1191,7 @@ static int nb_obj_read(struct strata_obj *obj, uint64_t off, void *buf,
 	*nread = 0;
 	if (off > INT64_MAX || len > INT64_MAX - off)
 		return -EINVAL;
+	nb_wait_path(nb_be(obj->be), o->path);
 	ret = nb_call_begin(obj->be, &c);
 	if (ret < 0)
 		return ret;
@@ -730,15 +1233,72 @@ static void nb_obj_mark_dirty(struct strata_obj *obj)
 	pthread_mutex_unlock(&o->mlock);
 }
 
+/*
+ * Admit r: wait until it overlaps no piece of its object in flight and
+ * fits the object's window (one piece always fits). Returns the object's
+ * pending write error instead, if any.
+ */
+static int nb_obj_admit(struct strata_obj *obj, struct nb_wreq *r)
+{
+	struct nb_obj *o = nb_obj(obj);
+	struct nb_be *nb = nb_be(obj->be);
+	struct nb_wreq *w;
+	bool wait;
+	int ret;
+
+	pthread_mutex_lock(&nb->wlock);
+	for (;;) {
+		wait = o->wbytes > 0 && o->wbytes + r->len > nb->window;
+		for (w = nb->whead; w && !wait; w = w->next)
+			wait = w->obj == obj && w->off < r->off + r->len &&
+			       r->off < w->off + w->len;
+		if (!wait || o->werr)
+			break;
+		pthread_cond_wait(&nb->wcond, &nb->wlock);
+	}
+	ret = o->werr;
+	if (ret == 0) {
+		r->seq = nb->wseq++;
+		r->prev = nb->wtail;
+		if (nb->wtail)
+			nb->wtail->next = r;
+		else
+			nb->whead = r;
+		nb->wtail = r;
+		o->wbytes += r->len;
+	}
+	pthread_mutex_unlock(&nb->wlock);
+	return ret;
+}
+
+/* The first write error not yet reported by sync or close, or 0. */
+static int nb_obj_werr(struct strata_obj *obj, bool take)
+{
+	struct nb_obj *o = nb_obj(obj);
+	struct nb_be *nb = nb_be(obj->be);
+	int ret;
+
+	pthread_mutex_lock(&nb->wlock);
+	ret = o->werr;
+	if (take)
+		o->werr = 0;
+	pthread_mutex_unlock(&nb->wlock);
+	return ret;
+}
+
+/*
+ * Copy buf into pieces for the I/O thread and return; wait only while the
+ * object's window or the tier's buffers are full. A failure of a piece is
+ * returned by the next write, sync or close. With window=0 in the URL,
+ * every write waits for its own completion.
+ */
 static int nb_obj_write(struct strata_obj *obj, uint64_t off, const void *buf,
 			size_t len)
 {
 	struct nb_obj *o = nb_obj(obj);
-	bool retried = false;
-	struct nfsfh *fh;
-	struct nb_call c;
+	struct nb_be *nb = nb_be(obj->be);
+	struct nb_wreq *r;
 	size_t done = 0;
-	int rc = 0;
 	int ret;
 
 	if (!(obj->flags & (STRATA_OBJ_WRITE | STRATA_OBJ_TRUNC)))
@@ -747,34 +1307,34 @@ static int nb_obj_write(struct strata_obj *obj, uint64_t off, const void *buf,
 		return -EFBIG;
 	if (len == 0)
 		return 0;
-	nb_obj_mark_dirty(obj);
-	ret = nb_call_begin(obj->be, &c);
+	ret = nb_obj_werr(obj, false);
 	if (ret < 0)
 		return ret;
-	pthread_rwlock_rdlock(&o->lock);
+	nb_obj_mark_dirty(obj);
 	while (done < len) {
-		size_t n = len - done < NFS_IO_MAX ? len - done : NFS_IO_MAX;
+		size_t n = len - done < nb->wchunk ? len - done : nb->wchunk;
 
-		fh = o->fh;
-		rc = nfs_pwrite(c.ctx, fh, off + done, n,
-				(const char *)buf + done);
-		if (rc == -ESTALE && !retried) {
-			retried = true;
-			pthread_rwlock_unlock(&o->lock);
-			rc = nb_obj_reopen(obj, c.ctx, fh);
-			pthread_rwlock_rdlock(&o->lock);
-			if (rc < 0)
-				break;
-			continue;
+		r = nb_wb_get(nb, n);
+		if (!r)
+			return -ENOMEM;
+		memcpy(r->buf, (const char *)buf + done, n);
+		r->obj = obj;
+		r->path = o->path;
+		r->off = off + done;
+		r->len = n;
+		ret = nb_obj_admit(obj, r);
+		if (ret < 0) {
+			nb_wb_put(nb, r);
+			return ret;
 		}
-		if (rc == 0)
-			rc = -EIO; /* the server took nothing: do not spin */
-		if (rc < 0)
-			break;
-		done += (size_t)rc;
+		nb_wb_queue(nb, r);
+		done += n;
 	}
-	pthread_rwlock_unlock(&o->lock);
-	return nb_call_end(obj->be, &c, rc < 0 ? rc : 0, "write", o->path);
+	if (nb->window == 0) {
+		nb_wait_path(nb_be(obj->be), o->path);
+		ret = nb_obj_werr(obj, false);
+	}
+	return ret;
 }
 
 static int nb_obj_truncate(struct strata_obj *obj, uint64_t size)
@@ -787,6 +1347,7 @@ static int nb_obj_truncate(struct strata_obj *obj, uint64_t size)
 		return -EBADF;
 	if (size > INT64_MAX)
 		return -EFBIG;
+	nb_wait_path(nb_be(obj->be), o->path);
 	ret = nb_call_begin(obj->be, &c);
 	if (ret < 0)
 		return ret;
@@ -796,7 +1357,11 @@ static int nb_obj_truncate(struct strata_obj *obj, uint64_t size)
 	return nb_call_end(obj->be, &c, rc, "truncate", o->path);
 }
 
-/* COMMIT what was written; -EIO if a dropped connection may have lost it. */
+/*
+ * Wait for the writes in flight, then COMMIT what was written; -EIO if a
+ * dropped connection may have lost it. A write's error is reported here
+ * once, and the next sync commits again.
+ */
 static int nb_obj_sync(struct strata_obj *obj, bool datasync)
 {
 	struct nb_obj *o = nb_obj(obj);
@@ -805,6 +1370,10 @@ static int nb_obj_sync(struct strata_obj *obj, bool datasync)
 	bool dirty;
 	int rc, ret;
 
+	nb_wait_path(nb_be(obj->be), o->path);
+	ret = nb_obj_werr(obj, true);
+	if (ret < 0)
+		return ret;
 	pthread_mutex_lock(&o->mlock);
 	dirty = o->dirty;
 	gen = o->dirty_gen;
@@ -829,6 +1398,21 @@ static int nb_obj_sync(struct strata_obj *obj, bool datasync)
 	return ret;
 }
 
+/* Free the object's handles, the current one and any re-opened. */
+static void nb_obj_close_fhs(struct nb_obj *o, struct nfs_context *ctx)
+{
+	struct nb_oldfh *old;
+
+	nfs_close(ctx, o->fh);
+	while (o->oldfh) {
+		old = o->oldfh;
+		o->oldfh = old->next;
+		nfs_close(ctx, old->fh);
+		free(old);
+	}
+}
+
+/* Sync (which waits for the writes in flight), then free the handle. */
 static int nb_obj_close(struct strata_obj *obj)
 {
 	struct nb_obj *o = nb_obj(obj);
@@ -838,7 +1422,7 @@ static int nb_obj_close(struct strata_obj *obj)
 
 	/* Freeing the handle needs a context but no server. */
 	if (nb_call_begin(obj->be, &c) == 0) {
-		nfs_close(c.ctx, o->fh);
+		nb_obj_close_fhs(o, c.ctx);
 		nb_call_end(obj->be, &c, 0, "close", o->path);
 	} else {
 		spare = nfs_init_context();
@@ -846,7 +1430,7 @@ static int nb_obj_close(struct strata_obj *obj)
 			/* Unconnected, it would otherwise wait forever for a
 			 * server that is down. */
 			nfs_set_timeout(spare, nb_be(obj->be)->timeout_ms);
-			nfs_close(spare, o->fh);
+			nb_obj_close_fhs(o, spare);
 			nfs_destroy_context(spare);
 		}
 	}
@@ -869,6 +1453,7 @@ static int nb_stat(struct strata_backend *be, const char *key,
 	ret = nb_path(be, key, path, sizeof(path));
 	if (ret < 0)
 		return ret;
+	nb_wait_path(nb_be(be), path);
 	ret = nb_call_begin(be, &c);
 	if (ret < 0)
 		return ret;
@@ -894,6 +1479,7 @@ static int nb_remove(struct strata_backend *be, const char *key)
 	ret = nb_path(be, key, path, sizeof(path));
 	if (ret < 0)
 		return ret;
+	nb_wait_path(nb_be(be), path);
 	ret = nb_call_begin(be, &c);
 	if (ret < 0)
 		return ret;
@@ -914,6 +1500,8 @@ static int nb_rename_be(struct strata_backend *be, const char *from,
 		ret = nb_path(be, to, dst, sizeof(dst));
 	if (ret < 0)
 		return ret;
+	nb_wait_path(nb_be(be), src);
+	nb_wait_path(nb_be(be), dst);
 	ret = nb_call_begin(be, &c);
 	if (ret < 0)
 		return ret;
@@ -1051,6 +1639,7 @@ static int nb_list(struct strata_backend *be, strata_backend_list_cb cb,
 	size_t len;
 	int ret;
 
+	nb_wait_path(nb_be(be), NULL);
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
