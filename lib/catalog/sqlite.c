@@ -223,10 +223,11 @@ struct cat_sqlite {
 	struct cat_conn *conn;
 	bool batch;		     /* a batch transaction is open; s->lock */
 	struct timespec batch_start; /* CLOCK_MONOTONIC; s->lock */
-	bool batch_writer;	     /* it began with BEGIN IMMEDIATE */
-	bool batch_wrote;	     /* the open batch changed something */
-	bool unsynced;		     /* commits since the last synced one */
-	int walfd;		     /* the WAL, for fdatasync; -1 until used */
+	bool lost;	   /* a batch was rolled back: no more writes */
+	bool batch_writer; /* it began with BEGIN IMMEDIATE */
+	bool batch_wrote;  /* the open batch changed something */
+	bool unsynced;	   /* commits since the last synced one */
+	int walfd;	   /* the WAL, for fdatasync; -1 until used */
 };
 
 /* One directory entry as found by cat_find(). */
@@ -448,9 +449,27 @@ fail:
 	return -EIO;
 }
 
+/* SQLite rolled an open batch back on its own (s->lock held): its changes,
+ * already reported done, are gone, and the in-memory state of the mount no
+ * longer matches the file. Refuse every later change until a remount. */
+static void cat_batch_lost(struct cat_sqlite *s)
+{
+	s->batch = false;
+	if (!s->batch_wrote)
+		return;
+	s->lost = true;
+	strata_log(STRATA_LOG_ERR, STRATA_SUB_CATALOG,
+		   "catalog '%s': an error rolled back changes already "
+		   "reported done; refusing further changes until the "
+		   "namespace is mounted again",
+		   s->path);
+}
+
 /*
  * Commit the open batch (s->lock held); durable then syncs the log, and
- * with it every earlier commit. A failed commit loses the batch: say so.
+ * with it every earlier commit. When COMMIT fails but the transaction is
+ * still open (a full disk, say), the batch stays open and is tried again
+ * a batch interval later: its changes are kept, not dropped.
  */
 static int cat_batch_commit(struct cat_sqlite *s, bool durable)
 {
@@ -458,16 +477,14 @@ static int cat_batch_commit(struct cat_sqlite *s, bool durable)
 	int ret;
 
 	ret = cat_run(c, CAT_ST_COMMIT, "commit transaction");
-	if (ret < 0 && !sqlite3_get_autocommit(c->db)) {
-		strata_log(STRATA_LOG_ERR, STRATA_SUB_CATALOG,
-			   "catalog '%s': a batch of changes could not be "
-			   "committed and is rolled back",
-			   s->path);
-		cat_run(c, CAT_ST_ROLLBACK, "roll back transaction");
+	if (ret < 0) {
+		if (sqlite3_get_autocommit(c->db))
+			cat_batch_lost(s);
+		else
+			clock_gettime(CLOCK_MONOTONIC, &s->batch_start);
+		return ret;
 	}
 	s->batch = false;
-	if (ret < 0)
-		return ret;
 	if (s->batch_wrote)
 		s->unsynced = true;
 	s->batch_wrote = false;
@@ -573,6 +590,10 @@ static int cat_wbegin(struct strata_catalog *cat, bool durable,
 
 	(void)durable;
 	pthread_mutex_lock(&s->lock);
+	if (s->lost) {
+		ret = -EIO;
+		goto out;
+	}
 	ret = cat_batch_open(s, true);
 	if (ret < 0)
 		goto out;
@@ -593,12 +614,10 @@ static int cat_wend(struct strata_catalog *cat, struct cat_conn *c, int ret,
 	int cret;
 
 	if (sqlite3_get_autocommit(c->db)) {
-		/* Some errors (a full disk) roll the whole batch back. */
-		strata_log(STRATA_LOG_ERR, STRATA_SUB_CATALOG,
-			   "catalog '%s': an error rolled back a batch of "
-			   "changes already reported done",
-			   s->path);
-		s->batch = false;
+		/* Some errors (I/O, memory) roll the whole batch back. */
+		cat_batch_lost(s);
+		if (ret == 0)
+			ret = -EIO;
 		goto out;
 	}
 	if (ret == 0) {
@@ -880,8 +899,11 @@ static void cat_close(struct strata_catalog *cat)
 		pthread_mutex_unlock(&s->lock);
 		pthread_join(s->flusher, NULL);
 	}
-	if (s->batch)
-		cat_batch_commit(s, false);
+	if (s->batch && cat_batch_commit(s, false) < 0 && s->batch_wrote)
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_CATALOG,
+			   "catalog '%s': the last changes could not be "
+			   "committed at close and are lost",
+			   s->path);
 	cat_conn_close(s->conn);
 	if (s->walfd >= 0)
 		close(s->walfd);
