@@ -162,8 +162,19 @@ static void vn_drop(struct strata_vfs *vfs, struct vnode *vn, uint64_t nlookup,
 	pthread_mutex_unlock(&it->lock);
 	if (!gone)
 		return;
-	if (orphan)
+	if (orphan) {
 		strata__vfs_purge(vfs, vn->ino);
+	} else if (vn->loaded && vn->dirty) {
+		/* The commit at release failed: a last try before the
+		 * size and mtime of the writes are forgotten. */
+		pthread_mutex_lock(&vn->lock);
+		if (strata__vfs_commit(vfs, vn, false) < 0)
+			strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
+				   "inode %" PRIu64
+				   ": the size of its last writes is lost",
+				   vn->ino);
+		pthread_mutex_unlock(&vn->lock);
+	}
 	vn_free(vn);
 }
 
