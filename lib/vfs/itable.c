@@ -163,7 +163,7 @@ static void vn_drop(struct strata_vfs *vfs, struct vnode *vn, uint64_t nlookup,
 	if (!gone)
 		return;
 	if (orphan) {
-		strata__vfs_purge(vfs, vn->ino);
+		strata__vfs_orphan_gone(vfs, vn->ino);
 	} else if (vn->loaded && vn->dirty) {
 		/* The commit at release failed: a last try before the
 		 * size and mtime of the writes are forgotten. */
@@ -201,66 +201,7 @@ void strata__vfs_orphan(struct strata_vfs *vfs, strata_ino_t ino)
 		vn->orphan = true;
 	pthread_mutex_unlock(&vfs->itable.lock);
 	if (!held)
-		strata__vfs_purge(vfs, ino);
-}
-
-#define PURGE_MAX_REPLICAS 16
-
-struct purge_ctx {
-	unsigned int n;
-	struct strata_replica r[PURGE_MAX_REPLICAS];
-};
-
-static int purge_collect(void *arg, const struct strata_replica *r)
-{
-	struct purge_ctx *pc = arg;
-
-	if (pc->n == PURGE_MAX_REPLICAS)
-		return 1; /* any further objects are left to fsck */
-	pc->r[pc->n++] = *r;
-	return 0;
-}
-
-/*
- * Remove an orphan's objects, then its rows. The catalog commits in groups,
- * so the unlink that orphaned the inode is made durable first: a crash or
- * a power cut must never find a linked file whose content is gone. A crash between the two
- * steps leaves an orphan row, which the next start reclaims.
- */
-int strata__vfs_purge(struct strata_vfs *vfs, strata_ino_t ino)
-{
-	struct purge_ctx *pc = calloc(1, sizeof(*pc));
-	int ret;
-
-	if (!pc)
-		return -ENOMEM;
-	ret = strata_catalog_replica_list(vfs->cat, ino, purge_collect, pc);
-	if (ret == 0 && pc->n)
-		ret = strata_catalog_sync(vfs->cat, true);
-	for (unsigned int i = 0; ret == 0 && i < pc->n; i++) {
-		struct vfs_tier *t =
-			strata__vfs_tier_by_id(vfs, pc->r[i].tier_id);
-
-		if (!t)
-			continue; /* tier gone from the config: fsck */
-		ret = strata_backend_remove(t->be, pc->r[i].key);
-		if (ret == -ENOENT)
-			ret = 0;
-		if (ret < 0)
-			strata_log(
-				STRATA_LOG_WARN, STRATA_SUB_VFS,
-				"cannot remove object '%s' from tier '%s': %s",
-				pc->r[i].key, t->name, strerror(-ret));
-	}
-	free(pc);
-	if (ret < 0) {
-		/* Keep the rows so a later start retries the removal. */
-		return ret;
-	}
-	ret = strata_catalog_purge(vfs->cat, ino);
-	if (ret == -EBUSY || ret == -ENOENT)
-		ret = 0; /* linked again, or already purged */
-	return ret;
+		strata__vfs_orphan_gone(vfs, ino);
 }
 
 void strata__vfs_itable_drain(struct strata_vfs *vfs)
@@ -283,7 +224,7 @@ void strata__vfs_itable_drain(struct strata_vfs *vfs)
 					": cannot record its size at unmount",
 					vn->ino);
 			if (vn->orphan)
-				strata__vfs_purge(vfs, vn->ino);
+				strata__vfs_orphan_gone(vfs, vn->ino);
 			vn_free(vn);
 		}
 	}

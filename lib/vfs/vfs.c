@@ -119,15 +119,14 @@ static int vfs_reclaim_orphans(struct strata_vfs *vfs)
 					     STRATA_ARRAY_SIZE(inos), &n);
 		if (ret < 0)
 			return ret;
-		for (size_t i = 0; i < n; i++) {
-			/* A failure keeps the rows for the next start; it
-			 * must not keep the namespace from mounting. */
-			if (strata__vfs_purge(vfs, inos[i]) < 0)
-				failed++;
-			else
-				done++;
-		}
+		/* A failure keeps the rows for the next start; it must
+		 * not keep the namespace from mounting. */
+		for (size_t i = 0; i < n; i++)
+			strata__vfs_orphan_gone(vfs, inos[i]);
+		strata__vfs_reap(vfs, &failed);
+		done += n;
 	} while (n == STRATA_ARRAY_SIZE(inos) && failed == 0);
+	done -= failed < done ? failed : done;
 	if (failed)
 		strata_log(STRATA_LOG_WARN, STRATA_SUB_VFS,
 			   "%zu unlinked inodes could not be reclaimed; the "
@@ -154,6 +153,7 @@ int strata_vfs_new(const struct strata_cfg *cfg,
 	}
 	vfs->lock_fd = -1;
 	pthread_mutex_init(&vfs->files_lock, NULL);
+	strata__vfs_reaper_init(vfs);
 	vfs->opts = *opts;
 	strata_strlcpy(vfs->site, cfg->site, sizeof(vfs->site));
 	ret = strata__vfs_itable_init(&vfs->itable);
@@ -179,6 +179,12 @@ int strata_vfs_new(const struct strata_cfg *cfg,
 			 strerror(-ret));
 		goto fail;
 	}
+	ret = strata__vfs_reaper_start(vfs);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot start the reaper thread: %s",
+			 strerror(-ret));
+		goto fail;
+	}
 	*out = vfs;
 	return 0;
 fail:
@@ -193,6 +199,7 @@ void strata_vfs_free(struct strata_vfs *vfs)
 	if (vfs->cat) {
 		strata__vfs_release_all(vfs);
 		strata__vfs_itable_drain(vfs);
+		strata__vfs_reaper_release(vfs);
 		/* Data first, then the catalog that points at it. */
 		for (unsigned int i = 0; i < vfs->ntiers; i++) {
 			int ret = strata_backend_syncfs(vfs->tiers[i].be);
@@ -211,6 +218,8 @@ void strata_vfs_free(struct strata_vfs *vfs)
 	strata_catalog_close(vfs->cat);
 	if (vfs->lock_fd >= 0)
 		close(vfs->lock_fd);
+	if (!vfs->cat)
+		strata__vfs_reaper_release(vfs);
 	pthread_mutex_destroy(&vfs->files_lock);
 	free(vfs);
 }

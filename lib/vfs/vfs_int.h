@@ -76,6 +76,18 @@ struct vfs_itable {
 	size_t count;
 };
 
+/* Orphans with content waiting for their objects to go (reap.c). */
+struct vfs_reaper {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t thread;
+	bool on;
+	bool stopping;	 /* r->lock */
+	strata_ino_t *q; /* r->lock */
+	size_t n;
+	size_t cap;
+};
+
 struct strata_vfs {
 	struct strata_catalog *cat;
 	struct strata_vfs_opts opts;
@@ -89,6 +101,7 @@ struct strata_vfs {
 	 * still close them all. */
 	pthread_mutex_t files_lock;
 	struct vfile *files;
+	struct vfs_reaper reaper;
 };
 
 /* itable.c */
@@ -110,8 +123,16 @@ static inline uint32_t strata__vfs_vnode_nopen(struct vnode *vn)
 }
 /* Mark ino orphaned (nlink 0): purge now if nobody holds it. */
 void strata__vfs_orphan(struct strata_vfs *vfs, strata_ino_t ino);
-/* Remove every replica object of ino and then its catalog rows. */
-int strata__vfs_purge(struct strata_vfs *vfs, strata_ino_t ino);
+/* reap.c: an orphan nobody references any more; its rows go now, or, when
+ * it has content, it queues for the reaper. */
+void strata__vfs_orphan_gone(struct strata_vfs *vfs, strata_ino_t ino);
+/* Handle every queued orphan now: one durable sync, then objects, then
+ * rows. Adds the orphans that failed (rows kept) to *failed if not NULL. */
+int strata__vfs_reap(struct strata_vfs *vfs, size_t *failed);
+void strata__vfs_reaper_init(struct strata_vfs *vfs);
+int strata__vfs_reaper_start(struct strata_vfs *vfs);
+/* Stop the thread and reap what is left. */
+void strata__vfs_reaper_release(struct strata_vfs *vfs);
 /* Drop every vnode at unmount, purging orphans. */
 void strata__vfs_itable_drain(struct strata_vfs *vfs);
 

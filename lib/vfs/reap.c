@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * lib/vfs/reap.c - removing what orphaned inodes leave behind.
+ *
+ * An inode whose last name is gone and that nobody references any more is
+ * an orphan. Its catalog rows go at once when it has no content. When it
+ * has, the unlink that orphaned it must be durable before its objects are
+ * removed (the catalog commits in groups: a power cut must never find a
+ * linked file whose content is gone), so such orphans queue here and a
+ * reaper thread handles them in batches: one durable catalog sync, then
+ * each one's objects, then its rows. A crash between those steps leaves an
+ * orphan row, which the next start reclaims; a failed removal keeps the
+ * rows for the same reason.
+ *
+ * Threads: the queue is guarded by r->lock; the catalog and backends are
+ * called without it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "vfs_int.h"
+
+#define REAP_MAX_REPLICAS 16
+/* A batch waits at most this long, or until this many orphans queue. */
+#define REAP_DELAY_MS 50
+#define REAP_BATCH 256
+
+struct reap_replicas {
+	unsigned int n;
+	struct strata_replica r[REAP_MAX_REPLICAS];
+};
+
+static int reap_collect(void *arg, const struct strata_replica *r)
+{
+	struct reap_replicas *rr = arg;
+
+	if (rr->n == REAP_MAX_REPLICAS)
+		return 1; /* any further objects are left to fsck */
+	rr->r[rr->n++] = *r;
+	return 0;
+}
+
+/* The catalog rows of an orphan whose objects are gone (or never were). */
+static int reap_rows(struct strata_vfs *vfs, strata_ino_t ino)
+{
+	int ret = strata_catalog_purge(vfs->cat, ino);
+
+	if (ret == -EBUSY || ret == -ENOENT)
+		ret = 0; /* linked again, or already purged */
+	return ret;
+}
+
+/* Remove an orphan's objects, then its rows; the unlink is durable. */
+static int reap_one(struct strata_vfs *vfs, strata_ino_t ino,
+		    struct reap_replicas *rr)
+{
+	int ret;
+
+	rr->n = 0;
+	ret = strata_catalog_replica_list(vfs->cat, ino, reap_collect, rr);
+	for (unsigned int i = 0; ret == 0 && i < rr->n; i++) {
+		struct vfs_tier *t =
+			strata__vfs_tier_by_id(vfs, rr->r[i].tier_id);
+
+		if (!t)
+			continue; /* tier gone from the config: fsck */
+		ret = strata_backend_remove(t->be, rr->r[i].key);
+		if (ret == -ENOENT)
+			ret = 0;
+		if (ret < 0)
+			strata_log(STRATA_LOG_WARN, STRATA_SUB_VFS,
+				   "cannot remove object '%s' from tier '%s': "
+				   "%s",
+				   rr->r[i].key, t->name, strerror(-ret));
+	}
+	return ret < 0 ? ret : reap_rows(vfs, ino);
+}
+
+int strata__vfs_reap(struct strata_vfs *vfs, size_t *failed)
+{
+	struct vfs_reaper *r = &vfs->reaper;
+	struct reap_replicas *rr = NULL;
+	strata_ino_t *q;
+	size_t n;
+	int ret = 0;
+
+	pthread_mutex_lock(&r->lock);
+	q = r->q;
+	n = r->n;
+	r->q = NULL;
+	r->n = 0;
+	r->cap = 0;
+	pthread_mutex_unlock(&r->lock);
+	if (!n)
+		goto out;
+	rr = malloc(sizeof(*rr));
+	ret = rr ? strata_catalog_sync(vfs->cat, true) : -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (ret < 0 || reap_one(vfs, q[i], rr) < 0) {
+			/* The rows stay: the next start tries again. */
+			if (failed)
+				(*failed)++;
+		}
+	}
+out:
+	free(rr);
+	free(q);
+	return ret;
+}
+
+void strata__vfs_orphan_gone(struct strata_vfs *vfs, strata_ino_t ino)
+{
+	struct vfs_reaper *r = &vfs->reaper;
+	struct reap_replicas rr = { 0 };
+	strata_ino_t *q;
+	bool full;
+
+	if (strata_catalog_replica_list(vfs->cat, ino, reap_collect, &rr) ==
+		    0 &&
+	    rr.n == 0) {
+		reap_rows(vfs, ino);
+		return;
+	}
+	pthread_mutex_lock(&r->lock);
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 64;
+
+		q = realloc(r->q, cap * sizeof(*q));
+		if (!q) {
+			/* The row stays an orphan: the next start reclaims
+			 * it. */
+			pthread_mutex_unlock(&r->lock);
+			return;
+		}
+		r->q = q;
+		r->cap = cap;
+	}
+	r->q[r->n++] = ino;
+	full = r->n >= REAP_BATCH;
+	if (full || r->n == 1)
+		pthread_cond_signal(&r->wake);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void *reap_thread(void *arg)
+{
+	struct strata_vfs *vfs = arg;
+	struct vfs_reaper *r = &vfs->reaper;
+	struct timespec until;
+
+	pthread_mutex_lock(&r->lock);
+	while (!r->stopping) {
+		if (r->n == 0) {
+			pthread_cond_wait(&r->wake, &r->lock);
+			continue;
+		}
+		/* Let a batch gather, unless it is already large. */
+		if (r->n < REAP_BATCH) {
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_nsec += REAP_DELAY_MS * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&r->wake, &r->lock, &until);
+		}
+		pthread_mutex_unlock(&r->lock);
+		strata__vfs_reap(vfs, NULL);
+		pthread_mutex_lock(&r->lock);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+int strata__vfs_reaper_start(struct strata_vfs *vfs)
+{
+	struct vfs_reaper *r = &vfs->reaper;
+	int ret = -pthread_create(&r->thread, NULL, reap_thread, vfs);
+
+	if (ret == 0)
+		r->on = true;
+	return ret;
+}
+
+void strata__vfs_reaper_init(struct strata_vfs *vfs)
+{
+	struct vfs_reaper *r = &vfs->reaper;
+	pthread_condattr_t ca;
+
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->wake, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+void strata__vfs_reaper_release(struct strata_vfs *vfs)
+{
+	struct vfs_reaper *r = &vfs->reaper;
+
+	if (r->on) {
+		pthread_mutex_lock(&r->lock);
+		r->stopping = true;
+		pthread_cond_signal(&r->wake);
+		pthread_mutex_unlock(&r->lock);
+		pthread_join(r->thread, NULL);
+		r->on = false;
+	}
+	if (vfs->cat)
+		strata__vfs_reap(vfs, NULL);
+	free(r->q);
+	r->q = NULL;
+	pthread_cond_destroy(&r->wake);
+	pthread_mutex_destroy(&r->lock);
+}
