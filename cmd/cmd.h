@@ -32,5 +32,6 @@ int cmd_mount(int argc, char **argv, struct strata_ctx *ctx);
 int cmd_rules(int argc, char **argv, struct strata_ctx *ctx);
 int cmd_umount(int argc, char **argv, struct strata_ctx *ctx);
 int cmd_version(int argc, char **argv, struct strata_ctx *ctx);
+int cmd_fsck(int argc, char **argv, struct strata_ctx *ctx);
 
 #endif

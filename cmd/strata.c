@@ -21,6 +21,8 @@ static const struct strata_cmd cmds[] = {
 	{ "umount", cmd_umount, "MOUNTPOINT", "flush and unmount a namespace" },
 	{ "rules", cmd_rules, "check [-c CONFIG] FILE",
 	  "check a rules file, moving nothing" },
+	{ "fsck", cmd_fsck, "[--repair] -c CONFIG",
+	  "check an unmounted catalog against its tiers" },
 	{ "version", cmd_version, "", "print version information" },
 };
 

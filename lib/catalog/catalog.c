@@ -308,3 +308,16 @@ int strata_catalog_sync(struct strata_catalog *cat, bool durable)
 {
 	return cat->ops->sync(cat, durable);
 }
+
+int strata_catalog_replica_find(struct strata_catalog *cat, uint32_t tier_id,
+				const char *key, struct strata_replica *out)
+{
+	return cat->ops->replica_find(cat, tier_id, key, out);
+}
+
+int strata_catalog_replica_scan(struct strata_catalog *cat, uint32_t tier_id,
+				strata_ino_t after, struct strata_replica *out,
+				size_t max, size_t *n)
+{
+	return cat->ops->replica_scan(cat, tier_id, after, out, max, n);
+}

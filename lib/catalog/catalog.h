@@ -41,7 +41,7 @@ typedef uint64_t strata_ino_t;
 
 #define STRATA_ROOT_INO ((strata_ino_t)1)
 /* Schema version this program writes; older files are upgraded at open. */
-#define STRATA_CATALOG_SCHEMA 1
+#define STRATA_CATALOG_SCHEMA 2
 /* Longest time a change waits before other processes can see it. */
 #define STRATA_CATALOG_GROUP_MS 5
 
@@ -191,6 +191,11 @@ struct strata_catalog_ops {
 			   const struct strata_replica *r);
 	int (*replica_del)(struct strata_catalog *cat, strata_ino_t ino,
 			   uint32_t tier_id);
+	int (*replica_find)(struct strata_catalog *cat, uint32_t tier_id,
+			    const char *key, struct strata_replica *out);
+	int (*replica_scan)(struct strata_catalog *cat, uint32_t tier_id,
+			    strata_ino_t after, struct strata_replica *out,
+			    size_t max, size_t *n);
 	int (*commit_write)(struct strata_catalog *cat, strata_ino_t ino,
 			    uint32_t tier_id, const char *key, uint64_t size,
 			    const struct timespec *mtime, bool bump,
@@ -331,6 +336,14 @@ int strata_catalog_replica_put(struct strata_catalog *cat,
 			       const struct strata_replica *r);
 int strata_catalog_replica_del(struct strata_catalog *cat, strata_ino_t ino,
 			       uint32_t tier_id);
+/* The replica stored under key on tier_id, or -ENOENT. */
+int strata_catalog_replica_find(struct strata_catalog *cat, uint32_t tier_id,
+				const char *key, struct strata_replica *out);
+/* Up to max replicas on tier_id with ino > after, in ino order, into out;
+ * page by passing the last ino back as after. */
+int strata_catalog_replica_scan(struct strata_catalog *cat, uint32_t tier_id,
+				strata_ino_t after, struct strata_replica *out,
+				size_t max, size_t *n);
 /*
  * Record what writes through an open file did, in one transaction: the
  * inode's size and mtime (ctime = mtime); with bump, a new content version

@@ -130,9 +130,14 @@ out:
 	return rc;
 }
 
+/* v2: find the replica an object on a tier belongs to (strata fsck). */
+static const char mig_v2_sql[] =
+	"CREATE INDEX replicas_tier_key ON replicas(tier_id, key);";
+
 /* steps[N] upgrades version N to N + 1. */
 static const struct mig_step steps[STRATA_CATALOG_SCHEMA] = {
 	{ mig_v1_sql, mig_v1_root },
+	{ mig_v2_sql, NULL },
 };
 
 static int mig_user_version(sqlite3 *db, int *out)

@@ -97,6 +97,8 @@ enum cat_stmt_id {
 	CAT_ST_REPLICA_LIST,
 	CAT_ST_REPLICA_PUT,
 	CAT_ST_REPLICA_DEL,
+	CAT_ST_REPLICA_FIND,
+	CAT_ST_REPLICA_SCAN,
 	CAT_ST_REPLICA_SET_SIZE,
 	CAT_ST_STATS,
 	CAT_ST__COUNT
@@ -196,6 +198,12 @@ static const char *const cat_sql[CAT_ST__COUNT] = {
 	[CAT_ST_REPLICA_PUT] = "INSERT OR REPLACE INTO replicas"
 			       " (ino, tier_id, key, version, size, state)"
 			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[CAT_ST_REPLICA_FIND] =
+		"SELECT ino, tier_id, key, version, size, state FROM replicas"
+		" WHERE tier_id = ?1 AND key = ?2 LIMIT 1",
+	[CAT_ST_REPLICA_SCAN] =
+		"SELECT ino, tier_id, key, version, size, state FROM replicas"
+		" WHERE tier_id = ?1 AND ino > ?2 ORDER BY ino LIMIT ?3",
 	[CAT_ST_REPLICA_DEL] =
 		"DELETE FROM replicas WHERE ino = ?1 AND tier_id = ?2",
 	[CAT_ST_REPLICA_SET_SIZE] =
@@ -2139,6 +2147,77 @@ static int cat_checkpoint(struct strata_catalog *cat)
 	return ret;
 }
 
+static void cat_row_replica(sqlite3_stmt *st, struct strata_replica *r)
+{
+	const unsigned char *key = sqlite3_column_text(st, 2);
+
+	memset(r, 0, sizeof(*r));
+	r->ino = (strata_ino_t)sqlite3_column_int64(st, 0);
+	r->tier_id = (uint32_t)sqlite3_column_int64(st, 1);
+	strata_strlcpy(r->key, key ? (const char *)key : "", sizeof(r->key));
+	r->version = (uint64_t)sqlite3_column_int64(st, 3);
+	r->size = (uint64_t)sqlite3_column_int64(st, 4);
+	r->state = (enum strata_replica_state)sqlite3_column_int(st, 5);
+}
+
+static int cat_replica_find(struct strata_catalog *cat, uint32_t tier_id,
+			    const char *key, struct strata_replica *out)
+{
+	sqlite3_stmt *st = NULL;
+	struct cat_conn *c;
+	int rc, ret;
+
+	ret = cat_rbegin(cat, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_stmt(c, CAT_ST_REPLICA_FIND, &st);
+	if (ret < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, tier_id);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		cat_row_replica(st, out);
+	else if (rc == SQLITE_DONE)
+		ret = -ENOENT;
+	else
+		ret = cat_errno(c, rc, "find replica");
+out:
+	if (st)
+		sqlite3_reset(st);
+	cat_rend(cat);
+	return ret;
+}
+
+static int cat_replica_scan(struct strata_catalog *cat, uint32_t tier_id,
+			    strata_ino_t after, struct strata_replica *out,
+			    size_t max, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	struct cat_conn *c;
+	int rc, ret;
+
+	*n = 0;
+	ret = cat_rbegin(cat, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_stmt(c, CAT_ST_REPLICA_SCAN, &st);
+	if (ret < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, tier_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)after);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+	for (rc = sqlite3_step(st); rc == SQLITE_ROW; rc = sqlite3_step(st))
+		cat_row_replica(st, &out[(*n)++]);
+	if (rc != SQLITE_DONE)
+		ret = cat_errno(c, rc, "scan replicas");
+out:
+	if (st)
+		sqlite3_reset(st);
+	cat_rend(cat);
+	return ret;
+}
+
 const struct strata_catalog_ops strata_catalog_sqlite_ops = {
 	.engine = "sqlite",
 	.open = cat_open,
@@ -2164,6 +2243,8 @@ const struct strata_catalog_ops strata_catalog_sqlite_ops = {
 	.replica_list = cat_replica_list,
 	.replica_put = cat_replica_put,
 	.replica_del = cat_replica_del,
+	.replica_find = cat_replica_find,
+	.replica_scan = cat_replica_scan,
 	.commit_write = cat_commit_write,
 	.stats = cat_stats,
 	.sync = cat_sync,

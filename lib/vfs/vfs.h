@@ -177,4 +177,44 @@ int strata_vfs_listxattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 int strata_vfs_removexattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 			   const char *name);
 
+/* What strata_vfs_fsck() finds. */
+enum strata_vfs_fsck_kind {
+	STRATA_FSCK_ORPHAN_OBJECT,  /* an object no catalog row names */
+	STRATA_FSCK_MISSING_OBJECT, /* a valid replica's object is gone */
+	STRATA_FSCK_SIZE_MISMATCH,  /* object and file sizes differ */
+	STRATA_FSCK_STALE_REPLICA,  /* an outdated copy kept around */
+};
+
+struct strata_vfs_fsck_problem {
+	enum strata_vfs_fsck_kind kind;
+	const char *tier;
+	const char *key;
+	strata_vfs_ino_t ino; /* 0 for an orphan object */
+	uint64_t size;	      /* the object's size, when known */
+	uint64_t want;	      /* the file's size (size mismatch) */
+	bool repaired;
+};
+
+struct strata_vfs_fsck_stats {
+	uint64_t objects;  /* objects listed on every tier */
+	uint64_t replicas; /* replica rows checked */
+	uint64_t problems;
+	uint64_t repaired;
+};
+
+/* Called once per problem; the strings live only during the call. */
+typedef void (*strata_vfs_fsck_cb)(void *arg,
+				   const struct strata_vfs_fsck_problem *p);
+
+/*
+ * Check the catalog against the tiers of a namespace that is not mounted
+ * (strata_vfs_new took its mount lock, and reclaimed unlinked inodes):
+ * every object must belong to a replica row, every valid replica's object
+ * must exist with the file's size. With repair, orphan objects are removed,
+ * and so are stale replicas (object and row) of files that have a valid
+ * copy elsewhere; missing objects and size mismatches are only reported.
+ */
+int strata_vfs_fsck(struct strata_vfs *vfs, bool repair, strata_vfs_fsck_cb cb,
+		    void *arg, struct strata_vfs_fsck_stats *out);
+
 #endif

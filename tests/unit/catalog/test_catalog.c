@@ -1446,6 +1446,93 @@ static void stats_counts_inodes_and_regular_bytes(void **state)
 
 /* ---- file catalogs ---- */
 
+static void replica_find_and_scan_by_tier(void **state)
+{
+	struct strata_catalog *cat = *state;
+	uint32_t t1 = tier(cat, "one");
+	uint32_t t2 = tier(cat, "two");
+	struct strata_replica r = { .version = 1, .size = 3 };
+	struct strata_replica page[2];
+	strata_ino_t f[3];
+	size_t n;
+
+	for (int i = 0; i < 3; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "f%d", i);
+		f[i] = mk(cat, ROOT, name, S_IFREG | 0644);
+		r.ino = f[i];
+		r.tier_id = i == 1 ? t2 : t1;
+		snprintf(r.key, sizeof(r.key), "k%d", i);
+		assert_int_equal(strata_catalog_replica_put(cat, &r), 0);
+	}
+	assert_int_equal(strata_catalog_replica_find(cat, t2, "k1", &r), 0);
+	assert_int_equal(r.ino, f[1]);
+	assert_string_equal(r.key, "k1");
+	assert_int_equal(strata_catalog_replica_find(cat, t1, "k1", &r),
+			 -ENOENT);
+	assert_int_equal(strata_catalog_replica_scan(cat, t1, 0, page, 1, &n),
+			 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(page[0].ino, f[0]);
+	assert_int_equal(strata_catalog_replica_scan(cat, t1, page[0].ino, page,
+						     2, &n),
+			 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(page[0].ino, f[2]);
+	assert_int_equal(
+		strata_catalog_replica_scan(cat, t1, f[2], page, 2, &n), 0);
+	assert_int_equal(n, 0);
+}
+
+/* A version 1 file (no tier/key index) is upgraded in place at open. */
+static void version_1_catalog_is_upgraded_at_open(void **state)
+{
+	struct tmpcat *t = *state;
+	struct strata_catalog *cat = NULL;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char err[256];
+
+	assert_int_equal(
+		strata_catalog_open(NULL, t->path, &cat, err, sizeof(err)), 0);
+	mk(cat, ROOT, "kept", S_IFREG | 0644);
+	strata_catalog_close(cat);
+	assert_int_equal(sqlite3_open(t->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "DROP INDEX replicas_tier_key;"
+				      "PRAGMA user_version = 1;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(
+		strata_catalog_open(NULL, t->path, &cat, err, sizeof(err)), 0);
+	strata_catalog_close(cat);
+	assert_int_equal(sqlite3_open(t->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st,
+					    NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), STRATA_CATALOG_SCHEMA);
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT count(*) FROM sqlite_master"
+					    " WHERE name = 'replicas_tier_key'",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 1);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	assert_int_equal(
+		strata_catalog_open(NULL, t->path, &cat, err, sizeof(err)), 0);
+	assert_int_equal(strata_catalog_lookup(cat, ROOT, "kept",
+					       &(struct strata_attr){ 0 }),
+			 0);
+	strata_catalog_close(cat);
+}
+
 /*
  * fdatasync is wrapped at link time (-Wl,--wrap=fdatasync, CMakeLists.txt)
  * to count the catalog's own syncs of its write-ahead log.
@@ -1734,11 +1821,13 @@ int main(void)
 		MEM(removexattr_deletes_and_reports_missing),
 		MEM(tier_ensure_creates_then_updates_and_keeps_the_id),
 		MEM(replica_put_list_and_del_round_trip),
+		MEM(replica_find_and_scan_by_tier),
 		MEM(replica_put_for_missing_inode_or_tier_is_enoent),
 		MEM(commit_write_with_bump_versions_inode_and_replica),
 		MEM(commit_write_without_bump_updates_sizes_only),
 		MEM(stats_counts_inodes_and_regular_bytes),
 		TMP(file_catalog_persists_across_reopen),
+		TMP(version_1_catalog_is_upgraded_at_open),
 		TMP(durable_commit_syncs_log_while_another_reader_holds_snapshot),
 		TMP(catalog_with_newer_schema_is_refused_with_eproto),
 		TMP(threads_creating_and_unlinking_at_once_see_no_error),
