@@ -45,11 +45,18 @@
  * every caller reads its writes; writes to overlapping ranges of one
  * object are never in flight together.
  *
+ * Sequential reads are served ahead: the I/O thread also issues READs on
+ * nb->wctx for the bytes past a sequential reader, into pooled buffers on
+ * the object (see nb_ra_read), which a change this tier makes to the file
+ * voids.
+ *
  * Threads: any number may call in. Lock order: a pool slot, then o->lock,
- * then o->mlock or nb->wlock; nb->lock is never held across an RPC. No
- * thread waits for write-behind while holding a pool slot or o->lock (the
- * I/O thread takes both to re-open a stale handle). libnfs calls on
- * nb->wctx, and nb->flight and nb->redo, belong to the I/O thread alone.
+ * then o->mlock or nb->wlock; o->ralock, then nb->wlock; o->ralock is
+ * never held with a pool slot or o->lock, nor across an RPC, and nb->lock
+ * is never held across an RPC. No thread waits for write-behind or
+ * read-ahead while holding a pool slot or o->lock (the I/O thread takes
+ * both to re-open a stale handle). libnfs calls on nb->wctx, and
+ * nb->flight, nb->rflight and nb->redo, belong to the I/O thread alone.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -90,6 +97,14 @@
 #define NFS_WB_TOTAL_MIN (64u << 20) /* buffer bytes per tier */
 #define NFS_WB_KEEP 16u		     /* pooled buffers kept for reuse */
 #define NFS_WB_TICK_MS 100 /* libnfs timeouts are checked this often */
+/* Read-ahead: sequential reads of an object prefetch up to NFS_RA_AHEAD
+ * bytes past themselves in READs of NFS_RA_CHUNK (at most rsize), into pooled
+ * buffers of at most the larger of NFS_RA_TOTAL_MIN and four windows per
+ * tier. */
+#define NFS_RA_AHEAD (8u << 20) /* bytes ahead per object */
+#define NFS_RA_CHUNK (1u << 20)
+#define NFS_RA_TOTAL_MIN (32u << 20)
+#define NFS_RA_GENS 256u /* change counters, by hash of the path */
 
 /* libnfs URL options we pass through; version is checked to be 3. */
 static const char *const nb_libnfs_keys[] = {
@@ -140,6 +155,39 @@ struct nb_be {
 	struct nb_wreq *redo;	  /* to issue again (short or stale) */
 	bool wctx_bad;		  /* drop wctx after this round */
 	bool wdown;		  /* last mount of wctx failed */
+
+	/* Read-ahead, see nb_ra_read. */
+	size_t ra_max;	 /* bytes ahead per object */
+	size_t ra_chunk; /* bytes per READ */
+	size_t ra_total; /* buffer bytes per tier */
+	/* Bumped after every change to a file's content this tier makes,
+	 * indexed by a hash of its path. */
+	atomic_ulong pgen[NFS_RA_GENS];
+	struct nb_rseg *rq_head; /* guarded by wlock: to issue, in order */
+	struct nb_rseg *rq_tail;
+	struct nb_rseg *rfree;	 /* guarded by wlock: pooled buffers */
+	size_t rbytes;		 /* guarded by wlock: buffer bytes handed out */
+	struct nb_rseg *rflight; /* I/O thread only: issued on wctx */
+};
+
+/*
+ * One read-ahead READ of an object and its data. On the object's list
+ * (o->ra, by offset) from when it is queued until a reader drops it.
+ * While pending, buf and got belong to the I/O thread; a reader that
+ * drops a pending segment marks it dead and the I/O thread frees it.
+ */
+struct nb_rseg {
+	struct nb_rseg *next;  /* o->ra, guarded by o->ralock; or nb->rfree */
+	struct nb_rseg *qnext; /* nb->rq, guarded by nb->wlock */
+	struct nb_rseg *fprev, *fnext; /* nb->rflight */
+	struct strata_obj *obj;
+	uint64_t off;
+	size_t len;
+	size_t got;   /* bytes the server returned; guarded by o->ralock */
+	int err;      /* guarded by o->ralock */
+	bool pending; /* guarded by o->ralock: not answered yet */
+	bool dead;    /* guarded by o->ralock: dropped while pending */
+	char buf[];
 };
 
 /*
@@ -181,6 +229,14 @@ struct nb_obj {
 	size_t wbytes;		 /* guarded by nb->wlock: bytes in flight */
 	int werr;		 /* guarded by nb->wlock: first write error */
 	struct nb_oldfh *oldfh;	 /* guarded by lock (exclusive) */
+	pthread_mutex_t ralock;
+	pthread_cond_t racond; /* a read-ahead segment was answered */
+	struct nb_rseg *ra;    /* guarded by ralock: by offset */
+	uint64_t ranext;       /* guarded by ralock: end of the last read */
+	uint64_t raeof;	       /* guarded by ralock: a short READ ended here */
+	unsigned long ragen;   /* guarded by ralock: *nb_pgen the data is of */
+	size_t rawin;	       /* guarded by ralock: bytes to keep ahead */
+	unsigned int rainflight; /* guarded by ralock: pending segments */
 };
 
 /* One borrowed pool context. */
@@ -446,6 +502,7 @@ static int nb_parse_query(struct nb_be *nb, const char *query, char *err,
 	nb->nconns = NFS_CONNS_DEFAULT;
 	nb->timeout_ms = NFS_TIMEOUT_DEFAULT * 1000;
 	nb->window = (size_t)NFS_WB_WINDOW_DEFAULT << 20;
+	nb->ra_max = NFS_RA_AHEAD;
 	strata_strlcpy(buf, query, sizeof(buf));
 	for (kv = strtok_r(buf, "&", &save); kv;
 	     kv = strtok_r(NULL, "&", &save)) {
@@ -595,6 +652,22 @@ out:
 static int nb_obj_reopen(struct strata_obj *obj, struct nfs_context *ctx,
 			 struct nfsfh *seen);
 
+/* The change counter of path, see nb->pgen. */
+static atomic_ulong *nb_pgen(struct nb_be *nb, const char *path)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *path; path++)
+		h = (h ^ (unsigned char)*path) * 16777619u;
+	return &nb->pgen[h % NFS_RA_GENS];
+}
+
+/* The content of path changed, or may have: its read-ahead is void. */
+static void nb_changed(struct nb_be *nb, const char *path)
+{
+	atomic_fetch_add(nb_pgen(nb, path), 1);
+}
+
 /*
  * Write-behind. A writer copies its data into nb_wreq pieces, admits each
  * (nb->whead; at most nb->window bytes per object) and queues it for the
@@ -684,6 +757,8 @@ static void nb_wb_complete(struct nb_be *nb, struct nb_wreq *r, int err)
 {
 	struct nb_obj *o = nb_obj(r->obj);
 
+	/* Before it leaves nb->whead: a reader that waited for it sees it. */
+	nb_changed(nb, r->path);
 	pthread_mutex_lock(&nb->wlock);
 	if (r->prev)
 		r->prev->next = r->next;
@@ -741,6 +816,143 @@ static void nb_wb_redo(struct nb_be *nb, struct nb_wreq *r)
 	nb->redo = r;
 }
 
+/*
+ * Read-ahead. A read that continues the previous one on its object, or
+ * starts in data read ahead, is sequential: it keeps o->rawin bytes past
+ * its end requested, in segments queued to the I/O thread, which issues
+ * them as READs on nb->wctx beside the writes. The window starts at two
+ * segments and doubles with each sequential read up to nb->ra_max. A read
+ * copies what answered segments hold, waiting for pending ones, and reads
+ * the rest itself, synchronously.
+ *
+ * Staleness: every change this tier makes to a file's content (a write
+ * answered, truncation, open with O_TRUNC or O_CREAT, remove, rename)
+ * bumps the file's counter (nb_pgen) once it took effect on the server.
+ * Every segment of an object was sent after o->ragen was loaded from that
+ * counter, and a read that finds the counter moved drops them all; as a
+ * read first waits for the writes before it, it never sees data older
+ * than those. Changes made by other clients of the server show at the
+ * next read that misses, as with any NFS client's cache.
+ */
+
+/* A segment buffer, or NULL when the tier's read-ahead buffers are used. */
+static struct nb_rseg *nb_rseg_get(struct nb_be *nb)
+{
+	struct nb_rseg *s = NULL;
+	bool room;
+
+	pthread_mutex_lock(&nb->wlock);
+	room = nb->rbytes + nb->ra_chunk <= nb->ra_total;
+	if (room) {
+		nb->rbytes += nb->ra_chunk;
+		s = nb->rfree;
+		if (s)
+			nb->rfree = s->next;
+	}
+	pthread_mutex_unlock(&nb->wlock);
+	if (room && !s) {
+		s = malloc(sizeof(*s) + nb->ra_chunk);
+		if (!s) {
+			pthread_mutex_lock(&nb->wlock);
+			nb->rbytes -= nb->ra_chunk;
+			pthread_mutex_unlock(&nb->wlock);
+			return NULL;
+		}
+	}
+	if (s)
+		memset(s, 0, sizeof(*s));
+	return s;
+}
+
+/* Buffers are kept for reuse: at most nb->ra_total bytes of them. */
+static void nb_rseg_put(struct nb_be *nb, struct nb_rseg *s)
+{
+	pthread_mutex_lock(&nb->wlock);
+	nb->rbytes -= nb->ra_chunk;
+	s->next = nb->rfree;
+	nb->rfree = s;
+	pthread_mutex_unlock(&nb->wlock);
+}
+
+/* Take s, after prev (or first), off its object's list; o->ralock held. */
+static void nb_ra_drop(struct nb_be *nb, struct nb_obj *o, struct nb_rseg *prev,
+		       struct nb_rseg *s)
+{
+	if (prev)
+		prev->next = s->next;
+	else
+		o->ra = s->next;
+	if (s->pending)
+		s->dead = true; /* the I/O thread frees it */
+	else
+		nb_rseg_put(nb, s);
+}
+
+static void nb_ra_reset(struct nb_be *nb, struct nb_obj *o)
+{
+	while (o->ra)
+		nb_ra_drop(nb, o, NULL, o->ra);
+	o->raeof = UINT64_MAX;
+	o->rawin = 0;
+}
+
+/* The segment answered: err (0 or -errno), got bytes in s->buf. */
+static void nb_ra_done(struct nb_be *nb, struct nb_rseg *s, int err, size_t got)
+{
+	struct nb_obj *o = nb_obj(s->obj);
+	bool dead;
+
+	pthread_mutex_lock(&o->ralock);
+	s->err = err;
+	s->got = got;
+	s->pending = false;
+	dead = s->dead;
+	if (!dead && err == 0 && got < s->len && s->off + got < o->raeof)
+		o->raeof = s->off + got;
+	o->rainflight--;
+	pthread_cond_broadcast(&o->racond);
+	/* The object may be closed as soon as ralock is released. */
+	pthread_mutex_unlock(&o->ralock);
+	if (dead)
+		nb_rseg_put(nb, s);
+}
+
+static void nb_ra_unflight(struct nb_be *nb, struct nb_rseg *s)
+{
+	if (s->fprev)
+		s->fprev->fnext = s->fnext;
+	else
+		nb->rflight = s->fnext;
+	if (s->fnext)
+		s->fnext->fprev = s->fprev;
+	s->fprev = NULL;
+	s->fnext = NULL;
+}
+
+/* libnfs callback, on the I/O thread: rc is bytes read or -errno. */
+static void nb_ra_cb(int rc, struct nfs_context *ctx, void *data, void *priv)
+{
+	struct nb_rseg *s = priv;
+	struct nb_be *nb = nb_be(s->obj->be);
+	size_t got = 0;
+
+	(void)ctx;
+	nb_ra_unflight(nb, s);
+	if (rc > 0) {
+		got = (size_t)rc < s->len ? (size_t)rc : s->len;
+		memcpy(s->buf, data, got); /* pending: s->buf is ours */
+	}
+	if (rc < 0 && nb_is_transport(rc))
+		nb->wctx_bad = true;
+	/* A reader that needs these bytes reads them itself, and reports. */
+	if (rc < 0)
+		strata_debug(STRATA_SUB_BACKEND,
+			     "tier '%s': read-ahead of '%s' failed: %s",
+			     s->obj->be->name, nb_obj(s->obj)->path,
+			     data ? (const char *)data : strerror(-rc));
+	nb_ra_done(nb, s, rc < 0 ? rc : 0, got);
+}
+
 /* libnfs callback, on the I/O thread: rc is bytes written or -errno. */
 static void nb_wb_cb(int rc, struct nfs_context *ctx, void *data, void *priv)
 {
@@ -790,6 +1002,12 @@ static void nb_wb_drop(struct nb_be *nb)
 
 		nb_wb_unflight(nb, r);
 		nb_wb_complete(nb, r, -EIO);
+	}
+	while (nb->rflight) {
+		struct nb_rseg *s = nb->rflight;
+
+		nb_ra_unflight(nb, s);
+		nb_ra_done(nb, s, -EIO, 0);
 	}
 	nb->wctx_bad = false;
 }
@@ -860,6 +1078,49 @@ static void nb_wb_issue(struct strata_backend *be, struct nb_wreq *r,
 	nb->flight = r;
 }
 
+/* Issue s on wctx, mounting it first unless that already failed (*down). */
+static void nb_ra_issue(struct strata_backend *be, struct nb_rseg *s,
+			bool *down)
+{
+	struct nb_be *nb = nb_be(be);
+	struct nb_obj *o = nb_obj(s->obj);
+	struct nfsfh *fh;
+	bool dead;
+	int rc;
+
+	pthread_mutex_lock(&o->ralock);
+	dead = s->dead;
+	pthread_mutex_unlock(&o->ralock);
+	if (dead) {
+		nb_ra_done(nb, s, -ECANCELED, 0);
+		return;
+	}
+	if (!nb->wctx && (*down || nb_wb_connect(be) < 0)) {
+		*down = true;
+		nb_ra_done(nb, s, -EIO, 0);
+		return;
+	}
+	/* A handle replaced by a re-open stays valid until close, which
+	 * waits for this segment. */
+	pthread_rwlock_rdlock(&o->lock);
+	fh = o->fh;
+	pthread_rwlock_unlock(&o->lock);
+	rc = nfs_pread_async(nb->wctx, fh, s->off, s->len, nb_ra_cb, s);
+	if (rc < 0) {
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
+			   "tier '%s': read '%s' failed: %s", be->name, o->path,
+			   nfs_get_error(nb->wctx));
+		nb->wctx_bad = true;
+		nb_ra_done(nb, s, -EIO, 0);
+		return;
+	}
+	s->fprev = NULL;
+	s->fnext = nb->rflight;
+	if (nb->rflight)
+		nb->rflight->fprev = s;
+	nb->rflight = s;
+}
+
 /* Wait for the I/O thread's wakeup or wctx's events, and serve them. */
 static void nb_wb_poll(struct nb_be *nb)
 {
@@ -873,7 +1134,7 @@ static void nb_wb_poll(struct nb_be *nb)
 		pfd[1].events = (short)nfs_which_events(nb->wctx);
 		n = 2;
 	}
-	rc = poll(pfd, n, nb->flight ? NFS_WB_TICK_MS : -1);
+	rc = poll(pfd, n, nb->flight || nb->rflight ? NFS_WB_TICK_MS : -1);
 	if (rc < 0)
 		return; /* EINTR: go round again */
 	if (pfd[0].revents & POLLIN) {
@@ -896,6 +1157,7 @@ static void *nb_wb_main(void *arg)
 
 	for (;;) {
 		struct nb_wreq *q, *r, *next;
+		struct nb_rseg *rq, *rnext;
 		bool down = false;
 		bool stop;
 
@@ -903,6 +1165,9 @@ static void *nb_wb_main(void *arg)
 		q = nb->wq_head;
 		nb->wq_head = NULL;
 		nb->wq_tail = NULL;
+		rq = nb->rq_head;
+		nb->rq_head = NULL;
+		nb->rq_tail = NULL;
 		stop = nb->wstop;
 		pthread_mutex_unlock(&nb->wlock);
 		if (nb->wctx_bad)
@@ -917,11 +1182,15 @@ static void *nb_wb_main(void *arg)
 			next = q->qnext;
 			nb_wb_issue(be, q, &down);
 		}
+		for (; rq; rq = rnext) {
+			rnext = rq->qnext;
+			nb_ra_issue(be, rq, &down);
+		}
 		if (nb->wctx_bad)
 			nb_wb_drop(nb);
 		if (nb->redo)
 			continue;
-		if (stop && !nb->flight)
+		if (stop && !nb->flight && !nb->rflight)
 			break;
 		nb_wb_poll(nb);
 	}
@@ -941,6 +1210,11 @@ static int nb_wb_start(struct strata_backend *be)
 		nb->wchunk = (size_t)nb->writemax;
 	nb->wtotal = nb->window > NFS_WB_TOTAL_MIN ? nb->window :
 						     NFS_WB_TOTAL_MIN;
+	nb->ra_chunk = NFS_RA_CHUNK;
+	if (nb->readmax > 0 && nb->readmax < nb->ra_chunk)
+		nb->ra_chunk = (size_t)nb->readmax;
+	nb->ra_total = 4 * nb->ra_max > NFS_RA_TOTAL_MIN ? 4 * nb->ra_max :
+							   NFS_RA_TOTAL_MIN;
 	nb->wefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (nb->wefd < 0)
 		return -errno;
@@ -972,6 +1246,12 @@ static void nb_wb_stop(struct nb_be *nb)
 
 		nb->wfree = r->qnext;
 		free(r);
+	}
+	while (nb->rfree) {
+		struct nb_rseg *s = nb->rfree;
+
+		nb->rfree = s->next;
+		free(s);
 	}
 	pthread_cond_destroy(&nb->wcond);
 	pthread_mutex_destroy(&nb->wlock);
@@ -1132,10 +1412,15 @@ static int nb_obj_open(struct strata_backend *be, const char *key,
 	ret = nb_call_end(be, &c, rc, "open", path);
 	if (ret < 0)
 		goto out;
+	if (flags & (STRATA_OBJ_TRUNC | STRATA_OBJ_CREATE))
+		nb_changed(nb_be(be), path);
 	o->fh = fh;
 	o->oflags = nb_oflags(flags) & O_ACCMODE;
 	pthread_rwlock_init(&o->lock, NULL);
 	pthread_mutex_init(&o->mlock, NULL);
+	pthread_mutex_init(&o->ralock, NULL);
+	pthread_cond_init(&o->racond, NULL);
+	o->raeof = UINT64_MAX;
 out:
 	if (ret < 0) {
 		free(o->path);
@@ -1177,6 +1462,160 @@ static int nb_obj_reopen(struct strata_obj *obj, struct nfs_context *ctx,
 	return rc;
 }
 
+/* Hand the segments q ... tail to the I/O thread. */
+static void nb_ra_queue(struct nb_be *nb, struct nb_rseg *q,
+			struct nb_rseg *tail)
+{
+	bool wake;
+
+	tail->qnext = NULL;
+	pthread_mutex_lock(&nb->wlock);
+	wake = !nb->rq_head;
+	if (nb->rq_tail)
+		nb->rq_tail->qnext = q;
+	else
+		nb->rq_head = q;
+	nb->rq_tail = tail;
+	pthread_mutex_unlock(&nb->wlock);
+	if (wake)
+		nb_wb_wake(nb);
+}
+
+/* The segment holding byte pos, and in *prev the one before it. */
+static struct nb_rseg *nb_ra_find(struct nb_obj *o, uint64_t pos,
+				  struct nb_rseg **prev)
+{
+	struct nb_rseg *p = NULL;
+	struct nb_rseg *s;
+
+	for (s = o->ra; s && s->off <= pos; p = s, s = s->next) {
+		if (pos < s->off + s->len) {
+			*prev = p;
+			return s;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Request read-ahead for a sequential read ending at end (o->ralock
+ * held). Returns the new segments, linked by qnext, and their last in
+ * *tail.
+ */
+static struct nb_rseg *nb_ra_ahead(struct strata_obj *obj, uint64_t end,
+				   struct nb_rseg **tail)
+{
+	struct nb_obj *o = nb_obj(obj);
+	struct nb_be *nb = nb_be(obj->be);
+	struct nb_rseg *last = NULL;
+	struct nb_rseg *q = NULL;
+	struct nb_rseg *s;
+	uint64_t at = end;
+
+	if (o->rawin == 0)
+		o->rawin = 2 * nb->ra_chunk;
+	else
+		o->rawin *= 2;
+	if (o->rawin > nb->ra_max)
+		o->rawin = nb->ra_max;
+	for (s = o->ra; s; s = s->next)
+		last = s;
+	if (last && last->off + last->len > at)
+		at = last->off + last->len;
+	while (at < end + o->rawin && at < o->raeof) {
+		s = nb_rseg_get(nb);
+		if (!s)
+			break;
+		s->obj = obj;
+		s->off = at;
+		s->len = nb->ra_chunk - (size_t)(at % nb->ra_chunk);
+		s->pending = true;
+		if (last)
+			last->next = s;
+		else
+			o->ra = s;
+		last = s;
+		if (q)
+			(*tail)->qnext = s;
+		else
+			q = s;
+		*tail = s;
+		o->rainflight++;
+		at += s->len;
+	}
+	return q;
+}
+
+/*
+ * Copy what read-ahead holds of [off, off + len) into buf, from off on,
+ * and keep a sequential reader's window requested. Returns the bytes
+ * copied; the caller reads the rest. Called with no lock held, after the
+ * writes admitted before it have completed.
+ */
+static size_t nb_ra_read(struct strata_obj *obj, uint64_t off, void *buf,
+			 size_t len)
+{
+	struct nb_obj *o = nb_obj(obj);
+	struct nb_be *nb = nb_be(obj->be);
+	struct nb_rseg *s, *prev, *q, *tail = NULL;
+	uint64_t end = off + len;
+	uint64_t pos = off;
+	unsigned long gen;
+	bool seq;
+
+	pthread_mutex_lock(&o->ralock);
+	/* Loaded under ralock, so o->ragen never goes back. */
+	gen = atomic_load(nb_pgen(nb, o->path));
+	if (gen != o->ragen) {
+		nb_ra_reset(nb, o);
+		o->ragen = gen;
+	}
+	/* Near the last read's end: FUSE threads race each other. */
+	seq = (off <= o->ranext ? o->ranext - off : off - o->ranext) <=
+		      nb->ra_chunk ||
+	      nb_ra_find(o, off, &prev);
+	while (pos < end) {
+		size_t n;
+
+		s = nb_ra_find(o, pos, &prev);
+		if (!s)
+			break;
+		if (s->pending) {
+			/* The list may change while we wait: look again. */
+			pthread_cond_wait(&o->racond, &o->ralock);
+			continue;
+		}
+		if (s->err) {
+			nb_ra_drop(nb, o, prev, s);
+			break;
+		}
+		if (pos >= s->off + s->got)
+			break; /* a short READ: the caller finds out why */
+		n = s->off + s->got - pos < end - pos ?
+			    (size_t)(s->off + s->got - pos) :
+			    (size_t)(end - pos);
+		memcpy((char *)buf + (pos - off), s->buf + (pos - s->off), n);
+		pos += n;
+	}
+	/* Segments a whole segment behind this read are done with. */
+	while (o->ra && o->ra->off + o->ra->len + nb->ra_chunk <= off)
+		nb_ra_drop(nb, o, NULL, o->ra);
+	if (seq) {
+		q = nb_ra_ahead(obj, end, &tail);
+		if (end > o->ranext)
+			o->ranext = end;
+	} else {
+		/* The stream moved: give the tier's buffers back. */
+		q = NULL;
+		nb_ra_reset(nb, o);
+		o->ranext = end;
+	}
+	pthread_mutex_unlock(&o->ralock);
+	if (q)
+		nb_ra_queue(nb, q, tail);
+	return (size_t)(pos - off);
+}
+
 static int nb_obj_read(struct strata_obj *obj, uint64_t off, void *buf,
 		       size_t len, size_t *nread)
 {
@@ -1192,6 +1631,13 @@ static int nb_obj_read(struct strata_obj *obj, uint64_t off, void *buf,
 	if (off > INT64_MAX || len > INT64_MAX - off)
 		return -EINVAL;
 	nb_wait_path(nb_be(obj->be), o->path);
+	if (len > 0) {
+		done = nb_ra_read(obj, off, buf, len);
+		if (done == len) {
+			*nread = done;
+			return 0;
+		}
+	}
 	ret = nb_call_begin(obj->be, &c);
 	if (ret < 0)
 		return ret;
@@ -1354,6 +1800,7 @@ static int nb_obj_truncate(struct strata_obj *obj, uint64_t size)
 	pthread_rwlock_rdlock(&o->lock);
 	rc = nfs_ftruncate(c.ctx, o->fh, size);
 	pthread_rwlock_unlock(&o->lock);
+	nb_changed(nb_be(obj->be), o->path);
 	return nb_call_end(obj->be, &c, rc, "truncate", o->path);
 }
 
@@ -1417,9 +1864,16 @@ static int nb_obj_close(struct strata_obj *obj)
 {
 	struct nb_obj *o = nb_obj(obj);
 	struct nfs_context *spare = NULL;
+	struct nb_be *nb = nb_be(obj->be);
 	struct nb_call c;
 	int ret = nb_obj_sync(obj, false);
 
+	/* Read-ahead in flight uses the handle and the object. */
+	pthread_mutex_lock(&o->ralock);
+	nb_ra_reset(nb, o);
+	while (o->rainflight > 0)
+		pthread_cond_wait(&o->racond, &o->ralock);
+	pthread_mutex_unlock(&o->ralock);
 	/* Freeing the handle needs a context but no server. */
 	if (nb_call_begin(obj->be, &c) == 0) {
 		nb_obj_close_fhs(o, c.ctx);
@@ -1437,6 +1891,8 @@ static int nb_obj_close(struct strata_obj *obj)
 	o->fh = NULL;
 	pthread_rwlock_destroy(&o->lock);
 	pthread_mutex_destroy(&o->mlock);
+	pthread_cond_destroy(&o->racond);
+	pthread_mutex_destroy(&o->ralock);
 	free(o->path);
 	o->path = NULL;
 	return ret;
@@ -1483,7 +1939,9 @@ static int nb_remove(struct strata_backend *be, const char *key)
 	ret = nb_call_begin(be, &c);
 	if (ret < 0)
 		return ret;
-	return nb_call_end(be, &c, nfs_unlink(c.ctx, path), "remove", path);
+	ret = nfs_unlink(c.ctx, path);
+	nb_changed(nb_be(be), path);
+	return nb_call_end(be, &c, ret, "remove", path);
 }
 
 static int nb_rename_be(struct strata_backend *be, const char *from,
@@ -1515,6 +1973,8 @@ static int nb_rename_be(struct strata_backend *be, const char *from,
 		if (rc == 0)
 			rc = nfs_rename(c.ctx, src, dst);
 	}
+	nb_changed(nb_be(be), src);
+	nb_changed(nb_be(be), dst);
 	return nb_call_end(be, &c, rc, "rename", src);
 }
 
