@@ -206,6 +206,7 @@ out:
 int strata__catalog_migrate(sqlite3 *db, const char *path, char *err,
 			    size_t errlen)
 {
+	bool created;
 	int cur = 0;
 	int rc, ret;
 
@@ -224,6 +225,7 @@ int strata__catalog_migrate(sqlite3 *db, const char *path, char *err,
 		ret = -EPROTO;
 		goto out;
 	}
+	created = cur == 0;
 	for (; cur < STRATA_CATALOG_SCHEMA; cur++) {
 		rc = mig_step(db, cur);
 		if (rc != SQLITE_OK) {
@@ -236,7 +238,8 @@ int strata__catalog_migrate(sqlite3 *db, const char *path, char *err,
 				sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 			goto out;
 		}
-		if (cur > 0)
+		/* A new file passes through every version: not news. */
+		if (!created)
 			strata_log(STRATA_LOG_NOTICE, STRATA_SUB_CATALOG,
 				   "catalog '%s' upgraded to schema version %d",
 				   path, cur + 1);

@@ -310,40 +310,39 @@ static void vfs_touch_atime(struct strata_vfs *vfs, strata_ino_t ino)
 	strata_catalog_setattr(vfs->cat, ino, &a, STRATA_SET_ATIME, &a);
 }
 
-int strata_vfs_open(struct strata_vfs *vfs, strata_vfs_ino_t ino, int flags,
-		    uint64_t *fh, unsigned int *oflags)
+/* Open ino, taking nlookup kernel references with the open one. */
+static int vfs_open_ref(struct strata_vfs *vfs, strata_ino_t ino,
+			uint64_t nlookup, int flags, uint64_t *fh,
+			unsigned int *oflags)
 {
 	struct vnode *vn;
 	int ret;
 
-	ret = strata__vfs_vnode_get(vfs, ino, 0, 1, &vn);
+	ret = strata__vfs_vnode_get(vfs, ino, nlookup, 1, &vn);
 	if (ret < 0)
 		return ret;
 	ret = vf_new(vfs, vn, flags, fh, oflags);
-	if (ret < 0) {
-		strata__vfs_vnode_put(vfs, vn, 0, 1);
-		return ret;
-	}
-	if ((flags & O_ACCMODE) != O_WRONLY && !(flags & O_TRUNC) &&
+	if (ret < 0)
+		strata__vfs_vnode_put(vfs, vn, nlookup, 1);
+	return ret;
+}
+
+int strata_vfs_open(struct strata_vfs *vfs, strata_vfs_ino_t ino, int flags,
+		    uint64_t *fh, unsigned int *oflags)
+{
+	int ret = vfs_open_ref(vfs, ino, 0, flags, fh, oflags);
+
+	if (ret == 0 && (flags & O_ACCMODE) != O_WRONLY && !(flags & O_TRUNC) &&
 	    !vfs->opts.read_only)
 		vfs_touch_atime(vfs, ino);
-	return 0;
+	return ret;
 }
 
 int strata__vfs_open_new(struct strata_vfs *vfs, strata_ino_t ino, int flags,
 			 uint64_t *fh, unsigned int *oflags)
 {
-	struct vnode *vn;
-	int ret;
-
 	/* One lookup reference for the entry, one open reference. */
-	ret = strata__vfs_vnode_get(vfs, ino, 1, 1, &vn);
-	if (ret < 0)
-		return ret;
-	ret = vf_new(vfs, vn, flags, fh, oflags);
-	if (ret < 0)
-		strata__vfs_vnode_put(vfs, vn, 1, 1);
-	return ret;
+	return vfs_open_ref(vfs, ino, 1, flags, fh, oflags);
 }
 
 int strata_vfs_read(struct strata_vfs *vfs, uint64_t fh, uint64_t off,
