@@ -136,14 +136,31 @@ static void session_fuse_log(enum fuse_log_level level, const char *fmt,
 	strata_vlog(l, STRATA_SUB_FUSE, fmt, ap);
 }
 
+/* Escape the commas and backslashes of an option value for libfuse. */
+static void session_escape(const char *in, char *out, size_t len)
+{
+	size_t n = 0;
+
+	for (; *in && n + 2 < len; in++) {
+		if (*in == ',' || *in == '\\')
+			out[n++] = '\\';
+		out[n++] = *in;
+	}
+	out[n] = '\0';
+}
+
 static int session_args(struct fuse_args *args, const struct strata_cfg *cfg,
 			const struct strata_fuse_opts *opts)
 {
-	char o[PATH_MAX + 128];
+	char fsname[2 * PATH_MAX];
+	char o[2 * PATH_MAX + 128];
 
+	/* The catalog names the mount (its source in mountinfo), which is
+	 * how strata umount finds the catalog to wait for. */
+	session_escape(cfg->catalog, fsname, sizeof(fsname));
 	snprintf(o, sizeof(o),
-		 "default_permissions,fsname=%s,subtype=strata%s%s",
-		 cfg->catalog, opts->allow_other ? ",allow_other" : "",
+		 "default_permissions,fsname=%s,subtype=strata%s%s", fsname,
+		 opts->allow_other ? ",allow_other" : "",
 		 opts->read_only ? ",ro" : "");
 	if (fuse_opt_add_arg(args, "strata") < 0 ||
 	    fuse_opt_add_arg(args, "-o") < 0 || fuse_opt_add_arg(args, o) < 0)
