@@ -155,6 +155,25 @@ ensure_test_users() {
 GANESHA=$STRATA_SRC/integration/servers/ganesha.sh
 NFS_SERVERS=()
 
+# write_nfs_config URL: a config with a local tier `nvme` and an NFS tier
+# `nfs` at URL, new files placed on `nfs`, kernel caches kept short.
+write_nfs_config() {
+	cat > "$T/strata.conf" <<CONF
+[namespace]
+catalog = $T/catalog.db
+site = test
+placement = nfs
+entry_timeout = 1
+attr_timeout = 1
+
+[tier nvme]
+url = file://$T/tiers/nvme
+
+[tier nfs]
+url = $1
+CONF
+}
+
 # nfs_start DIR NFSPORT: start a server exporting DIR/export on NFSPORT and
 # NFSPORT+1 (the mount protocol); set NFS_URL to its export's URL.
 nfs_start() {

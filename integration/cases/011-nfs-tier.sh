@@ -20,20 +20,7 @@ URL=$(nfs_url "$NFS_URL" "011-$$")
 EXPORT=$(nfs_dir "$URL")
 mkdir -p "$EXPORT"
 
-cat > "$T/strata.conf" <<CONF
-[namespace]
-catalog = $T/catalog.db
-site = test
-placement = nfs
-entry_timeout = 1
-attr_timeout = 1
-
-[tier nvme]
-url = file://$T/tiers/nvme
-
-[tier nfs]
-url = $URL
-CONF
+write_nfs_config "$URL"
 mount_strata
 
 # sums: "sha256  name" of every file in $M/d, sorted.

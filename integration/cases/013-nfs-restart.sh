@@ -30,20 +30,7 @@ URL="$(nfs_url "$NFS_URL" "013")&timeout=$TIMEOUT"
 EXPORT=$(nfs_dir "$URL")
 mkdir -p "$EXPORT"
 
-cat > "$T/strata.conf" <<CONF
-[namespace]
-catalog = $T/catalog.db
-site = test
-placement = nfs
-entry_timeout = 1
-attr_timeout = 1
-
-[tier nvme]
-url = file://$T/tiers/nvme
-
-[tier nfs]
-url = $URL
-CONF
+write_nfs_config "$URL"
 
 nfs_down() {
 	[ "$STRATA_TEST_DIRECT" = 1 ] || "$GANESHA" stop "$NFSD"
@@ -366,4 +353,17 @@ mount_strata
 cmp "$T/durable" "$M/durable" ||
 	fail "the fsync'd file differs after kill -9 and a remount"
 umount_strata_or_kill
+
+# --- mounting while the export does not answer -------------------------------
+if [ "$STRATA_TEST_DIRECT" != 1 ]; then
+	log "a mount whose NFS export does not answer is refused, naming the tier"
+	"$GANESHA" stop "$NFSD" > /dev/null || fail "cannot stop the NFS server"
+	rc=0
+	out=$(timeout 60 "$STRATA_BIN" mount -f -c "$T/strata.conf" "$M" 2>&1) ||
+		rc=$?
+	[ "$rc" = 1 ] || fail "mount with a dead NFS server exited $rc, want 1"
+	[[ "$out" == *"tier 'nfs'"* ]] ||
+		fail "the refusal does not name the tier: $out"
+	is_mounted "$M" && fail "something is mounted after the refusal"
+fi
 echo "ok 013-nfs-restart"
