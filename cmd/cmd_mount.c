@@ -21,9 +21,33 @@
 #include "cfg.h"
 #include "cmd.h"
 #include "log.h"
+#include "policy.h"
 #include "strata_fuse.h"
 
 #define MOUNT_ERR_MAX 1024
+
+/* The policy engine runs beside the FUSE session, in the serving process. */
+struct mount_engine {
+	const struct strata_cfg *cfg;
+	struct strata_engine *engine;
+};
+
+static int mount_attach(void *arg, struct strata_vfs *vfs, char *err,
+			size_t errlen)
+{
+	struct mount_engine *me = arg;
+
+	return strata_engine_start(me->cfg, vfs, &me->engine, err, errlen);
+}
+
+static void mount_detach(void *arg, struct strata_vfs *vfs)
+{
+	struct mount_engine *me = arg;
+
+	(void)vfs;
+	strata_engine_stop(me->engine);
+	me->engine = NULL;
+}
 
 /* Parent side: relay the child's report. */
 static int mount_wait_child(struct strata_ctx *ctx, int fd, pid_t pid)
@@ -100,6 +124,7 @@ static int mount_run(struct strata_ctx *ctx, const struct strata_cfg *cfg,
 int cmd_mount(int argc, char **argv, struct strata_ctx *ctx)
 {
 	struct strata_fuse_opts opts;
+	struct mount_engine me = { 0 };
 	struct strata_cfg *cfg = NULL;
 	const char *config = NULL;
 	bool foreground = false;
@@ -141,6 +166,10 @@ int cmd_mount(int argc, char **argv, struct strata_ctx *ctx)
 		status = 1;
 		goto out;
 	}
+	me.cfg = cfg;
+	opts.attach = mount_attach;
+	opts.detach = mount_detach;
+	opts.attach_arg = &me;
 	status = mount_run(ctx, cfg, argv[optind], foreground, &opts);
 	goto out;
 usage:

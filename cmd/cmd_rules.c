@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * cmd/cmd_rules.c - strata rules check [-c CONFIG] FILE.
+ * cmd/cmd_rules.c - strata rules check | explain | plan: the dry runs.
  *
- * Parses a rules file and judges what it means, against CONFIG's tiers
- * and sites when given, and prints every problem as "FILE:LINE:COL:
- * error|warning: message", in file order, then a summary line. Nothing is
- * moved and no mount is needed. Exit status: 0 when there are no errors
- * (warnings allowed), 1 when there are, 2 for bad usage. User and group
+ * check parses a rules file and judges what it means, against CONFIG's
+ * tiers and sites when given, and prints every problem as "FILE:LINE:COL:
+ * error|warning: message", in file order, then a summary line. explain
+ * shows, for one file of a namespace, how each rule judges it and what the
+ * engine would do; plan runs one evaluation pass and counts the files and
+ * bytes it would move per rule. None of them moves anything, and none
+ * needs the namespace to be mounted (it may be). Exit status: 0 ok, 1 an
+ * error (for check: the file has errors), 2 bad usage. User and group
  * names resolve through the local passwd and group databases.
  */
 #include <errno.h>
@@ -17,11 +20,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <inttypes.h>
+#include <limits.h>
+#include <unistd.h>
+
+#include "catalog.h"
 #include "cfg.h"
 #include "cmd.h"
 #include "policy.h"
+#include "util.h"
+#include "vfs.h"
 
-#define RULES_USAGE "usage: strata rules check [-c CONFIG] FILE"
+#define RULES_USAGE                                                       \
+	"usage: strata rules check [-c CONFIG] FILE | explain -c CONFIG " \
+	"[-r RULES] PATH | plan -c CONFIG [-r RULES]"
 
 static int rules_user(void *arg, const char *name, uint32_t *id)
 {
@@ -162,6 +174,244 @@ out:
 	return status;
 }
 
+/* What explain and plan look at: the config, its rules, the namespace. */
+struct rules_ns {
+	struct strata_cfg *cfg;
+	struct strata_policy *pol;
+	struct strata_vfs *vfs;
+};
+
+static void rules_ns_close(struct rules_ns *ns)
+{
+	strata_vfs_free(ns->vfs);
+	strata_policy_free(ns->pol);
+	free(ns->cfg);
+}
+
+/* Parse "-c CONFIG [-r RULES]" and open all three; argv[optind] is next. */
+static int rules_ns_open(int argc, char **argv, struct strata_ctx *ctx,
+			 int nargs, struct rules_ns *ns)
+{
+	struct strata_vfs_opts vo = { .entry_timeout = 1, .attr_timeout = 1 };
+	const char *config = NULL, *rules = NULL;
+	char err[PATH_MAX + 512];
+	int opt;
+
+	memset(ns, 0, sizeof(*ns));
+	vo.inspect = true;
+	optind = 1;
+	while ((opt = getopt(argc, argv, "+c:r:")) != -1) {
+		if (opt == 'c')
+			config = optarg;
+		else if (opt == 'r')
+			rules = optarg;
+		else
+			goto usage;
+	}
+	if (!config || argc - optind != nargs)
+		goto usage;
+	ns->cfg = calloc(1, sizeof(*ns->cfg));
+	if (!ns->cfg) {
+		cmd_error(ctx, "out of memory");
+		return 1;
+	}
+	if (strata_cfg_load(config, ns->cfg, err, sizeof(err)) < 0) {
+		cmd_error(ctx, "%s", err);
+		return 1;
+	}
+	if (!rules)
+		rules = ns->cfg->rules;
+	if (!rules[0]) {
+		cmd_error(ctx, "config '%s' names no rules file; give -r RULES",
+			  config);
+		return 1;
+	}
+	if (strata_engine_load_rules(rules, ns->cfg, &ns->pol, err,
+				     sizeof(err)) < 0) {
+		cmd_error(ctx, "%s", err);
+		return 1;
+	}
+	if (strata_vfs_new(ns->cfg, &vo, &ns->vfs, err, sizeof(err)) < 0) {
+		cmd_error(ctx, "%s", err);
+		return 1;
+	}
+	return 0;
+usage:
+	cmd_error(ctx, RULES_USAGE);
+	return 2;
+}
+
+/*
+ * The namespace path of arg: a path through a strata mount loses the
+ * mount point; anything else must be a path from the namespace root.
+ */
+static int rules_ns_path(const char *arg, char *out, size_t len)
+{
+	char real[PATH_MAX], src[PATH_MAX];
+	char *cut;
+
+	if (realpath(arg, real)) {
+		for (cut = real + strlen(real); cut > real;) {
+			char keep = *cut;
+
+			*cut = '\0';
+			if (strata_mount_source(real, "fuse.strata", src,
+						sizeof(src)) == 0) {
+				*cut = keep;
+				return strata_strlcpy(out, keep ? cut : "/",
+						      len);
+			}
+			*cut = keep;
+			while (--cut > real && *cut != '/')
+				;
+		}
+	}
+	if (arg[0] != '/')
+		return -EINVAL;
+	return strata_strlcpy(out, arg, len);
+}
+
+/* Resolve a namespace path to its inode through the catalog. */
+static int rules_lookup(struct strata_catalog *cat, const char *path,
+			uint64_t *ino)
+{
+	char buf[PATH_MAX];
+	struct strata_attr a;
+	char *save = NULL, *part;
+	strata_ino_t cur = STRATA_ROOT_INO;
+	int ret;
+
+	ret = strata_strlcpy(buf, path, sizeof(buf));
+	if (ret < 0)
+		return ret;
+	for (part = strtok_r(buf, "/", &save); part;
+	     part = strtok_r(NULL, "/", &save)) {
+		ret = strata_catalog_lookup(cat, cur, part, &a);
+		if (ret < 0)
+			return ret;
+		cur = a.ino;
+	}
+	*ino = cur;
+	return 0;
+}
+
+static void rules_line(void *arg, const char *line)
+{
+	(void)arg;
+	printf("%s\n", line);
+}
+
+static int rules_explain(int argc, char **argv, struct strata_ctx *ctx)
+{
+	struct rules_ns ns;
+	char path[PATH_MAX];
+	uint64_t ino;
+	int status, ret;
+
+	status = rules_ns_open(argc, argv, ctx, 1, &ns);
+	if (status)
+		goto out;
+	status = 1;
+	if (rules_ns_path(argv[optind], path, sizeof(path)) < 0) {
+		cmd_error(ctx, "'%s' is not in a strata namespace",
+			  argv[optind]);
+		goto out;
+	}
+	ret = rules_lookup(strata_vfs_catalog(ns.vfs), path, &ino);
+	if (ret == 0)
+		ret = strata_plan_explain(ns.pol, ns.vfs, ino, strata_now(),
+					  rules_line, NULL);
+	if (ret == -ENOENT) {
+		cmd_error(ctx, "'%s': no such regular file in the namespace",
+			  path);
+		goto out;
+	}
+	if (ret < 0) {
+		cmd_error(ctx, "cannot explain '%s': %s", path, strerror(-ret));
+		goto out;
+	}
+	status = 0;
+out:
+	rules_ns_close(&ns);
+	return status;
+}
+
+#define RULES_PLAN_MAX 256
+
+struct rules_tally {
+	char rule[STRATA_JOB_RULE_MAX];
+	enum strata_job_kind kind;
+	uint64_t files;
+	uint64_t bytes;
+};
+
+struct rules_plan {
+	struct rules_tally v[RULES_PLAN_MAX];
+	unsigned int n;
+};
+
+static int rules_count(void *arg, const struct strata_job *job,
+		       const char *path, uint64_t size)
+{
+	struct rules_plan *rp = arg;
+	unsigned int i;
+
+	(void)path;
+	for (i = 0; i < rp->n; i++)
+		if (rp->v[i].kind == job->kind &&
+		    strcmp(rp->v[i].rule, job->rule) == 0)
+			break;
+	if (i == rp->n) {
+		if (rp->n == RULES_PLAN_MAX)
+			return 0;
+		rp->n++;
+		strata_strlcpy(rp->v[i].rule, job->rule, sizeof(rp->v[i].rule));
+		rp->v[i].kind = job->kind;
+	}
+	rp->v[i].files++;
+	rp->v[i].bytes += size;
+	return 0;
+}
+
+static int rules_plan(int argc, char **argv, struct strata_ctx *ctx)
+{
+	struct strata_plan_stats st, st2;
+	struct timespec now = strata_now();
+	struct rules_plan *rp = NULL;
+	struct rules_ns ns;
+	int status, ret;
+
+	status = rules_ns_open(argc, argv, ctx, 0, &ns);
+	if (status)
+		goto out;
+	status = 1;
+	rp = calloc(1, sizeof(*rp));
+	if (!rp) {
+		cmd_error(ctx, "out of memory");
+		goto out;
+	}
+	ret = strata_plan_run(ns.pol, NULL, ns.vfs, now, rules_count, rp, &st);
+	if (ret == 0)
+		ret = strata_plan_evict(ns.pol, ns.vfs, now, rules_count, rp,
+					&st2);
+	if (ret < 0) {
+		cmd_error(ctx, "planning failed: %s", strerror(-ret));
+		goto out;
+	}
+	printf("%-20s %-5s %10s %16s\n", "RULE", "JOB", "FILES", "BYTES");
+	for (unsigned int i = 0; i < rp->n; i++)
+		printf("%-20s %-5s %10" PRIu64 " %16" PRIu64 "\n",
+		       rp->v[i].rule, strata_plan_kind_name(rp->v[i].kind),
+		       rp->v[i].files, rp->v[i].bytes);
+	printf("%" PRIu64 " files looked at; nothing was moved\n",
+	       st.files + st2.files);
+	status = 0;
+out:
+	free(rp);
+	rules_ns_close(&ns);
+	return status;
+}
+
 int cmd_rules(int argc, char **argv, struct strata_ctx *ctx)
 {
 	if (argc < 2) {
@@ -170,6 +420,10 @@ int cmd_rules(int argc, char **argv, struct strata_ctx *ctx)
 	}
 	if (strcmp(argv[1], "check") == 0)
 		return rules_check(argc - 1, argv + 1, ctx);
+	if (strcmp(argv[1], "explain") == 0)
+		return rules_explain(argc - 1, argv + 1, ctx);
+	if (strcmp(argv[1], "plan") == 0)
+		return rules_plan(argc - 1, argv + 1, ctx);
 	cmd_error(ctx, "unknown subcommand '%s'; %s", argv[1], RULES_USAGE);
 	return 2;
 }

@@ -19,8 +19,10 @@ static const struct strata_cmd cmds[] = {
 	{ "mount", cmd_mount, "[-f] [-o OPT,...] -c CONFIG MOUNTPOINT",
 	  "mount a namespace" },
 	{ "umount", cmd_umount, "MOUNTPOINT", "flush and unmount a namespace" },
-	{ "rules", cmd_rules, "check [-c CONFIG] FILE",
-	  "check a rules file, moving nothing" },
+	{ "rules", cmd_rules,
+	  "check [-c CONFIG] FILE | explain -c CONFIG [-r RULES] PATH | "
+	  "plan -c CONFIG [-r RULES]",
+	  "check rules, explain a file, plan a pass: moving nothing" },
 	{ "fsck", cmd_fsck, "[--repair] -c CONFIG",
 	  "check an unmounted catalog against its tiers" },
 	{ "version", cmd_version, "", "print version information" },

@@ -302,7 +302,7 @@ int strata_fuse_main(const struct strata_cfg *cfg, const char *mountpoint,
 		     const struct strata_fuse_opts *opts, char *err,
 		     size_t errlen)
 {
-	struct strata_vfs_opts vo;
+	struct strata_vfs_opts vo = { 0 };
 	struct strata_fuse pf;
 	char mnt[PATH_MAX];
 	int ret;
@@ -328,7 +328,17 @@ int strata_fuse_main(const struct strata_cfg *cfg, const char *mountpoint,
 	ret = strata_vfs_new(cfg, &vo, &pf.vfs, err, errlen);
 	if (ret < 0)
 		return ret;
+	if (opts->attach) {
+		ret = opts->attach(opts->attach_arg, pf.vfs, err, errlen);
+		if (ret < 0) {
+			strata_vfs_free(pf.vfs);
+			return ret;
+		}
+	}
 	ret = session_serve(&pf, cfg, mnt, err, errlen);
+	/* Requests have stopped: what was attached goes before the vfs. */
+	if (opts->detach)
+		opts->detach(opts->attach_arg, pf.vfs);
 	strata_vfs_free(pf.vfs);
 	return ret;
 }

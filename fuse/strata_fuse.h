@@ -15,6 +15,8 @@
 
 #include "cfg.h"
 
+struct strata_vfs;
+
 /* What a detached mount writes to notify_fd once it serves. */
 #define STRATA_FUSE_NOTIFY_OK "ok\n"
 
@@ -31,6 +33,17 @@ struct strata_fuse_opts {
 	double attr_timeout;	  /* < 0: take the config's */
 	unsigned int max_threads; /* FUSE worker threads */
 	unsigned int max_write;	  /* largest write request, bytes */
+	/*
+	 * Called once the namespace is open and before the mount serves
+	 * (attach: the policy engine starts; a negative errno with a message
+	 * in err refuses the mount), and after serving ends, before the
+	 * namespace closes (detach). Both run in the process that serves,
+	 * after it has daemonized.
+	 */
+	int (*attach)(void *arg, struct strata_vfs *vfs, char *err,
+		      size_t errlen);
+	void (*detach)(void *arg, struct strata_vfs *vfs);
+	void *attach_arg;
 };
 
 /*

@@ -824,3 +824,14 @@ int strata_policy_explain(const struct strata_policy *p,
 	}
 	return (int)b.n;
 }
+
+bool strata__policy_uses(const struct strata_policy_cond *c,
+			 enum strata_policy_field field)
+{
+	if (!c)
+		return false;
+	if (c->kind == STRATA_POLICY_TEST)
+		return c->field == field;
+	return strata__policy_uses(c->left, field) ||
+	       strata__policy_uses(c->right, field);
+}

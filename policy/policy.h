@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "ast.h"
+#include "catalog.h"
 
 struct strata_cfg;
 
@@ -253,5 +254,86 @@ int strata_policy_explain(const struct strata_policy *p,
  * matches the last component, wherever it is.
  */
 bool strata_policy_glob(const char *pattern, const char *path);
+
+/* Planning (plan.c) ------------------------------------------------------ */
+
+struct strata_vfs;
+struct strata_vfs_tier_info;
+
+/*
+ * One job a plan wants (kind, ino, src_tier, dst_tier, rule set), with the
+ * file's path (NULL from the evict plan) and size. Return 0 to go on, a
+ * negative errno to stop the plan with it.
+ */
+typedef int (*strata_plan_cb)(void *arg, const struct strata_job *job,
+			      const char *path, uint64_t size);
+typedef void (*strata_plan_line_cb)(void *arg, const char *line);
+
+struct strata_plan_stats {
+	uint64_t files; /* files the catalog scan returned */
+};
+
+/*
+ * One evaluation pass over the catalog: migrate and replicate rules and
+ * pins. The rules' conditions become one catalog filter, so files no rule
+ * can match are never read; the evaluator decides the rest. With prev
+ * (the rules before a change), files that prev's placement put where they
+ * are and the new placement sends elsewhere are moved too (re-placement).
+ * Reads the catalog only: never a backend.
+ */
+int strata_plan_run(const struct strata_policy *p,
+		    const struct strata_policy *prev, struct strata_vfs *vfs,
+		    struct timespec now, strata_plan_cb cb, void *arg,
+		    struct strata_plan_stats *st);
+/* Evict rules: for each tier over its high mark, its coldest files until
+ * it would be under the low mark. */
+int strata_plan_evict(const struct strata_policy *p, struct strata_vfs *vfs,
+		      struct timespec now, strata_plan_cb cb, void *arg,
+		      struct strata_plan_stats *st);
+/* One file after its name or tags changed: the pass's jobs, and a move
+ * to where placement now sends it unless a migrate rule or pin decides.
+ * -ENOENT when ino is no linked regular file. */
+int strata_plan_file(const struct strata_policy *p, struct strata_vfs *vfs,
+		     uint64_t ino, struct timespec now, strata_plan_cb cb,
+		     void *arg);
+/* One read of ino: the copy a cache rule wants, if any. */
+int strata_plan_read(const struct strata_policy *p, struct strata_vfs *vfs,
+		     uint64_t ino, struct timespec now, strata_plan_cb cb,
+		     void *arg);
+/* Why the rules would do what they would to ino, as lines of text. */
+int strata_plan_explain(const struct strata_policy *p, struct strata_vfs *vfs,
+			uint64_t ino, struct timespec now,
+			strata_plan_line_cb cb, void *arg);
+/* The engine (engine.c) ------------------------------------------------- */
+
+struct strata_engine;
+
+/*
+ * Start the policy engine of a mount: load and check cfg->rules (a bad
+ * file refuses the start with "FILE:LINE:COL: message" in err; a missing
+ * one is waited for), resume jobs a stop cut short, install the vfs hooks
+ * (placement, reads, renames) and run passes, reloads and movers on a
+ * thread of its own. cfg and vfs are borrowed until strata_engine_stop().
+ * Call before the mount serves.
+ */
+int strata_engine_start(const struct strata_cfg *cfg, struct strata_vfs *vfs,
+			struct strata_engine **out, char *err, size_t errlen);
+/* Remove the hooks, let running jobs finish, stop the thread, free. Call
+ * after the mount stopped serving. Accepts NULL. */
+void strata_engine_stop(struct strata_engine *e);
+/* Load and check a rules file against cfg with the system's user and
+ * group names; on error "FILE:LINE:COL: message" (the first error) in
+ * err. Warnings go to the log. */
+int strata_engine_load_rules(const char *path, const struct strata_cfg *cfg,
+			     struct strata_policy **out, char *err,
+			     size_t errlen);
+/* Resolves owner and group names with the system's databases. */
+extern const struct strata_policy_resolver strata_engine_resolver;
+
+/* "copy", "move", "drop". */
+const char *strata_plan_kind_name(enum strata_job_kind kind);
+/* The name of tier id among tiers, or NULL. */
+const char *strata_plan_tier_name(const struct strata_vfs_tier_info *tiers,
+				  unsigned int n, uint32_t id);
 
 #endif

@@ -90,4 +90,8 @@ const char *strata__policy_op_str(enum strata_policy_op op);
 bool strata__policy_covers(const char *a, const char *b);
 bool strata__policy_satisfiable(const struct strata_policy_cond *c);
 
+/* Does condition c test field anywhere? */
+bool strata__policy_uses(const struct strata_policy_cond *c,
+			 enum strata_policy_field field);
+
 #endif

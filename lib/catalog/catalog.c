@@ -321,3 +321,105 @@ int strata_catalog_replica_scan(struct strata_catalog *cat, uint32_t tier_id,
 {
 	return cat->ops->replica_scan(cat, tier_id, after, out, max, n);
 }
+
+int strata_catalog_dentry_of(struct strata_catalog *cat, strata_ino_t ino,
+			     strata_ino_t *parent, char *name, size_t size)
+{
+	return cat->ops->dentry_of(cat, ino, parent, name, size);
+}
+
+int strata_catalog_scan(struct strata_catalog *cat,
+			const struct strata_catalog_query *q,
+			strata_ino_t after, struct strata_scan_row *out,
+			size_t max, size_t *n)
+{
+	return cat->ops->scan(cat, q, after, out, max, n);
+}
+
+int strata_catalog_tier_usage(struct strata_catalog *cat, uint32_t tier_id,
+			      uint64_t *bytes, uint64_t *files)
+{
+	return cat->ops->tier_usage(cat, tier_id, bytes, files);
+}
+
+int strata_catalog_replica_commit(struct strata_catalog *cat,
+				  const struct strata_replica *r)
+{
+	return cat->ops->replica_commit(cat, r);
+}
+
+int strata_catalog_replica_drop(struct strata_catalog *cat, strata_ino_t ino,
+				uint32_t tier_id, struct strata_replica *other)
+{
+	return cat->ops->replica_drop(cat, ino, tier_id, other);
+}
+
+int strata_catalog_pin_set(struct strata_catalog *cat, strata_ino_t ino,
+			   uint32_t tier_id)
+{
+	return cat->ops->pin_set(cat, ino, tier_id);
+}
+
+int strata_catalog_pin_del(struct strata_catalog *cat, strata_ino_t ino)
+{
+	return cat->ops->pin_del(cat, ino);
+}
+
+int strata_catalog_pin_get(struct strata_catalog *cat, strata_ino_t ino,
+			   uint32_t *tier_id)
+{
+	return cat->ops->pin_get(cat, ino, tier_id);
+}
+
+int strata_catalog_job_add(struct strata_catalog *cat,
+			   const struct strata_job *in, int64_t *id)
+{
+	return cat->ops->job_add(cat, in, id);
+}
+
+int strata_catalog_job_list(struct strata_catalog *cat, int state,
+			    int64_t after, struct strata_job *out, size_t max,
+			    size_t *n)
+{
+	return cat->ops->job_list(cat, state, after, out, max, n);
+}
+
+int strata_catalog_job_get(struct strata_catalog *cat, int64_t id,
+			   struct strata_job *out)
+{
+	return cat->ops->job_get(cat, id, out);
+}
+
+int strata_catalog_job_update(struct strata_catalog *cat,
+			      const struct strata_job *j)
+{
+	return cat->ops->job_update(cat, j);
+}
+
+int strata_catalog_job_del(struct strata_catalog *cat, int64_t id)
+{
+	return cat->ops->job_del(cat, id);
+}
+
+int strata_catalog_job_requeue(struct strata_catalog *cat, int64_t *n)
+{
+	return cat->ops->job_requeue(cat, n);
+}
+
+int strata_catalog_job_count(struct strata_catalog *cat, int state, uint64_t *n,
+			     uint64_t *bytes)
+{
+	return cat->ops->job_count(cat, state, n, bytes);
+}
+
+int strata_catalog_heat_add(struct strata_catalog *cat, strata_ino_t ino,
+			    int64_t hour, uint32_t reads)
+{
+	return cat->ops->heat_add(cat, ino, hour, reads);
+}
+
+int strata_catalog_heat_sum(struct strata_catalog *cat, strata_ino_t ino,
+			    int64_t since_hour, uint64_t *reads)
+{
+	return cat->ops->heat_sum(cat, ino, since_hour, reads);
+}

@@ -41,7 +41,7 @@ typedef uint64_t strata_ino_t;
 
 #define STRATA_ROOT_INO ((strata_ino_t)1)
 /* Schema version this program writes; older files are upgraded at open. */
-#define STRATA_CATALOG_SCHEMA 2
+#define STRATA_CATALOG_SCHEMA 3
 /* Longest time a change waits before other processes can see it. */
 #define STRATA_CATALOG_GROUP_MS 5
 
@@ -128,6 +128,99 @@ typedef int (*strata_catalog_dirent_cb)(void *arg,
 typedef int (*strata_catalog_replica_cb)(void *arg,
 					 const struct strata_replica *r);
 
+/* Jobs: the mover's durable queue (policy/). */
+enum strata_job_kind {
+	STRATA_JOB_COPY = 1, /* make a valid replica on dst; keep the others */
+	STRATA_JOB_MOVE = 2, /* copy to dst, then drop the replica on src */
+	STRATA_JOB_DROP = 3, /* drop the replica on src (never the last) */
+};
+
+enum strata_job_state {
+	STRATA_JOB_PENDING = 0, /* waiting for a worker (or for not_before) */
+	STRATA_JOB_RUNNING = 1, /* a worker has it */
+	STRATA_JOB_FAILED = 2,	/* gave up after its attempts; kept to see */
+};
+
+#define STRATA_JOB_RULE_MAX 64
+#define STRATA_JOB_ERR_MAX 256
+
+struct strata_job {
+	int64_t id;
+	enum strata_job_kind kind;
+	strata_ino_t ino;
+	uint32_t src_tier; /* 0: none */
+	uint32_t dst_tier; /* 0: none */
+	enum strata_job_state state;
+	uint32_t attempts;
+	uint64_t bytes_done;
+	int64_t not_before; /* ns since the epoch: do not start earlier */
+	int64_t created;    /* ns */
+	int64_t updated;    /* ns */
+	char rule[STRATA_JOB_RULE_MAX];	     /* who asked: a rule, "pin", ... */
+	char last_error[STRATA_JOB_ERR_MAX]; /* "" when none */
+};
+
+/*
+ * What the planner filters files by: a tree of tests on inode columns,
+ * which an engine turns into an indexed query. Times are ns since the
+ * epoch; a test compares the column with value.
+ */
+enum strata_cq_field {
+	STRATA_CQ_SIZE,
+	STRATA_CQ_ATIME,
+	STRATA_CQ_MTIME,
+	STRATA_CQ_CTIME,
+	STRATA_CQ_BTIME,
+	STRATA_CQ_UID,
+	STRATA_CQ_GID,
+};
+
+enum strata_cq_kind {
+	STRATA_CQ_TRUE, /* every file */
+	STRATA_CQ_AND,
+	STRATA_CQ_OR,
+	STRATA_CQ_NOT,
+	STRATA_CQ_TEST,
+};
+
+enum strata_cq_op {
+	STRATA_CQ_LT,
+	STRATA_CQ_LE,
+	STRATA_CQ_GT,
+	STRATA_CQ_GE,
+	STRATA_CQ_EQ,
+	STRATA_CQ_NE,
+};
+
+struct strata_cq {
+	enum strata_cq_kind kind;
+	const struct strata_cq *left;  /* AND, OR, NOT */
+	const struct strata_cq *right; /* AND, OR */
+	enum strata_cq_field field;    /* TEST */
+	enum strata_cq_op op;	       /* TEST */
+	int64_t value;		       /* TEST */
+};
+
+/* A scan: regular files with at least one link, matching where (NULL:
+ * all), and, when on_tier is not 0, holding a valid replica there. */
+struct strata_catalog_query {
+	const struct strata_cq *where;
+	uint32_t on_tier;
+	bool or_pinned; /* pinned files pass whatever where says */
+};
+
+#define STRATA_SCAN_TIERS 8 /* valid replicas reported per file */
+
+/* One file found by a scan. */
+struct strata_scan_row {
+	struct strata_attr attr;
+	strata_ino_t parent; /* of its first name */
+	char name[256];
+	uint32_t pin_tier;		   /* 0: not pinned */
+	uint32_t tiers[STRATA_SCAN_TIERS]; /* holding the current version */
+	unsigned int ntiers;
+};
+
 struct strata_catalog;
 
 struct strata_catalog_ops {
@@ -204,6 +297,39 @@ struct strata_catalog_ops {
 		     struct strata_catalog_stats *out);
 	int (*sync)(struct strata_catalog *cat, bool durable);
 	int (*checkpoint)(struct strata_catalog *cat);
+
+	int (*dentry_of)(struct strata_catalog *cat, strata_ino_t ino,
+			 strata_ino_t *parent, char *name, size_t size);
+	int (*scan)(struct strata_catalog *cat,
+		    const struct strata_catalog_query *q, strata_ino_t after,
+		    struct strata_scan_row *out, size_t max, size_t *n);
+	int (*tier_usage)(struct strata_catalog *cat, uint32_t tier_id,
+			  uint64_t *bytes, uint64_t *files);
+	int (*replica_commit)(struct strata_catalog *cat,
+			      const struct strata_replica *r);
+	int (*replica_drop)(struct strata_catalog *cat, strata_ino_t ino,
+			    uint32_t tier_id, struct strata_replica *other);
+	int (*pin_set)(struct strata_catalog *cat, strata_ino_t ino,
+		       uint32_t tier_id);
+	int (*pin_del)(struct strata_catalog *cat, strata_ino_t ino);
+	int (*pin_get)(struct strata_catalog *cat, strata_ino_t ino,
+		       uint32_t *tier_id);
+	int (*job_add)(struct strata_catalog *cat, const struct strata_job *in,
+		       int64_t *id);
+	int (*job_list)(struct strata_catalog *cat, int state, int64_t after,
+			struct strata_job *out, size_t max, size_t *n);
+	int (*job_get)(struct strata_catalog *cat, int64_t id,
+		       struct strata_job *out);
+	int (*job_update)(struct strata_catalog *cat,
+			  const struct strata_job *j);
+	int (*job_del)(struct strata_catalog *cat, int64_t id);
+	int (*job_requeue)(struct strata_catalog *cat, int64_t *n);
+	int (*job_count)(struct strata_catalog *cat, int state, uint64_t *n,
+			 uint64_t *bytes);
+	int (*heat_add)(struct strata_catalog *cat, strata_ino_t ino,
+			int64_t hour, uint32_t reads);
+	int (*heat_sum)(struct strata_catalog *cat, strata_ino_t ino,
+			int64_t since_hour, uint64_t *reads);
 };
 
 struct strata_catalog {
@@ -363,6 +489,84 @@ int strata_catalog_stats(struct strata_catalog *cat,
 int strata_catalog_sync(struct strata_catalog *cat, bool durable);
 /* Fold the write-ahead log into the main file (at unmount). */
 int strata_catalog_checkpoint(struct strata_catalog *cat);
+
+/* Policy support ---------------------------------------------------------- */
+
+/* The first name of ino: its parent and the name (NUL-terminated, size at
+ * least 256). -ENOENT when ino has no name (the root, or an orphan). */
+int strata_catalog_dentry_of(struct strata_catalog *cat, strata_ino_t ino,
+			     strata_ino_t *parent, char *name, size_t size);
+/*
+ * Up to max files matching q with ino > after, in ino order, into out;
+ * page by passing the last ino back. An engine turns q->where into an
+ * indexed query, so a scan never reads the file's bytes or a backend.
+ * Each call is its own short read transaction.
+ */
+int strata_catalog_scan(struct strata_catalog *cat,
+			const struct strata_catalog_query *q,
+			strata_ino_t after, struct strata_scan_row *out,
+			size_t max, size_t *n);
+/* Bytes and files the replicas on tier_id hold (any version or state). */
+int strata_catalog_tier_usage(struct strata_catalog *cat, uint32_t tier_id,
+			      uint64_t *bytes, uint64_t *files);
+/*
+ * Add or replace the replica (r->ino, r->tier_id) as a valid copy of
+ * content version r->version, in one transaction, only if that is still
+ * the file's version: -ESTALE when a write changed the file since the copy
+ * began (the copy is void), -ENOENT when the file is gone.
+ */
+int strata_catalog_replica_commit(struct strata_catalog *cat,
+				  const struct strata_replica *r);
+/*
+ * Delete the replica row (ino, tier_id), in one transaction with the check
+ * that it is not the last valid copy: -EMLINK when no other replica of the
+ * current version would remain (nothing changes), -ENOENT when there is no
+ * such row. A stale replica may always go. other, if not NULL, gets a
+ * valid replica that remains (other->tier_id is 0 if none: the dropped one
+ * was stale and the file has no content).
+ */
+int strata_catalog_replica_drop(struct strata_catalog *cat, strata_ino_t ino,
+				uint32_t tier_id, struct strata_replica *other);
+
+/* Pins outrank every rule: one tier per file. -ENOENT: no such inode or
+ * tier (set), no pin (del, get). */
+int strata_catalog_pin_set(struct strata_catalog *cat, strata_ino_t ino,
+			   uint32_t tier_id);
+int strata_catalog_pin_del(struct strata_catalog *cat, strata_ino_t ino);
+int strata_catalog_pin_get(struct strata_catalog *cat, strata_ino_t ino,
+			   uint32_t *tier_id);
+
+/*
+ * Jobs. add inserts in->kind, ino, src_tier, dst_tier, rule and
+ * not_before as a pending job and returns its id; -EEXIST (with the
+ * existing id) when a pending or running job of the same kind already
+ * exists for the same file and tiers. list gives jobs in a state (-1: any)
+ * with id > after, in id order. update writes state, attempts,
+ * bytes_done, not_before and last_error (updated is set to now). requeue
+ * turns every running job back to pending (a restart) and says how many.
+ * count gives the number of jobs in a state (-1: any) and the bytes of
+ * their files.
+ */
+int strata_catalog_job_add(struct strata_catalog *cat,
+			   const struct strata_job *in, int64_t *id);
+int strata_catalog_job_list(struct strata_catalog *cat, int state,
+			    int64_t after, struct strata_job *out, size_t max,
+			    size_t *n);
+int strata_catalog_job_get(struct strata_catalog *cat, int64_t id,
+			   struct strata_job *out);
+int strata_catalog_job_update(struct strata_catalog *cat,
+			      const struct strata_job *j);
+int strata_catalog_job_del(struct strata_catalog *cat, int64_t id);
+int strata_catalog_job_requeue(struct strata_catalog *cat, int64_t *n);
+int strata_catalog_job_count(struct strata_catalog *cat, int state, uint64_t *n,
+			     uint64_t *bytes);
+
+/* Reads of files, counted per hour (hours since the epoch), for heat
+ * conditions and eviction by heat. */
+int strata_catalog_heat_add(struct strata_catalog *cat, strata_ino_t ino,
+			    int64_t hour, uint32_t reads);
+int strata_catalog_heat_sum(struct strata_catalog *cat, strata_ino_t ino,
+			    int64_t since_hour, uint64_t *reads);
 
 extern const struct strata_catalog_ops strata_catalog_sqlite_ops;
 

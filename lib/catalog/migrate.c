@@ -134,10 +134,25 @@ out:
 static const char mig_v2_sql[] =
 	"CREATE INDEX replicas_tier_key ON replicas(tier_id, key);";
 
+/* v3: the policy engine's jobs carry the rule that asked and a backoff
+ * time; reads are counted per hour for heat; pins are found by tier. */
+static const char mig_v3_sql[] =
+	"ALTER TABLE jobs ADD COLUMN rule TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE jobs ADD COLUMN not_before INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX jobs_file ON jobs(ino, kind, src_tier, dst_tier);"
+	"CREATE TABLE heat ("
+	"  ino INTEGER NOT NULL,"
+	"  hour INTEGER NOT NULL,"
+	"  reads INTEGER NOT NULL,"
+	"  PRIMARY KEY (ino, hour)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX pins_tier ON pins(tier_id);";
+
 /* steps[N] upgrades version N to N + 1. */
 static const struct mig_step steps[STRATA_CATALOG_SCHEMA] = {
 	{ mig_v1_sql, mig_v1_root },
 	{ mig_v2_sql, NULL },
+	{ mig_v3_sql, NULL },
 };
 
 static int mig_user_version(sqlite3 *db, int *out)

@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
@@ -101,6 +102,24 @@ enum cat_stmt_id {
 	CAT_ST_REPLICA_SCAN,
 	CAT_ST_REPLICA_SET_SIZE,
 	CAT_ST_STATS,
+	CAT_ST_PURGE_HEAT,
+	CAT_ST_DENTRY_OF,
+	CAT_ST_TIER_USAGE,
+	CAT_ST_REPLICA_OTHER,
+	CAT_ST_PIN_SET,
+	CAT_ST_PIN_DEL,
+	CAT_ST_PIN_GET,
+	CAT_ST_JOB_FIND,
+	CAT_ST_JOB_INSERT,
+	CAT_ST_JOB_LIST,
+	CAT_ST_JOB_LIST_ANY,
+	CAT_ST_JOB_GET,
+	CAT_ST_JOB_UPDATE,
+	CAT_ST_JOB_DEL,
+	CAT_ST_JOB_REQUEUE,
+	CAT_ST_JOB_COUNT,
+	CAT_ST_HEAT_ADD,
+	CAT_ST_HEAT_SUM,
 	CAT_ST__COUNT
 };
 
@@ -211,6 +230,54 @@ static const char *const cat_sql[CAT_ST__COUNT] = {
 	[CAT_ST_STATS] =
 		"SELECT count(*), coalesce(sum(CASE WHEN (mode & 61440) = 32768"
 		" THEN size ELSE 0 END), 0) FROM inodes",
+	[CAT_ST_PURGE_HEAT] = "DELETE FROM heat WHERE ino = ?1",
+	[CAT_ST_DENTRY_OF] = "SELECT parent, name FROM dentries WHERE ino = ?1"
+			     " ORDER BY cookie LIMIT 1",
+	[CAT_ST_TIER_USAGE] = "SELECT coalesce(sum(size), 0), count(*)"
+			      " FROM replicas WHERE tier_id = ?1",
+	/* A valid replica of the current version on another tier. */
+	[CAT_ST_REPLICA_OTHER] =
+		"SELECT r.ino, r.tier_id, r.key, r.version, r.size, r.state"
+		" FROM replicas AS r JOIN inodes AS i ON i.ino = r.ino"
+		" WHERE r.ino = ?1 AND r.tier_id != ?2 AND r.state = 0"
+		" AND r.version = i.version ORDER BY r.tier_id LIMIT 1",
+	[CAT_ST_PIN_SET] = "INSERT OR REPLACE INTO pins (ino, tier_id, created)"
+			   " VALUES (?1, ?2, ?3)",
+	[CAT_ST_PIN_DEL] = "DELETE FROM pins WHERE ino = ?1",
+	[CAT_ST_PIN_GET] = "SELECT tier_id FROM pins WHERE ino = ?1",
+	[CAT_ST_JOB_FIND] =
+		"SELECT id FROM jobs WHERE ino = ?1 AND kind = ?2"
+		" AND coalesce(src_tier, 0) = ?3 AND coalesce(dst_tier, 0) = ?4"
+		" AND state IN (0, 1) LIMIT 1",
+	[CAT_ST_JOB_INSERT] =
+		"INSERT INTO jobs (kind, ino, src_tier, dst_tier, state,"
+		" attempts, last_error, bytes_done, created, updated, rule,"
+		" not_before) VALUES (?1, ?2, ?3, ?4, 0, 0, '', 0, ?5, ?5, ?6,"
+		" ?7)",
+#define CAT_JOB_COLS                                                        \
+	"id, kind, ino, coalesce(src_tier, 0), coalesce(dst_tier, 0),"      \
+	" state, attempts, bytes_done, not_before, created, updated, rule," \
+	" coalesce(last_error, '')"
+	[CAT_ST_JOB_LIST] =
+		"SELECT " CAT_JOB_COLS " FROM jobs"
+		" WHERE state = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+	[CAT_ST_JOB_LIST_ANY] = "SELECT " CAT_JOB_COLS " FROM jobs"
+				" WHERE id > ?2 ORDER BY id LIMIT ?3",
+	[CAT_ST_JOB_GET] = "SELECT " CAT_JOB_COLS " FROM jobs WHERE id = ?1",
+	[CAT_ST_JOB_UPDATE] =
+		"UPDATE jobs SET state = ?2, attempts = ?3, bytes_done = ?4,"
+		" not_before = ?5, last_error = ?6, updated = ?7 WHERE id = ?1",
+	[CAT_ST_JOB_DEL] = "DELETE FROM jobs WHERE id = ?1",
+	[CAT_ST_JOB_REQUEUE] = "UPDATE jobs SET state = 0 WHERE state = 1",
+	[CAT_ST_JOB_COUNT] =
+		"SELECT count(*), coalesce(sum(i.size), 0) FROM jobs AS j"
+		" LEFT JOIN inodes AS i ON i.ino = j.ino"
+		" WHERE ?1 < 0 OR j.state = ?1",
+	[CAT_ST_HEAT_ADD] =
+		"INSERT INTO heat (ino, hour, reads) VALUES (?1, ?2, ?3)"
+		" ON CONFLICT (ino, hour) DO UPDATE SET reads = reads + ?3",
+	[CAT_ST_HEAT_SUM] = "SELECT coalesce(sum(reads), 0) FROM heat"
+			    " WHERE ino = ?1 AND hour >= ?2",
 };
 
 struct cat_sqlite;
@@ -1536,8 +1603,8 @@ static int cat_purge(struct strata_catalog *cat, strata_ino_t ino)
 	static const enum cat_stmt_id dels[] = {
 		CAT_ST_PURGE_XATTRS,   CAT_ST_PURGE_SYMLINK,
 		CAT_ST_PURGE_REPLICAS, CAT_ST_PURGE_PINS,
-		CAT_ST_PURGE_JOBS,     CAT_ST_PURGE_DENTRIES,
-		CAT_ST_PURGE_INODE,
+		CAT_ST_PURGE_JOBS,     CAT_ST_PURGE_HEAT,
+		CAT_ST_PURGE_DENTRIES, CAT_ST_PURGE_INODE,
 	};
 	struct strata_attr a;
 	struct cat_conn *c;
@@ -2218,6 +2285,676 @@ out:
 	return ret;
 }
 
+/* ---- policy support ---- */
+
+static int cat_dentry_of(struct strata_catalog *cat, strata_ino_t ino,
+			 strata_ino_t *parent, char *name, size_t size)
+{
+	sqlite3_stmt *st = NULL;
+	struct cat_conn *c;
+	int rc, ret;
+
+	ret = cat_rbegin(cat, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_stmt(c, CAT_ST_DENTRY_OF, &st);
+	if (ret < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*parent = (strata_ino_t)sqlite3_column_int64(st, 0);
+		ret = strata_strlcpy(
+			name, (const char *)sqlite3_column_text(st, 1), size);
+	} else if (rc == SQLITE_DONE) {
+		ret = -ENOENT;
+	} else {
+		ret = cat_errno(c, rc, "find name");
+	}
+out:
+	if (st)
+		sqlite3_reset(st);
+	cat_rend(cat);
+	return ret;
+}
+
+/* A query's text; a full buffer makes the whole query fail (-E2BIG). */
+struct cat_sql_buf {
+	char *p;
+	size_t len;
+	size_t n;
+};
+
+static void cat_sql_put(struct cat_sql_buf *b, const char *s)
+{
+	size_t l = strlen(s);
+
+	if (b->n + l < b->len)
+		memcpy(b->p + b->n, s, l + 1);
+	b->n += l;
+}
+
+/* Render a filter as SQL over inodes AS i. Values are our own integers,
+ * printed, never strings; depth is bounded by the planner's trees. */
+static void cat_sql_cq(struct cat_sql_buf *b, const struct strata_cq *q)
+{
+	static const char *const cols[] = {
+		[STRATA_CQ_SIZE] = "i.size",   [STRATA_CQ_ATIME] = "i.atime",
+		[STRATA_CQ_MTIME] = "i.mtime", [STRATA_CQ_CTIME] = "i.ctime",
+		[STRATA_CQ_BTIME] = "i.btime", [STRATA_CQ_UID] = "i.uid",
+		[STRATA_CQ_GID] = "i.gid",
+	};
+	static const char *const ops[] = {
+		[STRATA_CQ_LT] = " < ", [STRATA_CQ_LE] = " <= ",
+		[STRATA_CQ_GT] = " > ", [STRATA_CQ_GE] = " >= ",
+		[STRATA_CQ_EQ] = " = ", [STRATA_CQ_NE] = " != ",
+	};
+	char num[32];
+
+	switch (q->kind) {
+	case STRATA_CQ_TRUE:
+		cat_sql_put(b, "1");
+		break;
+	case STRATA_CQ_AND:
+	case STRATA_CQ_OR:
+		cat_sql_put(b, "(");
+		cat_sql_cq(b, q->left);
+		cat_sql_put(b, q->kind == STRATA_CQ_AND ? " AND " : " OR ");
+		cat_sql_cq(b, q->right);
+		cat_sql_put(b, ")");
+		break;
+	case STRATA_CQ_NOT:
+		cat_sql_put(b, "NOT (");
+		cat_sql_cq(b, q->left);
+		cat_sql_put(b, ")");
+		break;
+	case STRATA_CQ_TEST:
+		cat_sql_put(b, cols[q->field]);
+		cat_sql_put(b, ops[q->op]);
+		snprintf(num, sizeof(num), "%" PRId64, q->value);
+		cat_sql_put(b, num);
+		break;
+	}
+}
+
+/*
+ * One page of a scan. With on_tier the walk follows the replicas index of
+ * that tier; without, the inode table in ino order. The valid tiers and
+ * the pin come from the primary keys of replicas and pins.
+ */
+static int cat_scan_sql(const struct strata_catalog_query *q, char *buf,
+			size_t len)
+{
+	struct cat_sql_buf b = { .p = buf, .len = len };
+
+	cat_sql_put(
+		&b,
+		"SELECT " CAT_ATTR_COLS(
+			"i.") ", d.parent, d.name,"
+			      " (SELECT group_concat(r.tier_id) FROM replicas AS r"
+			      " WHERE r.ino = i.ino AND r.state = 0"
+			      " AND r.version = i.version),"
+			      " (SELECT p.tier_id FROM pins AS p WHERE p.ino = i.ino)");
+	if (q->on_tier)
+		cat_sql_put(&b, " FROM replicas AS t JOIN inodes AS i"
+				" ON i.ino = t.ino JOIN dentries AS d"
+				" ON d.ino = i.ino WHERE t.tier_id = ?3"
+				" AND t.state = 0 AND t.version = i.version"
+				" AND t.ino > ?1 AND");
+	else
+		cat_sql_put(&b, " FROM inodes AS i JOIN dentries AS d"
+				" ON d.ino = i.ino WHERE i.ino > ?1 AND");
+	cat_sql_put(&b, " (i.mode & 61440) = 32768 AND i.nlink > 0 AND (");
+	if (q->where)
+		cat_sql_cq(&b, q->where);
+	else
+		cat_sql_put(&b, "1");
+	if (q->or_pinned)
+		cat_sql_put(&b, " OR i.ino IN (SELECT ino FROM pins)");
+	cat_sql_put(&b, ")");
+	/* The first name, as cat_dentry_of() finds it. */
+	cat_sql_put(&b, " AND d.cookie = (SELECT min(cookie) FROM dentries"
+			" WHERE ino = i.ino)");
+	cat_sql_put(&b, q->on_tier ? " ORDER BY t.ino LIMIT ?2" :
+				     " ORDER BY i.ino LIMIT ?2");
+	return b.n < len ? 0 : -E2BIG;
+}
+
+static void cat_scan_tiers(const char *list, struct strata_scan_row *row)
+{
+	const char *p = list;
+	char *end;
+
+	row->ntiers = 0;
+	while (p && *p && row->ntiers < STRATA_SCAN_TIERS) {
+		row->tiers[row->ntiers++] = (uint32_t)strtoul(p, &end, 10);
+		p = *end == ',' ? end + 1 : NULL;
+	}
+}
+
+static int cat_scan(struct strata_catalog *cat,
+		    const struct strata_catalog_query *q, strata_ino_t after,
+		    struct strata_scan_row *out, size_t max, size_t *n)
+{
+	char sql[8192];
+	sqlite3_stmt *st = NULL;
+	struct strata_scan_row *row;
+	struct cat_conn *c;
+	int rc, ret;
+
+	*n = 0;
+	ret = cat_scan_sql(q, sql, sizeof(sql));
+	if (ret < 0)
+		return ret;
+	ret = cat_rbegin(cat, &c);
+	if (ret < 0)
+		return ret;
+	rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		ret = cat_errno(c, rc, "prepare scan");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	if (q->on_tier)
+		sqlite3_bind_int64(st, 3, q->on_tier);
+	for (rc = sqlite3_step(st); rc == SQLITE_ROW && *n < max;
+	     rc = sqlite3_step(st)) {
+		row = &out[(*n)++];
+		cat_row_attr(st, 0, &row->attr);
+		row->parent =
+			(strata_ino_t)sqlite3_column_int64(st, CAT_ATTR_NCOLS);
+		strata_strlcpy(row->name,
+			       (const char *)sqlite3_column_text(
+				       st, CAT_ATTR_NCOLS + 1),
+			       sizeof(row->name));
+		cat_scan_tiers((const char *)sqlite3_column_text(
+				       st, CAT_ATTR_NCOLS + 2),
+			       row);
+		row->pin_tier =
+			(uint32_t)sqlite3_column_int64(st, CAT_ATTR_NCOLS + 3);
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		ret = cat_errno(c, rc, "scan files");
+out:
+	sqlite3_finalize(st);
+	cat_rend(cat);
+	return ret;
+}
+
+static int cat_tier_usage(struct strata_catalog *cat, uint32_t tier_id,
+			  uint64_t *bytes, uint64_t *files)
+{
+	sqlite3_stmt *st = NULL;
+	struct cat_conn *c;
+	int rc, ret;
+
+	ret = cat_rbegin(cat, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_stmt(c, CAT_ST_TIER_USAGE, &st);
+	if (ret < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, tier_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*bytes = (uint64_t)sqlite3_column_int64(st, 0);
+		*files = (uint64_t)sqlite3_column_int64(st, 1);
+	} else {
+		ret = cat_errno(c, rc, "sum tier usage");
+	}
+out:
+	if (st)
+		sqlite3_reset(st);
+	cat_rend(cat);
+	return ret;
+}
+
+static int cat_replica_commit(struct strata_catalog *cat,
+			      const struct strata_replica *r)
+{
+	struct strata_replica v = *r;
+	struct strata_attr a;
+	struct cat_conn *c;
+	int ret;
+
+	ret = cat_wbegin(cat, false, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_inode_get(c, r->ino, &a);
+	if (ret < 0)
+		goto out;
+	if (a.version != r->version || a.nlink == 0) {
+		ret = a.nlink == 0 ? -ENOENT : -ESTALE;
+		goto out;
+	}
+	ret = cat_tier_exists(c, r->tier_id);
+	if (ret < 0)
+		goto out;
+	v.state = STRATA_REPLICA_VALID;
+	ret = cat_replica_write(c, &v);
+out:
+	return cat_wend(cat, c, ret, false);
+}
+
+/* The replica (ino, tier_id) into out: -ENOENT when there is none. */
+static int cat_replica_get(struct cat_conn *c, strata_ino_t ino,
+			   uint32_t tier_id, struct strata_replica *out)
+{
+	struct strata_replica *v = NULL;
+	size_t i, n = 0;
+	int ret;
+
+	ret = cat_replica_fetch(c, ino, &v, &n);
+	if (ret < 0)
+		return ret;
+	ret = -ENOENT;
+	for (i = 0; i < n; i++) {
+		if (v[i].tier_id == tier_id) {
+			*out = v[i];
+			ret = 0;
+		}
+	}
+	free(v);
+	return ret;
+}
+
+static int cat_replica_drop(struct strata_catalog *cat, strata_ino_t ino,
+			    uint32_t tier_id, struct strata_replica *other)
+{
+	struct strata_replica mine, alt;
+	struct strata_attr a;
+	sqlite3_stmt *st;
+	struct cat_conn *c;
+	int rc, ret;
+
+	memset(&alt, 0, sizeof(alt));
+	ret = cat_wbegin(cat, false, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_inode_get(c, ino, &a);
+	if (ret < 0)
+		goto out;
+	ret = cat_replica_get(c, ino, tier_id, &mine);
+	if (ret < 0)
+		goto out;
+	ret = cat_stmt(c, CAT_ST_REPLICA_OTHER, &st);
+	if (ret < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+	sqlite3_bind_int64(st, 2, tier_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		cat_row_replica(st, &alt);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		ret = cat_errno(c, rc, "find replica");
+		goto out;
+	}
+	/* The last valid copy of content the file has never goes. */
+	if (rc == SQLITE_DONE && mine.state == STRATA_REPLICA_VALID &&
+	    mine.version == a.version && a.size > 0) {
+		ret = -EMLINK;
+		goto out;
+	}
+	ret = cat_stmt(c, CAT_ST_REPLICA_DEL, &st);
+	if (ret < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+	sqlite3_bind_int64(st, 2, tier_id);
+	ret = cat_done(c, st, "delete replica");
+out:
+	ret = cat_wend(cat, c, ret, false);
+	if (ret == 0 && other)
+		*other = alt;
+	return ret;
+}
+
+static int cat_pin_set(struct strata_catalog *cat, strata_ino_t ino,
+		       uint32_t tier_id)
+{
+	struct timespec now = strata_now();
+	struct strata_attr a;
+	struct cat_conn *c;
+	sqlite3_stmt *st;
+	int ret;
+
+	ret = cat_wbegin(cat, false, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_inode_get(c, ino, &a);
+	if (ret == 0)
+		ret = cat_tier_exists(c, tier_id);
+	if (ret == 0)
+		ret = cat_stmt(c, CAT_ST_PIN_SET, &st);
+	if (ret < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+	sqlite3_bind_int64(st, 2, tier_id);
+	sqlite3_bind_int64(st, 3, cat_ns(&now));
+	ret = cat_done(c, st, "set pin");
+out:
+	return cat_wend(cat, c, ret, false);
+}
+
+static int cat_pin_del(struct strata_catalog *cat, strata_ino_t ino)
+{
+	struct cat_conn *c;
+	int ret;
+
+	ret = cat_wbegin(cat, false, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_run_ino(c, CAT_ST_PIN_DEL, ino, "remove pin");
+	if (ret == 0 && sqlite3_changes(c->db) == 0)
+		ret = -ENOENT;
+	return cat_wend(cat, c, ret, false);
+}
+
+/* Run st (parameter 1 bound to key) for one integer; -ENOENT: no row. */
+static int cat_get_int(struct cat_conn *c, enum cat_stmt_id id, int64_t key,
+		       int64_t *out, const char *what)
+{
+	sqlite3_stmt *st;
+	int rc, ret;
+
+	ret = cat_stmt(c, id, &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, key);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else if (rc == SQLITE_DONE)
+		ret = -ENOENT;
+	else
+		ret = cat_errno(c, rc, what);
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int cat_pin_get(struct strata_catalog *cat, strata_ino_t ino,
+		       uint32_t *tier_id)
+{
+	struct cat_conn *c;
+	int64_t v = 0;
+	int ret;
+
+	ret = cat_rbegin(cat, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_get_int(c, CAT_ST_PIN_GET, (int64_t)ino, &v, "read pin");
+	cat_rend(cat);
+	if (ret == 0)
+		*tier_id = (uint32_t)v;
+	return ret;
+}
+
+static void cat_row_job(sqlite3_stmt *st, struct strata_job *j)
+{
+	memset(j, 0, sizeof(*j));
+	j->id = sqlite3_column_int64(st, 0);
+	j->kind = (enum strata_job_kind)sqlite3_column_int(st, 1);
+	j->ino = (strata_ino_t)sqlite3_column_int64(st, 2);
+	j->src_tier = (uint32_t)sqlite3_column_int64(st, 3);
+	j->dst_tier = (uint32_t)sqlite3_column_int64(st, 4);
+	j->state = (enum strata_job_state)sqlite3_column_int(st, 5);
+	j->attempts = (uint32_t)sqlite3_column_int64(st, 6);
+	j->bytes_done = (uint64_t)sqlite3_column_int64(st, 7);
+	j->not_before = sqlite3_column_int64(st, 8);
+	j->created = sqlite3_column_int64(st, 9);
+	j->updated = sqlite3_column_int64(st, 10);
+	strata_strlcpy(j->rule, (const char *)sqlite3_column_text(st, 11),
+		       sizeof(j->rule));
+	strata_strlcpy(j->last_error, (const char *)sqlite3_column_text(st, 12),
+		       sizeof(j->last_error));
+}
+
+/* A tier column: NULL for none, so old rows and new agree. */
+static void cat_bind_tier(sqlite3_stmt *st, int col, uint32_t tier)
+{
+	if (tier)
+		sqlite3_bind_int64(st, col, tier);
+	else
+		sqlite3_bind_null(st, col);
+}
+
+static int cat_job_add(struct strata_catalog *cat, const struct strata_job *in,
+		       int64_t *id)
+{
+	struct timespec now = strata_now();
+	struct strata_attr a;
+	struct cat_conn *c;
+	sqlite3_stmt *st;
+	int rc, ret;
+
+	ret = cat_wbegin(cat, false, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_inode_get(c, in->ino, &a);
+	if (ret == 0)
+		ret = cat_stmt(c, CAT_ST_JOB_FIND, &st);
+	if (ret < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)in->ino);
+	sqlite3_bind_int(st, 2, (int)in->kind);
+	sqlite3_bind_int64(st, 3, in->src_tier);
+	sqlite3_bind_int64(st, 4, in->dst_tier);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		ret = -EEXIST;
+	} else if (rc != SQLITE_DONE) {
+		ret = cat_errno(c, rc, "find job");
+	}
+	sqlite3_reset(st);
+	if (ret < 0)
+		goto out;
+	ret = cat_stmt(c, CAT_ST_JOB_INSERT, &st);
+	if (ret < 0)
+		goto out;
+	sqlite3_bind_int(st, 1, (int)in->kind);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)in->ino);
+	cat_bind_tier(st, 3, in->src_tier);
+	cat_bind_tier(st, 4, in->dst_tier);
+	sqlite3_bind_int64(st, 5, cat_ns(&now));
+	sqlite3_bind_text(st, 6, in->rule, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, in->not_before);
+	ret = cat_done(c, st, "add job");
+	if (ret == 0)
+		*id = sqlite3_last_insert_rowid(c->db);
+out:
+	/* -EEXIST is an answer, not a failure: nothing to undo. */
+	return cat_wend(cat, c, ret, false);
+}
+
+static int cat_job_list(struct strata_catalog *cat, int state, int64_t after,
+			struct strata_job *out, size_t max, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	struct cat_conn *c;
+	int rc, ret;
+
+	*n = 0;
+	ret = cat_rbegin(cat, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_stmt(c, state < 0 ? CAT_ST_JOB_LIST_ANY : CAT_ST_JOB_LIST,
+		       &st);
+	if (ret < 0)
+		goto out;
+	if (state >= 0)
+		sqlite3_bind_int(st, 1, state);
+	sqlite3_bind_int64(st, 2, after);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+	for (rc = sqlite3_step(st); rc == SQLITE_ROW && *n < max;
+	     rc = sqlite3_step(st))
+		cat_row_job(st, &out[(*n)++]);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		ret = cat_errno(c, rc, "list jobs");
+	sqlite3_reset(st);
+out:
+	cat_rend(cat);
+	return ret;
+}
+
+static int cat_job_get(struct strata_catalog *cat, int64_t id,
+		       struct strata_job *out)
+{
+	sqlite3_stmt *st = NULL;
+	struct cat_conn *c;
+	int rc, ret;
+
+	ret = cat_rbegin(cat, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_stmt(c, CAT_ST_JOB_GET, &st);
+	if (ret < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		cat_row_job(st, out);
+	else if (rc == SQLITE_DONE)
+		ret = -ENOENT;
+	else
+		ret = cat_errno(c, rc, "read job");
+	sqlite3_reset(st);
+out:
+	cat_rend(cat);
+	return ret;
+}
+
+static int cat_job_update(struct strata_catalog *cat,
+			  const struct strata_job *j)
+{
+	struct timespec now = strata_now();
+	struct cat_conn *c;
+	sqlite3_stmt *st;
+	int ret;
+
+	ret = cat_wbegin(cat, false, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_stmt(c, CAT_ST_JOB_UPDATE, &st);
+	if (ret < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, j->id);
+	sqlite3_bind_int(st, 2, (int)j->state);
+	sqlite3_bind_int64(st, 3, j->attempts);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)j->bytes_done);
+	sqlite3_bind_int64(st, 5, j->not_before);
+	sqlite3_bind_text(st, 6, j->last_error, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, cat_ns(&now));
+	ret = cat_done(c, st, "update job");
+	if (ret == 0 && sqlite3_changes(c->db) == 0)
+		ret = -ENOENT;
+out:
+	return cat_wend(cat, c, ret, false);
+}
+
+static int cat_job_del(struct strata_catalog *cat, int64_t id)
+{
+	struct cat_conn *c;
+	int ret;
+
+	ret = cat_wbegin(cat, false, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_run_ino(c, CAT_ST_JOB_DEL, (strata_ino_t)id, "remove job");
+	if (ret == 0 && sqlite3_changes(c->db) == 0)
+		ret = -ENOENT;
+	return cat_wend(cat, c, ret, false);
+}
+
+static int cat_job_requeue(struct strata_catalog *cat, int64_t *n)
+{
+	struct cat_conn *c;
+	int ret;
+
+	ret = cat_wbegin(cat, false, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_run(c, CAT_ST_JOB_REQUEUE, "requeue jobs");
+	if (ret == 0)
+		*n = sqlite3_changes(c->db);
+	return cat_wend(cat, c, ret, false);
+}
+
+static int cat_job_count(struct strata_catalog *cat, int state, uint64_t *n,
+			 uint64_t *bytes)
+{
+	sqlite3_stmt *st = NULL;
+	struct cat_conn *c;
+	int rc, ret;
+
+	ret = cat_rbegin(cat, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_stmt(c, CAT_ST_JOB_COUNT, &st);
+	if (ret < 0)
+		goto out;
+	sqlite3_bind_int(st, 1, state);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*n = (uint64_t)sqlite3_column_int64(st, 0);
+		*bytes = (uint64_t)sqlite3_column_int64(st, 1);
+	} else {
+		ret = cat_errno(c, rc, "count jobs");
+	}
+	sqlite3_reset(st);
+out:
+	cat_rend(cat);
+	return ret;
+}
+
+static int cat_heat_add(struct strata_catalog *cat, strata_ino_t ino,
+			int64_t hour, uint32_t reads)
+{
+	struct cat_conn *c;
+	sqlite3_stmt *st;
+	int ret;
+
+	ret = cat_wbegin(cat, false, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_stmt(c, CAT_ST_HEAT_ADD, &st);
+	if (ret < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+	sqlite3_bind_int64(st, 2, hour);
+	sqlite3_bind_int64(st, 3, reads);
+	ret = cat_done(c, st, "count reads");
+out:
+	return cat_wend(cat, c, ret, false);
+}
+
+static int cat_heat_sum(struct strata_catalog *cat, strata_ino_t ino,
+			int64_t since_hour, uint64_t *reads)
+{
+	sqlite3_stmt *st = NULL;
+	struct cat_conn *c;
+	int rc, ret;
+
+	ret = cat_rbegin(cat, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_stmt(c, CAT_ST_HEAT_SUM, &st);
+	if (ret < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+	sqlite3_bind_int64(st, 2, since_hour);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*reads = (uint64_t)sqlite3_column_int64(st, 0);
+	else
+		ret = cat_errno(c, rc, "sum reads");
+	sqlite3_reset(st);
+out:
+	cat_rend(cat);
+	return ret;
+}
+
 const struct strata_catalog_ops strata_catalog_sqlite_ops = {
 	.engine = "sqlite",
 	.open = cat_open,
@@ -2249,4 +2986,21 @@ const struct strata_catalog_ops strata_catalog_sqlite_ops = {
 	.stats = cat_stats,
 	.sync = cat_sync,
 	.checkpoint = cat_checkpoint,
+	.dentry_of = cat_dentry_of,
+	.scan = cat_scan,
+	.tier_usage = cat_tier_usage,
+	.replica_commit = cat_replica_commit,
+	.replica_drop = cat_replica_drop,
+	.pin_set = cat_pin_set,
+	.pin_del = cat_pin_del,
+	.pin_get = cat_pin_get,
+	.job_add = cat_job_add,
+	.job_list = cat_job_list,
+	.job_get = cat_job_get,
+	.job_update = cat_job_update,
+	.job_del = cat_job_del,
+	.job_requeue = cat_job_requeue,
+	.job_count = cat_job_count,
+	.heat_add = cat_heat_add,
+	.heat_sum = cat_heat_sum,
 };

@@ -52,6 +52,9 @@ static int cfg_ns_entry_timeout(struct cfg_parser *p, const char *key,
 				const char *val);
 static int cfg_ns_attr_timeout(struct cfg_parser *p, const char *key,
 			       const char *val);
+static int cfg_ns_rules(struct cfg_parser *p, const char *key, const char *val);
+static int cfg_ns_movers(struct cfg_parser *p, const char *key,
+			 const char *val);
 static int cfg_tier_url(struct cfg_parser *p, const char *key, const char *val);
 static int cfg_tier_site(struct cfg_parser *p, const char *key,
 			 const char *val);
@@ -64,6 +67,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ CFG_SEC_NAMESPACE, "placement", cfg_ns_placement },
 	{ CFG_SEC_NAMESPACE, "entry_timeout", cfg_ns_entry_timeout },
 	{ CFG_SEC_NAMESPACE, "attr_timeout", cfg_ns_attr_timeout },
+	{ CFG_SEC_NAMESPACE, "rules", cfg_ns_rules },
+	{ CFG_SEC_NAMESPACE, "movers", cfg_ns_movers },
 	{ CFG_SEC_TIER, "url", cfg_tier_url },
 	{ CFG_SEC_TIER, "site", cfg_tier_site },
 	{ CFG_SEC_TIER, "capacity", cfg_tier_capacity },
@@ -244,20 +249,43 @@ static int cfg_name(struct cfg_parser *p, char *dst, const char *key,
 	return cfg_copy(p, dst, STRATA_CFG_NAME_MAX + 1, key, val);
 }
 
+/* A path relative to the config file's directory. */
+static int cfg_path(struct cfg_parser *p, char *dst, size_t n, const char *key,
+		    const char *val)
+{
+	int len;
+
+	if (val[0] == '/')
+		return cfg_copy(p, dst, n, key, val);
+	len = snprintf(dst, n, "%s%s%s", p->base,
+		       strcmp(p->base, "/") ? "/" : "", val);
+	if (len < 0 || (size_t)len >= n)
+		return cfg_err(p, p->line, "%s path '%s' is too long", key,
+			       val);
+	return 0;
+}
+
 static int cfg_ns_catalog(struct cfg_parser *p, const char *key,
 			  const char *val)
 {
-	struct strata_cfg *cfg = p->cfg;
-	int n;
+	return cfg_path(p, p->cfg->catalog, sizeof(p->cfg->catalog), key, val);
+}
 
-	if (val[0] == '/')
-		return cfg_copy(p, cfg->catalog, sizeof(cfg->catalog), key,
-				val);
-	n = snprintf(cfg->catalog, sizeof(cfg->catalog), "%s%s%s", p->base,
-		     strcmp(p->base, "/") ? "/" : "", val);
-	if (n < 0 || (size_t)n >= sizeof(cfg->catalog))
-		return cfg_err(p, p->line, "catalog path '%s' is too long",
+/* The rules file need not exist yet: the engine waits for it. */
+static int cfg_ns_rules(struct cfg_parser *p, const char *key, const char *val)
+{
+	return cfg_path(p, p->cfg->rules, sizeof(p->cfg->rules), key, val);
+}
+
+static int cfg_ns_movers(struct cfg_parser *p, const char *key, const char *val)
+{
+	uint64_t v;
+
+	if (strata_parse_size(val, &v) < 0 || v < 1 || v > 64)
+		return cfg_err(p, p->line,
+			       "bad '%s' value '%s' (expected 1 to 64)", key,
 			       val);
+	p->cfg->movers = (unsigned int)v;
 	return 0;
 }
 
@@ -620,6 +648,7 @@ static int cfg_run(struct cfg_parser *p, const char *text)
 
 	p->cfg->entry_timeout = 10;
 	p->cfg->attr_timeout = 10;
+	p->cfg->movers = STRATA_CFG_MOVERS_DEFAULT;
 	while (*s) {
 		const char *nl = strchr(s, '\n');
 		size_t len = nl ? (size_t)(nl - s) : strlen(s);

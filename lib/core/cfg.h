@@ -23,6 +23,7 @@
 #define STRATA_CFG_NAME_MAX 63
 #define STRATA_CFG_MAX_TIERS 32
 #define STRATA_CFG_ERR_MAX 512
+#define STRATA_CFG_MOVERS_DEFAULT 4
 
 /* A tier URL split into parts; what the parts mean is the driver's business. */
 struct strata_uri {
@@ -48,6 +49,8 @@ struct strata_cfg {
 	char placement[STRATA_CFG_NAME_MAX + 1]; /* tier name */
 	double entry_timeout; /* seconds the kernel caches names */
 	double attr_timeout;  /* seconds the kernel caches attributes */
+	char rules[PATH_MAX]; /* the rules file, absolute; "" for none */
+	unsigned int movers;  /* copies and drops run at once */
 	unsigned int ntiers;
 	struct strata_cfg_tier tiers[STRATA_CFG_MAX_TIERS];
 };

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,31 @@ int strata__vfs_commit(struct strata_vfs *vfs, struct vnode *vn, bool durable)
 	return 0;
 }
 
+/* Where a file's first bytes go: the place hook's tier (place rules, pins),
+ * else the config's placement tier. */
+static struct vfs_tier *vn_place(struct strata_vfs *vfs, struct vnode *vn)
+{
+	struct strata_vfs_newfile nf = { .ino = vn->ino };
+	char path[PATH_MAX];
+	struct strata_attr a;
+	struct vfs_tier *t;
+	uint32_t id;
+
+	if (!vfs->hooks.place ||
+	    strata_catalog_getattr(vfs->cat, vn->ino, &a) < 0 ||
+	    strata_vfs_path(vfs, vn->ino, path, sizeof(path)) < 0)
+		return vfs->placement;
+	nf.path = path;
+	nf.uid = a.uid;
+	nf.gid = a.gid;
+	id = vfs->hooks.place(vfs->hooks.arg, &nf);
+	t = id ? strata__vfs_tier_by_id(vfs, id) : NULL;
+	/* Writes land in place: a tier that cannot take them is no home. */
+	if (!t || !(strata_backend_caps(t->be) & STRATA_BCAP_RANDOM_WRITE))
+		return vfs->placement;
+	return t;
+}
+
 /*
  * Create the first object of a file that has none, on the placement tier,
  * and open it into *obj (vn->lock held, so two writers cannot both create
@@ -181,21 +207,22 @@ int strata__vfs_commit(struct strata_vfs *vfs, struct vnode *vn, bool durable)
 static int vn_create_object(struct strata_vfs *vfs, struct vnode *vn,
 			    unsigned int flags, struct strata_obj **obj)
 {
+	struct vfs_tier *tier = vn_place(vfs, vn);
 	char key[STRATA_KEY_MAX];
 	int ret;
 
 	strata__vfs_key(vn->ino, key, sizeof(key));
-	ret = strata_obj_open(vfs->placement->be, key,
+	ret = strata_obj_open(tier->be, key,
 			      flags | STRATA_OBJ_WRITE | STRATA_OBJ_CREATE |
 				      STRATA_OBJ_TRUNC,
 			      obj);
 	if (ret < 0) {
 		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
 			   "cannot create object '%s' on tier '%s': %s", key,
-			   vfs->placement->name, strerror(-ret));
+			   tier->name, strerror(-ret));
 		return ret;
 	}
-	vn->tier = vfs->placement;
+	vn->tier = tier;
 	strata_strlcpy(vn->key, key, sizeof(vn->key));
 	return 0;
 }
@@ -335,6 +362,8 @@ int strata_vfs_open(struct strata_vfs *vfs, strata_vfs_ino_t ino, int flags,
 	if (ret == 0 && (flags & O_ACCMODE) != O_WRONLY && !(flags & O_TRUNC) &&
 	    !vfs->opts.read_only)
 		vfs_touch_atime(vfs, ino);
+	if (ret == 0 && (flags & O_ACCMODE) == O_RDONLY && vfs->hooks.opened)
+		vfs->hooks.opened(vfs->hooks.arg, ino);
 	return ret;
 }
 

@@ -91,8 +91,8 @@ static void it_unlink(struct vfs_itable *it, struct vnode *vn)
 	it->count--;
 }
 
-int strata__vfs_vnode_get(struct strata_vfs *vfs, strata_ino_t ino,
-			  uint64_t nlookup, uint32_t nopen, struct vnode **out)
+static int it_get(struct strata_vfs *vfs, strata_ino_t ino, uint64_t nlookup,
+		  uint32_t nopen, uint32_t nhold, struct vnode **out)
 {
 	struct vfs_itable *it = &vfs->itable;
 	struct vnode *vn;
@@ -115,11 +115,24 @@ int strata__vfs_vnode_get(struct strata_vfs *vfs, strata_ino_t ino,
 		it->count++;
 	}
 	vn->nlookup += nlookup;
+	vn->nhold += nhold;
 	__atomic_store_n(&vn->nopen, vn->nopen + nopen, __ATOMIC_RELAXED);
 	*out = vn;
 out:
 	pthread_mutex_unlock(&it->lock);
 	return ret;
+}
+
+int strata__vfs_vnode_get(struct strata_vfs *vfs, strata_ino_t ino,
+			  uint64_t nlookup, uint32_t nopen, struct vnode **out)
+{
+	return it_get(vfs, ino, nlookup, nopen, 0, out);
+}
+
+int strata__vfs_vnode_grab(struct strata_vfs *vfs, strata_ino_t ino,
+			   struct vnode **out)
+{
+	return it_get(vfs, ino, 0, 0, 1, out);
 }
 
 struct vnode *strata__vfs_vnode_hold(struct strata_vfs *vfs, strata_ino_t ino)

@@ -162,7 +162,9 @@ int strata_vfs_new(const struct strata_cfg *cfg,
 		snprintf(err, errlen, "out of memory");
 		return ret;
 	}
-	if (strcmp(cfg->catalog, ":memory:") != 0) {
+	if (opts->inspect)
+		vfs->opts.read_only = true;
+	if (strcmp(cfg->catalog, ":memory:") != 0 && !opts->inspect) {
 		ret = vfs_lock_catalog(vfs, cfg->catalog, err, errlen);
 		if (ret < 0)
 			goto fail;
@@ -173,7 +175,7 @@ int strata_vfs_new(const struct strata_cfg *cfg,
 	ret = vfs_open_tiers(vfs, cfg, err, errlen);
 	if (ret < 0)
 		goto fail;
-	ret = opts->read_only ? 0 : vfs_reclaim_orphans(vfs);
+	ret = vfs->opts.read_only ? 0 : vfs_reclaim_orphans(vfs);
 	if (ret < 0) {
 		snprintf(err, errlen, "cannot reclaim unlinked inodes: %s",
 			 strerror(-ret));
@@ -501,6 +503,17 @@ int strata_vfs_rmdir(struct strata_vfs *vfs, strata_vfs_ino_t parent,
 	return 0;
 }
 
+/* A new path can mean a new place: tell the engine which inode moved. */
+static void vfs_renamed(struct strata_vfs *vfs, strata_vfs_ino_t parent,
+			const char *name)
+{
+	struct strata_attr a;
+
+	if (vfs->hooks.changed &&
+	    strata_catalog_lookup(vfs->cat, parent, name, &a) == 0)
+		vfs->hooks.changed(vfs->hooks.arg, a.ino);
+}
+
 int strata_vfs_rename(struct strata_vfs *vfs, strata_vfs_ino_t parent,
 		      const char *name, strata_vfs_ino_t newparent,
 		      const char *newname, unsigned int flags)
@@ -528,6 +541,9 @@ int strata_vfs_rename(struct strata_vfs *vfs, strata_vfs_ino_t parent,
 		return ret;
 	if (replaced && victim.nlink == 0)
 		strata__vfs_orphan(vfs, victim.ino);
+	vfs_renamed(vfs, newparent, newname);
+	if (flags & RENAME_EXCHANGE)
+		vfs_renamed(vfs, parent, name);
 	return 0;
 }
 
@@ -703,7 +719,18 @@ int strata_vfs_getxattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 		return -ENODATA;
 	if (ret < 0)
 		return ret;
+	if (strncmp(name, VFS_XATTR_VIRTUAL, strlen(VFS_XATTR_VIRTUAL)) == 0)
+		return strata__vfs_virtual_xattr(vfs, ino, name, buf, size,
+						 len);
 	return strata_catalog_getxattr(vfs->cat, ino, name, buf, size, len);
+}
+
+/* User tags feed the rules: tell the engine one changed. */
+static void vfs_tag_changed(struct strata_vfs *vfs, strata_vfs_ino_t ino,
+			    const char *name)
+{
+	if (vfs->hooks.changed && strncmp(name, "user.", 5) == 0)
+		vfs->hooks.changed(vfs->hooks.arg, ino);
 }
 
 int strata_vfs_setxattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
@@ -718,12 +745,17 @@ int strata_vfs_setxattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 		return ret;
 	if (size > VFS_XATTR_SIZE_MAX)
 		return -E2BIG;
+	if (strncmp(name, VFS_XATTR_VIRTUAL, strlen(VFS_XATTR_VIRTUAL)) == 0)
+		return -EPERM; /* read-only facts of placement */
 	if (flags & XATTR_CREATE)
 		cflags |= STRATA_XATTR_CREATE;
 	if (flags & XATTR_REPLACE)
 		cflags |= STRATA_XATTR_REPLACE;
-	return strata_catalog_setxattr(vfs->cat, ino, name, value, size, cflags,
-				       &now);
+	ret = strata_catalog_setxattr(vfs->cat, ino, name, value, size, cflags,
+				      &now);
+	if (ret == 0)
+		vfs_tag_changed(vfs, ino, name);
+	return ret;
 }
 
 int strata_vfs_listxattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
@@ -742,5 +774,19 @@ int strata_vfs_removexattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 		return -ENODATA;
 	if (ret < 0)
 		return ret;
-	return strata_catalog_removexattr(vfs->cat, ino, name, &now);
+	if (strncmp(name, VFS_XATTR_VIRTUAL, strlen(VFS_XATTR_VIRTUAL)) == 0)
+		return -EPERM;
+	ret = strata_catalog_removexattr(vfs->cat, ino, name, &now);
+	if (ret == 0)
+		vfs_tag_changed(vfs, ino, name);
+	return ret;
+}
+
+void strata_vfs_set_hooks(struct strata_vfs *vfs,
+			  const struct strata_vfs_hooks *hooks)
+{
+	if (hooks)
+		vfs->hooks = *hooks;
+	else
+		memset(&vfs->hooks, 0, sizeof(vfs->hooks));
 }

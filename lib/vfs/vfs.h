@@ -61,6 +61,9 @@ struct strata_vfs_opts {
 	double entry_timeout;
 	double attr_timeout;
 	bool read_only; /* change nothing: no atime, no orphan reclaim */
+	/* Look at a namespace that may be mounted elsewhere (the CLI's
+	 * dry runs): no mount lock, and read_only. */
+	bool inspect;
 };
 
 /*
@@ -176,6 +179,85 @@ int strata_vfs_listxattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 			 char *buf, size_t size, size_t *len);
 int strata_vfs_removexattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 			   const char *name);
+
+/* Policy support ---------------------------------------------------------
+ *
+ * What policy/ needs to carry out its decisions: tier facts, file paths,
+ * copies and drops of replicas, and hooks through which the vfs tells the
+ * engine about new files, reads and changes. vfs never calls policy/; the
+ * engine installs the hooks before the mount serves.
+ */
+
+struct strata_catalog;
+
+/* The mount's catalog handle, for the engine's queries and its jobs;
+ * borrowed, valid until strata_vfs_free(). */
+struct strata_catalog *strata_vfs_catalog(struct strata_vfs *vfs);
+
+struct strata_vfs_tier_info {
+	uint32_t id;	  /* catalog tier id */
+	const char *name; /* borrowed, valid as long as vfs */
+	const char *site;
+	unsigned int caps; /* enum strata_bcap */
+	uint64_t capacity; /* the configured capacity, else the store's size */
+	uint64_t used;	   /* replicas' bytes (and others' use of the store) */
+	uint64_t free;	   /* what may still be written */
+	uint64_t files;	   /* replicas on the tier */
+};
+
+unsigned int strata_vfs_tier_count(struct strata_vfs *vfs);
+/* Tier i (0 .. count - 1) in config order. */
+int strata_vfs_tier_info(struct strata_vfs *vfs, unsigned int i,
+			 struct strata_vfs_tier_info *out);
+
+/* The path of ino from the mount root ("/a/b"; "/" for the root), by its
+ * first name. -ENOENT for an unlinked inode, -ENAMETOOLONG when it does
+ * not fit in size. */
+int strata_vfs_path(struct strata_vfs *vfs, strata_vfs_ino_t ino, char *buf,
+		    size_t size);
+
+/*
+ * Make a valid replica of ino's current content on tier dst_tier (a
+ * catalog tier id), keeping every other: copy, make durable, verify size
+ * and hash, then commit only if the content version is unchanged. 0 when
+ * the tier already holds it. -EBUSY while the file is open for writing or
+ * has writes the catalog lacks, -ESTALE when a write changed it during the
+ * copy (the copy is void and removed): retry later. *copied gets the bytes
+ * copied.
+ */
+int strata_vfs_copy(struct strata_vfs *vfs, strata_vfs_ino_t ino,
+		    uint32_t dst_tier, uint64_t *copied);
+/*
+ * Drop ino's replica on tier_id: its row, then its object. -EMLINK when it
+ * is the last valid copy (nothing changes), -EBUSY while the file is open
+ * (retry later), -ENOENT when the tier holds no replica of it.
+ */
+int strata_vfs_drop(struct strata_vfs *vfs, strata_vfs_ino_t ino,
+		    uint32_t tier_id);
+
+/* A file about to get its first bytes, for the place hook. */
+struct strata_vfs_newfile {
+	strata_vfs_ino_t ino;
+	const char *path; /* from the mount root */
+	uid_t uid;
+	gid_t gid;
+};
+
+struct strata_vfs_hooks {
+	/* Where a new file's first object goes: a tier id, or 0 for the
+	 * config's placement tier. On a FUSE thread: must be quick. */
+	uint32_t (*place)(void *arg, const struct strata_vfs_newfile *nf);
+	/* ino was opened for reading. Must not block. */
+	void (*opened)(void *arg, strata_vfs_ino_t ino);
+	/* ino's name or user tags changed: where it belongs may have. */
+	void (*changed)(void *arg, strata_vfs_ino_t ino);
+	void *arg;
+};
+
+/* Install hooks (copied; NULL removes them). Only while no request is
+ * served: before the mount starts and after it ends. */
+void strata_vfs_set_hooks(struct strata_vfs *vfs,
+			  const struct strata_vfs_hooks *hooks);
 
 /* What strata_vfs_fsck() finds. */
 enum strata_vfs_fsck_kind {

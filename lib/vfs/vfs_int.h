@@ -26,6 +26,9 @@
 #include "catalog.h"
 #include "vfs.h"
 
+/* Read-only xattrs that show placement: user.strata.tiers, .state, .pin. */
+#define VFS_XATTR_VIRTUAL "user.strata."
+
 /* Object keys: "ll/hh/<16 hex digits of the file id>". */
 #define VFS_KEY_LEN 24
 
@@ -102,6 +105,7 @@ struct strata_vfs {
 	pthread_mutex_t files_lock;
 	struct vfile *files;
 	struct vfs_reaper reaper;
+	struct strata_vfs_hooks hooks; /* set while nothing is served */
 };
 
 /* itable.c */
@@ -110,6 +114,9 @@ void strata__vfs_itable_release(struct vfs_itable *it);
 /* Find or add the vnode of ino and add nlookup and nopen references. */
 int strata__vfs_vnode_get(struct strata_vfs *vfs, strata_ino_t ino,
 			  uint64_t nlookup, uint32_t nopen, struct vnode **out);
+/* The vnode of ino, added if the table lacks it, held until unhold. */
+int strata__vfs_vnode_grab(struct strata_vfs *vfs, strata_ino_t ino,
+			   struct vnode **out);
 /* The vnode of ino if the table has it, held until unhold; else NULL. */
 struct vnode *strata__vfs_vnode_hold(struct strata_vfs *vfs, strata_ino_t ino);
 void strata__vfs_vnode_unhold(struct strata_vfs *vfs, struct vnode *vn);
@@ -135,6 +142,11 @@ int strata__vfs_reaper_start(struct strata_vfs *vfs);
 void strata__vfs_reaper_release(struct strata_vfs *vfs);
 /* Drop every vnode at unmount, purging orphans. */
 void strata__vfs_itable_drain(struct strata_vfs *vfs);
+
+/* move.c: the value of a user.strata.* xattr, as getxattr(2). */
+int strata__vfs_virtual_xattr(struct strata_vfs *vfs, strata_ino_t ino,
+			      const char *name, void *buf, size_t size,
+			      size_t *len);
 
 /* data.c */
 /* Close every file still open (the session ended without releases). */

@@ -1,0 +1,826 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * policy/engine.c - the policy engine of a mount: a libuv loop that plans
+ * passes on a timer, watches the rules file, and runs the mover's jobs.
+ *
+ * The loop runs on its own thread. Blocking work (a planning pass, a copy,
+ * a drop) goes to libuv's thread pool with uv_queue_work; its result comes
+ * back to the loop thread, which alone updates jobs' states and swaps the
+ * rules. FUSE threads reach the loop through the vfs hooks: the place hook
+ * reads the rules under a read lock; reads and name changes are queued
+ * under e->lock and announced with uv_async_send.
+ *
+ * Jobs are catalog rows: a restart turns running jobs back to pending and
+ * goes on. A failed job waits with exponential backoff and jitter; a file
+ * that is busy (open for writing, written during its copy) waits without
+ * using up its attempts. A copy never starts when its target lacks room
+ * for it, counting the copies already under way.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <uv.h>
+
+#include "cfg.h"
+#include "log.h"
+#include "policy.h"
+#include "util.h"
+#include "vfs.h"
+
+#define ENG_JOBS_MS 200	       /* how often pending jobs are looked at */
+#define ENG_RULES_MS 1000      /* how often the rules file is stat'ed */
+#define ENG_EVENTS_MAX 4096    /* queued reads and changes; more are lost */
+#define ENG_ATTEMPTS 8	       /* failures before a job is given up */
+#define ENG_BACKOFF_MAX_S 300  /* longest wait between attempts */
+#define ENG_PER_TIER 2	       /* jobs at once touching one tier */
+#define ENG_BATCH 64
+#define ENG_NS 1000000000ll
+
+enum eng_event_kind {
+	ENG_EV_READ,
+	ENG_EV_CHANGED,
+};
+
+struct eng_event {
+	enum eng_event_kind kind;
+	uint64_t ino;
+};
+
+struct eng_job {
+	struct strata_engine *e;
+	uv_work_t req;
+	struct strata_job job;
+	uint64_t size; /* reserved on the target */
+	uint64_t copied;
+	int ret;
+};
+
+struct strata_engine {
+	const struct strata_cfg *cfg;
+	struct strata_vfs *vfs;
+	struct strata_catalog *cat;
+	struct strata_policy_resolver resolver;
+
+	uv_loop_t loop;
+	uv_thread_t thread;
+	bool thread_on;
+	uv_async_t wake;
+	uv_timer_t pass_timer;
+	uv_timer_t jobs_timer;
+	uv_timer_t rules_timer;
+	uv_work_t pass_req;
+	bool pass_running;  /* loop thread */
+	bool pass_again;    /* loop thread: run once more when done */
+	bool stopping;	    /* e->lock */
+	unsigned int running;	/* jobs under way; loop thread */
+	unsigned int nhandles;	/* open handles, for the stop */
+
+	/* The rules: swapped on the loop thread under rules_lock (write),
+	 * read by the place hook and passes under it (read). */
+	pthread_rwlock_t rules_lock;
+	struct strata_policy *policy;
+	struct strata_policy *prev; /* the rules before a change, for one pass */
+	struct timespec rules_mtime;
+	off_t rules_size;
+	bool rules_seen;
+
+	pthread_mutex_t lock; /* events, reservations, stopping */
+	struct eng_event events[ENG_EVENTS_MAX];
+	unsigned int nevents;
+	bool events_lost;
+	uint64_t reserved[STRATA_CFG_MAX_TIERS]; /* by tier index */
+	struct strata_job under_way[64];	  /* loop thread; id 0: free */
+};
+
+/* Names ------------------------------------------------------------------ */
+
+static int eng_user(void *arg, const char *name, uint32_t *uid)
+{
+	char buf[4096];
+	struct passwd pw, *res = NULL;
+
+	(void)arg;
+	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || !res)
+		return -ENOENT;
+	*uid = res->pw_uid;
+	return 0;
+}
+
+static int eng_group(void *arg, const char *name, uint32_t *gid)
+{
+	char buf[4096];
+	struct group gr, *res = NULL;
+
+	(void)arg;
+	if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) != 0 || !res)
+		return -ENOENT;
+	*gid = res->gr_gid;
+	return 0;
+}
+
+const struct strata_policy_resolver strata_engine_resolver = {
+	.user = eng_user,
+	.group = eng_group,
+};
+
+/* Rules ------------------------------------------------------------------ */
+
+int strata_engine_load_rules(const char *path, const struct strata_cfg *cfg,
+			     struct strata_policy **out, char *err,
+			     size_t errlen)
+{
+	struct strata_policy_diags d = { 0 };
+	struct strata_policy *p = NULL;
+	int ret;
+
+	*out = NULL;
+	ret = strata_policy_load(path, 0, &p, &d);
+	if (ret == 0)
+		ret = strata_policy_check(p, cfg, &strata_engine_resolver, &d);
+	if (ret < 0) {
+		const struct strata_policy_diag *first = NULL;
+
+		for (unsigned int i = 0; i < d.n && !first; i++)
+			if (d.v[i].severity == STRATA_POLICY_ERROR)
+				first = &d.v[i];
+		if (first)
+			snprintf(err, errlen, "%s:%d:%d: %s", path, first->line,
+				 first->col, first->msg);
+		else
+			snprintf(err, errlen, "cannot read rules '%s': %s",
+				 path, strerror(-ret));
+		strata_policy_free(p);
+		strata_policy_diags_release(&d);
+		return ret;
+	}
+	for (unsigned int i = 0; i < d.n; i++)
+		strata_log(STRATA_LOG_WARN, STRATA_SUB_POLICY,
+			   "%s:%d:%d: warning: %s", path, d.v[i].line,
+			   d.v[i].col, d.v[i].msg);
+	strata_policy_diags_release(&d);
+	*out = p;
+	return 0;
+}
+
+/* Has the rules file changed since we last looked? */
+static bool eng_rules_changed(struct strata_engine *e, struct stat *st)
+{
+	if (stat(e->cfg->rules, st) < 0)
+		return false;
+	return !e->rules_seen || st->st_mtim.tv_sec != e->rules_mtime.tv_sec ||
+	       st->st_mtim.tv_nsec != e->rules_mtime.tv_nsec ||
+	       st->st_size != e->rules_size;
+}
+
+static void eng_pass_soon(struct strata_engine *e, uint64_t ms);
+
+/* Swap in new rules (loop thread, no pass running). The old ones stay as
+ * prev for one pass, so files they placed can follow the new placement. */
+static void eng_swap_rules(struct strata_engine *e, struct strata_policy *p)
+{
+	pthread_rwlock_wrlock(&e->rules_lock);
+	strata_policy_free(e->prev);
+	e->prev = e->policy;
+	e->policy = p;
+	pthread_rwlock_unlock(&e->rules_lock);
+}
+
+static void eng_reload(struct strata_engine *e)
+{
+	struct strata_policy *p = NULL;
+	char err[STRATA_POLICY_MSG_MAX + PATH_MAX];
+	struct stat st;
+
+	if (!e->cfg->rules[0] || e->pass_running || !eng_rules_changed(e, &st))
+		return;
+	e->rules_seen = true;
+	e->rules_mtime = st.st_mtim;
+	e->rules_size = st.st_size;
+	if (strata_engine_load_rules(e->cfg->rules, e->cfg, &p, err,
+				     sizeof(err)) < 0) {
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_POLICY,
+			   "%s; the rules in force stay", err);
+		return;
+	}
+	strata_log(STRATA_LOG_NOTICE, STRATA_SUB_POLICY,
+		   "rules '%s' loaded: %u rules, a pass every %.0f s",
+		   e->cfg->rules, p->nrules, p->interval);
+	eng_swap_rules(e, p);
+	eng_pass_soon(e, 0);
+}
+
+static void eng_rules_tick(uv_timer_t *t)
+{
+	eng_reload(t->data);
+}
+
+/* Jobs ------------------------------------------------------------------- */
+
+static int eng_enqueue(void *arg, const struct strata_job *job,
+		       const char *path, uint64_t size)
+{
+	struct strata_engine *e = arg;
+	int64_t id;
+	int ret;
+
+	(void)size;
+	ret = strata_catalog_job_add(e->cat, job, &id);
+	if (ret == -EEXIST || ret == -ENOENT)
+		return 0;
+	if (ret < 0)
+		return ret;
+	strata_log(STRATA_LOG_DEBUG, STRATA_SUB_POLICY,
+		   "job %" PRId64 ": %s '%s' (rule '%s')", id,
+		   strata_plan_kind_name(job->kind), path ? path : "?",
+		   job->rule);
+	return 0;
+}
+
+static int eng_tier_index(struct strata_engine *e, uint32_t id,
+			  struct strata_vfs_tier_info *info)
+{
+	unsigned int n = strata_vfs_tier_count(e->vfs);
+
+	for (unsigned int i = 0; i < n; i++) {
+		if (strata_vfs_tier_info(e->vfs, i, info) == 0 &&
+		    info->id == id)
+			return (int)i;
+	}
+	return -ENOENT;
+}
+
+/*
+ * Reserve room on the target for a copy: its free space, less what copies
+ * under way will take, must hold the file. Any thread.
+ */
+static int eng_reserve(struct strata_engine *e, struct eng_job *ej)
+{
+	struct strata_vfs_tier_info info;
+	struct strata_attr a;
+	int idx, ret;
+
+	ret = strata_catalog_getattr(e->cat, ej->job.ino, &a);
+	if (ret < 0)
+		return ret;
+	idx = eng_tier_index(e, ej->job.dst_tier, &info);
+	if (idx < 0)
+		return idx;
+	pthread_mutex_lock(&e->lock);
+	if (info.free < e->reserved[idx] + a.size) {
+		ret = -ENOSPC;
+	} else {
+		e->reserved[idx] += a.size;
+		ej->size = a.size;
+	}
+	pthread_mutex_unlock(&e->lock);
+	return ret;
+}
+
+static void eng_unreserve(struct strata_engine *e, struct eng_job *ej)
+{
+	struct strata_vfs_tier_info info;
+	int idx;
+
+	if (!ej->size)
+		return;
+	idx = eng_tier_index(e, ej->job.dst_tier, &info);
+	pthread_mutex_lock(&e->lock);
+	if (idx >= 0)
+		e->reserved[idx] -= ej->size;
+	pthread_mutex_unlock(&e->lock);
+	ej->size = 0;
+}
+
+/* The job itself, on a pool thread. */
+static void eng_job_work(uv_work_t *req)
+{
+	struct eng_job *ej = req->data;
+	struct strata_engine *e = ej->e;
+	const struct strata_job *j = &ej->job;
+	int ret = 0;
+
+	if (j->kind == STRATA_JOB_COPY || j->kind == STRATA_JOB_MOVE) {
+		ret = eng_reserve(e, ej);
+		if (ret == 0)
+			ret = strata_vfs_copy(e->vfs, j->ino, j->dst_tier,
+					      &ej->copied);
+		eng_unreserve(e, ej);
+	}
+	if (ret == 0 &&
+	    (j->kind == STRATA_JOB_MOVE || j->kind == STRATA_JOB_DROP))
+		ret = strata_vfs_drop(e->vfs, j->ino, j->src_tier);
+	/* A drop of what is gone already, a file that is gone: done. */
+	if (ret == -ENOENT)
+		ret = 0;
+	ej->ret = ret;
+}
+
+static void eng_forget_running(struct strata_engine *e, int64_t id)
+{
+	for (size_t i = 0; i < STRATA_ARRAY_SIZE(e->under_way); i++)
+		if (e->under_way[i].id == id)
+			e->under_way[i].id = 0;
+}
+
+static void eng_dispatch(struct strata_engine *e);
+
+/* Back on the loop thread: record how the job went. */
+static void eng_job_after(uv_work_t *req, int status)
+{
+	struct eng_job *ej = req->data;
+	struct strata_engine *e = ej->e;
+	struct strata_job *j = &ej->job;
+	int ret = status < 0 ? -ECANCELED : ej->ret;
+	bool busy = ret == -EBUSY || ret == -ESTALE;
+	int64_t wait_s;
+
+	e->running--;
+	eng_forget_running(e, j->id);
+	if (ret == 0) {
+		if (strata_catalog_job_del(e->cat, j->id) < 0)
+			strata_log(STRATA_LOG_ERR, STRATA_SUB_POLICY,
+				   "job %" PRId64 " done but not removed",
+				   j->id);
+		goto out;
+	}
+	if (!busy)
+		j->attempts++;
+	wait_s = busy ? 1 + (int64_t)(random() % 3) :
+			(int64_t)1 << (j->attempts < 9 ? j->attempts : 9);
+	if (wait_s > ENG_BACKOFF_MAX_S)
+		wait_s = ENG_BACKOFF_MAX_S;
+	wait_s += (int64_t)(random() % (wait_s + 1)) / 2; /* jitter */
+	j->not_before = (int64_t)strata_now().tv_sec * ENG_NS + wait_s * ENG_NS;
+	j->bytes_done = ej->copied;
+	snprintf(j->last_error, sizeof(j->last_error), "%s",
+		 ret == -EMLINK ? "it is the last valid copy" :
+		 ret == -ESTALE ? "the file changed during the copy" :
+				  strerror(-ret));
+	j->state = j->attempts >= ENG_ATTEMPTS ? STRATA_JOB_FAILED :
+						 STRATA_JOB_PENDING;
+	if (!busy)
+		strata_log(j->state == STRATA_JOB_FAILED ? STRATA_LOG_ERR :
+							   STRATA_LOG_WARN,
+			   STRATA_SUB_POLICY,
+			   "job %" PRId64 " (%s of inode %" PRIu64
+			   ", rule '%s') failed: %s%s",
+			   j->id, strata_plan_kind_name(j->kind), j->ino,
+			   j->rule, j->last_error,
+			   j->state == STRATA_JOB_FAILED ? "; giving up" : "");
+	if (strata_catalog_job_update(e->cat, j) < 0)
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_POLICY,
+			   "cannot record the failure of job %" PRId64, j->id);
+out:
+	free(ej);
+	eng_dispatch(e);
+}
+
+static bool eng_is_running(struct strata_engine *e, int64_t id)
+{
+	for (size_t i = 0; i < STRATA_ARRAY_SIZE(e->under_way); i++)
+		if (e->under_way[i].id == id)
+			return true;
+	return false;
+}
+
+/* Jobs under way that touch tier id. */
+static unsigned int eng_tier_load(struct strata_engine *e, uint32_t id)
+{
+	unsigned int load = 0;
+
+	for (size_t i = 0; id && i < STRATA_ARRAY_SIZE(e->under_way); i++)
+		if (e->under_way[i].id && (e->under_way[i].src_tier == id ||
+					   e->under_way[i].dst_tier == id))
+			load++;
+	return load;
+}
+
+/* Start pending jobs while movers are free (loop thread). */
+static void eng_dispatch(struct strata_engine *e)
+{
+	struct strata_job v[ENG_BATCH];
+	int64_t now = (int64_t)strata_now().tv_sec * ENG_NS;
+	struct eng_job *ej;
+	size_t n = 0;
+	bool stopping;
+
+	pthread_mutex_lock(&e->lock);
+	stopping = e->stopping;
+	pthread_mutex_unlock(&e->lock);
+	if (stopping || e->running >= e->cfg->movers)
+		return;
+	if (strata_catalog_job_list(e->cat, STRATA_JOB_PENDING, 0, v,
+				    ENG_BATCH, &n) < 0)
+		return;
+	for (size_t i = 0; i < n && e->running < e->cfg->movers; i++) {
+		if (v[i].not_before > now || eng_is_running(e, v[i].id))
+			continue;
+		if (eng_tier_load(e, v[i].src_tier) >= ENG_PER_TIER ||
+		    eng_tier_load(e, v[i].dst_tier) >= ENG_PER_TIER)
+			continue;
+		ej = calloc(1, sizeof(*ej));
+		if (!ej)
+			return;
+		ej->e = e;
+		ej->job = v[i];
+		ej->job.state = STRATA_JOB_RUNNING;
+		if (strata_catalog_job_update(e->cat, &ej->job) < 0) {
+			free(ej);
+			continue;
+		}
+		ej->req.data = ej;
+		for (size_t k = 0; k < STRATA_ARRAY_SIZE(e->under_way); k++) {
+			if (!e->under_way[k].id) {
+				e->under_way[k] = v[i];
+				break;
+			}
+		}
+		e->running++;
+		uv_queue_work(&e->loop, &ej->req, eng_job_work, eng_job_after);
+	}
+}
+
+static void eng_jobs_tick(uv_timer_t *t)
+{
+	eng_dispatch(t->data);
+}
+
+/* Passes ----------------------------------------------------------------- */
+
+static void eng_pass_work(uv_work_t *req)
+{
+	struct strata_engine *e = req->data;
+	struct timespec now = strata_now();
+	struct strata_plan_stats st;
+	int ret;
+
+	pthread_rwlock_rdlock(&e->rules_lock);
+	if (!e->policy)
+		goto out;
+	ret = strata_plan_run(e->policy, e->prev, e->vfs, now, eng_enqueue, e,
+			      &st);
+	if (ret == 0)
+		ret = strata_plan_evict(e->policy, e->vfs, now, eng_enqueue, e,
+					&st);
+	if (ret < 0)
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_POLICY,
+			   "evaluation pass failed: %s", strerror(-ret));
+out:
+	pthread_rwlock_unlock(&e->rules_lock);
+}
+
+static void eng_pass_after(uv_work_t *req, int status)
+{
+	struct strata_engine *e = req->data;
+	bool stopping;
+
+	(void)status;
+	e->pass_running = false;
+	/* The old rules have had their one pass of re-placement. */
+	pthread_rwlock_wrlock(&e->rules_lock);
+	strata_policy_free(e->prev);
+	e->prev = NULL;
+	pthread_rwlock_unlock(&e->rules_lock);
+	pthread_mutex_lock(&e->lock);
+	stopping = e->stopping;
+	pthread_mutex_unlock(&e->lock);
+	if (stopping)
+		return;
+	eng_reload(e); /* a change seen while the pass ran */
+	eng_dispatch(e);
+	eng_pass_soon(e, e->pass_again ? 0 :
+			 e->policy	? (uint64_t)(e->policy->interval * 1000) :
+					  60000);
+	e->pass_again = false;
+}
+
+static void eng_pass_tick(uv_timer_t *t)
+{
+	struct strata_engine *e = t->data;
+
+	if (e->pass_running) {
+		e->pass_again = true;
+		return;
+	}
+	e->pass_running = true;
+	e->pass_req.data = e;
+	uv_queue_work(&e->loop, &e->pass_req, eng_pass_work, eng_pass_after);
+}
+
+static void eng_pass_soon(struct strata_engine *e, uint64_t ms)
+{
+	if (e->pass_running) {
+		e->pass_again = e->pass_again || ms == 0;
+		return;
+	}
+	uv_timer_start(&e->pass_timer, eng_pass_tick, ms, 0);
+}
+
+/* Events from FUSE threads ---------------------------------------------- */
+
+static void eng_push(struct strata_engine *e, enum eng_event_kind kind,
+		     uint64_t ino)
+{
+	pthread_mutex_lock(&e->lock);
+	if (e->nevents < ENG_EVENTS_MAX) {
+		e->events[e->nevents].kind = kind;
+		e->events[e->nevents].ino = ino;
+		e->nevents++;
+	} else {
+		e->events_lost = true;
+	}
+	pthread_mutex_unlock(&e->lock);
+	uv_async_send(&e->wake);
+}
+
+static void eng_hook_opened(void *arg, uint64_t ino)
+{
+	eng_push(arg, ENG_EV_READ, ino);
+}
+
+static void eng_hook_changed(void *arg, uint64_t ino)
+{
+	eng_push(arg, ENG_EV_CHANGED, ino);
+}
+
+static uint32_t eng_hook_place(void *arg, const struct strata_vfs_newfile *nf)
+{
+	struct strata_engine *e = arg;
+	struct strata_policy_facts f = { 0 };
+	struct strata_policy_action act;
+	struct strata_vfs_tier_info info;
+	struct timespec now = strata_now();
+	uint32_t id = 0;
+
+	f.path = nf->path;
+	f.uid = (uint32_t)nf->uid;
+	f.gid = (uint32_t)nf->gid;
+	f.atime = f.mtime = f.ctime = f.btime = now;
+	pthread_rwlock_rdlock(&e->rules_lock);
+	if (e->policy && strata_policy_place(e->policy, &f, now, &act) == 0 &&
+	    act.tier) {
+		for (unsigned int i = 0; i < strata_vfs_tier_count(e->vfs);
+		     i++) {
+			if (strata_vfs_tier_info(e->vfs, i, &info) == 0 &&
+			    strcmp(info.name, act.tier) == 0)
+				id = info.id;
+		}
+	}
+	pthread_rwlock_unlock(&e->rules_lock);
+	return id;
+}
+
+/* A directory renamed: every file below it may belong elsewhere now. */
+struct eng_walk {
+	struct strata_engine *e;
+	uint64_t *stack;
+	size_t n;
+	size_t cap;
+	struct timespec now;
+};
+
+static int eng_walk_entry(void *arg, const struct strata_dirent *de)
+{
+	struct eng_walk *w = arg;
+	uint64_t *ns;
+
+	if (S_ISREG(de->attr->mode)) {
+		strata_plan_file(w->e->policy, w->e->vfs, de->attr->ino, w->now,
+				 eng_enqueue, w->e);
+		return 0;
+	}
+	if (!S_ISDIR(de->attr->mode))
+		return 0;
+	if (w->n == w->cap) {
+		w->cap = w->cap ? w->cap * 2 : 64;
+		ns = realloc(w->stack, w->cap * sizeof(*ns));
+		if (!ns)
+			return 1;
+		w->stack = ns;
+	}
+	w->stack[w->n++] = de->attr->ino;
+	return 0;
+}
+
+static void eng_changed(struct strata_engine *e, uint64_t ino,
+			struct timespec now)
+{
+	struct eng_walk w = { .e = e, .now = now };
+	struct strata_attr a;
+
+	if (strata_catalog_getattr(e->cat, ino, &a) < 0)
+		return;
+	if (S_ISREG(a.mode)) {
+		strata_plan_file(e->policy, e->vfs, ino, now, eng_enqueue, e);
+		return;
+	}
+	if (!S_ISDIR(a.mode))
+		return;
+	eng_walk_entry(&w, &(struct strata_dirent){ .attr = &a });
+	while (w.n > 0) {
+		uint64_t dir = w.stack[--w.n];
+
+		strata_catalog_readdir(e->cat, dir, 0, eng_walk_entry, &w);
+	}
+	free(w.stack);
+}
+
+/* Reads and renames queued by FUSE threads (loop thread). */
+static void eng_events(struct strata_engine *e)
+{
+	struct eng_event *ev;
+	struct timespec now = strata_now();
+	unsigned int n;
+	bool lost;
+
+	ev = malloc(sizeof(e->events));
+	if (!ev)
+		return;
+	pthread_mutex_lock(&e->lock);
+	n = e->nevents;
+	memcpy(ev, e->events, n * sizeof(*ev));
+	e->nevents = 0;
+	lost = e->events_lost;
+	e->events_lost = false;
+	pthread_mutex_unlock(&e->lock);
+	if (lost)
+		strata_log(STRATA_LOG_WARN, STRATA_SUB_POLICY,
+			   "more than %d reads and renames queued: some were "
+			   "not counted",
+			   ENG_EVENTS_MAX);
+	pthread_rwlock_rdlock(&e->rules_lock);
+	for (unsigned int i = 0; i < n && e->policy; i++) {
+		if (ev[i].kind == ENG_EV_READ) {
+			strata_catalog_heat_add(e->cat, ev[i].ino,
+						now.tv_sec / 3600, 1);
+			strata_plan_read(e->policy, e->vfs, ev[i].ino, now,
+					 eng_enqueue, e);
+		} else {
+			eng_changed(e, ev[i].ino, now);
+		}
+	}
+	pthread_rwlock_unlock(&e->rules_lock);
+	free(ev);
+	eng_dispatch(e);
+}
+
+static void eng_close_cb(uv_handle_t *h)
+{
+	struct strata_engine *e = h->data;
+
+	e->nhandles--;
+}
+
+static void eng_wake(uv_async_t *a)
+{
+	struct strata_engine *e = a->data;
+	bool stopping;
+
+	pthread_mutex_lock(&e->lock);
+	stopping = e->stopping;
+	pthread_mutex_unlock(&e->lock);
+	if (!stopping) {
+		eng_events(e);
+		return;
+	}
+	/* Close every handle; the loop ends when queued work is done. */
+	uv_close((uv_handle_t *)&e->wake, eng_close_cb);
+	uv_close((uv_handle_t *)&e->pass_timer, eng_close_cb);
+	uv_close((uv_handle_t *)&e->jobs_timer, eng_close_cb);
+	uv_close((uv_handle_t *)&e->rules_timer, eng_close_cb);
+}
+
+static void eng_run(void *arg)
+{
+	struct strata_engine *e = arg;
+
+	uv_run(&e->loop, UV_RUN_DEFAULT);
+}
+
+static int eng_handles(struct strata_engine *e)
+{
+	uv_timer_t *timers[] = { &e->pass_timer, &e->jobs_timer,
+				 &e->rules_timer };
+	int ret;
+
+	ret = uv_async_init(&e->loop, &e->wake, eng_wake);
+	if (ret < 0)
+		return ret;
+	e->wake.data = e;
+	e->nhandles++;
+	for (size_t i = 0; i < STRATA_ARRAY_SIZE(timers); i++) {
+		ret = uv_timer_init(&e->loop, timers[i]);
+		if (ret < 0)
+			return ret;
+		timers[i]->data = e;
+		e->nhandles++;
+	}
+	uv_timer_start(&e->jobs_timer, eng_jobs_tick, ENG_JOBS_MS, ENG_JOBS_MS);
+	if (e->cfg->rules[0])
+		uv_timer_start(&e->rules_timer, eng_rules_tick, ENG_RULES_MS,
+			       ENG_RULES_MS);
+	uv_timer_start(&e->pass_timer, eng_pass_tick, 0, 0);
+	return 0;
+}
+
+int strata_engine_start(const struct strata_cfg *cfg, struct strata_vfs *vfs,
+			struct strata_engine **out, char *err, size_t errlen)
+{
+	struct strata_vfs_hooks hooks = { 0 };
+	struct strata_engine *e;
+	struct stat st;
+	char env[32];
+	int64_t requeued = 0;
+	int ret;
+
+	*out = NULL;
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	e->cfg = cfg;
+	e->vfs = vfs;
+	e->cat = strata_vfs_catalog(vfs);
+	pthread_rwlock_init(&e->rules_lock, NULL);
+	pthread_mutex_init(&e->lock, NULL);
+	/* A bad rules file at mount time refuses the mount, naming the
+	 * line; later, a bad edit keeps the rules in force. */
+	if (cfg->rules[0] && stat(cfg->rules, &st) == 0) {
+		ret = strata_engine_load_rules(cfg->rules, cfg, &e->policy,
+					       err, errlen);
+		if (ret < 0)
+			goto fail;
+		e->rules_seen = true;
+		e->rules_mtime = st.st_mtim;
+		e->rules_size = st.st_size;
+	} else if (cfg->rules[0]) {
+		strata_log(STRATA_LOG_NOTICE, STRATA_SUB_POLICY,
+			   "rules '%s' do not exist yet; waiting for them",
+			   cfg->rules);
+	}
+	ret = strata_catalog_job_requeue(e->cat, &requeued);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot resume jobs: %s", strerror(-ret));
+		goto fail;
+	}
+	if (requeued)
+		strata_log(STRATA_LOG_NOTICE, STRATA_SUB_POLICY,
+			   "resuming %" PRId64 " jobs cut short", requeued);
+	/* The pool runs passes and movers; libuv sizes it at first use. */
+	snprintf(env, sizeof(env), "%u", cfg->movers + 2);
+	setenv("UV_THREADPOOL_SIZE", env, 0);
+	ret = uv_loop_init(&e->loop);
+	if (ret == 0)
+		ret = eng_handles(e);
+	if (ret == 0)
+		ret = uv_thread_create(&e->thread, eng_run, e);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot start the policy engine: %s",
+			 uv_strerror(ret));
+		goto fail;
+	}
+	e->thread_on = true;
+	hooks.place = eng_hook_place;
+	hooks.opened = eng_hook_opened;
+	hooks.changed = eng_hook_changed;
+	hooks.arg = e;
+	strata_vfs_set_hooks(vfs, &hooks);
+	*out = e;
+	return 0;
+fail:
+	strata_engine_stop(e);
+	return ret < 0 ? ret : -EIO;
+}
+
+void strata_engine_stop(struct strata_engine *e)
+{
+	if (!e)
+		return;
+	strata_vfs_set_hooks(e->vfs, NULL);
+	if (e->thread_on) {
+		pthread_mutex_lock(&e->lock);
+		e->stopping = true;
+		pthread_mutex_unlock(&e->lock);
+		uv_async_send(&e->wake);
+		uv_thread_join(&e->thread);
+		/* Work still queued ran; its callbacks ran too. */
+		uv_loop_close(&e->loop);
+	} else if (e->nhandles) {
+		uv_walk(&e->loop, (uv_walk_cb)(void (*)(void))uv_close, NULL);
+		uv_run(&e->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&e->loop);
+	}
+	strata_policy_free(e->policy);
+	strata_policy_free(e->prev);
+	pthread_rwlock_destroy(&e->rules_lock);
+	pthread_mutex_destroy(&e->lock);
+	free(e);
+}

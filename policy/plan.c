@@ -1,0 +1,897 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * policy/plan.c - the planner: which jobs the rules want, from the catalog
+ * alone.
+ *
+ * A pass compiles the conditions of the migrate and replicate rules into
+ * one catalog filter (struct strata_cq) that keeps every file a rule could
+ * match (numeric tests on size, times, owner ids; anything else passes),
+ * scans the catalog page by page with it, and runs the pure evaluator on
+ * each file found, so the filter only has to be wide enough, never exact.
+ * Nothing here reads a backend or a file's bytes. Memory is one page of
+ * rows and the paths of the directories met, never a list of files; the
+ * evict plan alone keeps the candidates of one over-full tier.
+ *
+ * Jobs go to the caller's callback (the engine queues them, `strata rules
+ * plan` counts them). Threads: a plan runs on one thread; the policy is
+ * read-only.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "policy_int.h"
+#include "util.h"
+#include "vfs.h"
+
+#define PLAN_PAGE 256
+#define PLAN_CQ_MAX 512 /* filter nodes: plenty for any rules file */
+#define PLAN_TAGS_MAX 32
+#define PLAN_NS 1000000000ll
+
+struct plan_dir {
+	strata_ino_t ino;
+	char *path;
+};
+
+struct plan_ctx {
+	const struct strata_policy *p;
+	struct strata_vfs *vfs;
+	struct strata_catalog *cat;
+	struct timespec now;
+	unsigned int ntiers;
+	struct strata_vfs_tier_info tiers[STRATA_CFG_MAX_TIERS];
+	/* Paths of directories met, open addressing by ino. */
+	struct plan_dir *dirs;
+	size_t ndirs;
+	size_t cap;
+	/* The filter under construction. */
+	struct strata_cq cq[PLAN_CQ_MAX];
+	unsigned int ncq;
+	bool want_tags;
+	/* Per file: tags and the file whose heat is asked. */
+	char tagbuf[8192];
+	struct strata_policy_tag tags[PLAN_TAGS_MAX];
+	strata_ino_t heat_ino;
+};
+
+static int plan_init(struct plan_ctx *pc, const struct strata_policy *p,
+		     struct strata_vfs *vfs, struct timespec now)
+{
+	int ret;
+
+	memset(pc, 0, sizeof(*pc));
+	pc->p = p;
+	pc->vfs = vfs;
+	pc->cat = strata_vfs_catalog(vfs);
+	pc->now = now;
+	pc->ntiers = strata_vfs_tier_count(vfs);
+	for (unsigned int i = 0; i < pc->ntiers; i++) {
+		ret = strata_vfs_tier_info(vfs, i, &pc->tiers[i]);
+		if (ret < 0)
+			return ret;
+	}
+	for (unsigned int i = 0; i < p->nrules; i++)
+		pc->want_tags |= strata__policy_uses(p->rules[i].when,
+						     STRATA_POLICY_F_TAG);
+	return 0;
+}
+
+static void plan_release(struct plan_ctx *pc)
+{
+	for (size_t i = 0; i < pc->cap; i++)
+		free(pc->dirs[i].path);
+	free(pc->dirs);
+}
+
+const char *strata_plan_tier_name(const struct strata_vfs_tier_info *tiers,
+				  unsigned int n, uint32_t id)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (tiers[i].id == id)
+			return tiers[i].name;
+	return NULL;
+}
+
+static uint32_t plan_tier_id(const struct plan_ctx *pc, const char *name)
+{
+	for (unsigned int i = 0; i < pc->ntiers; i++)
+		if (strcmp(pc->tiers[i].name, name) == 0)
+			return pc->tiers[i].id;
+	return 0;
+}
+
+/* Directory paths ------------------------------------------------------- */
+
+static size_t plan_slot(const struct plan_ctx *pc, strata_ino_t ino)
+{
+	return (size_t)((ino * 0x9e3779b97f4a7c15ull) >> 20) & (pc->cap - 1);
+}
+
+static int plan_dir_grow(struct plan_ctx *pc)
+{
+	size_t cap = pc->cap ? pc->cap * 2 : 1024;
+	struct plan_dir *old = pc->dirs;
+	size_t oldcap = pc->cap;
+
+	pc->dirs = calloc(cap, sizeof(*pc->dirs));
+	if (!pc->dirs) {
+		pc->dirs = old;
+		return -ENOMEM;
+	}
+	pc->cap = cap;
+	for (size_t i = 0; i < oldcap; i++) {
+		size_t s;
+
+		if (!old[i].path)
+			continue;
+		s = plan_slot(pc, old[i].ino);
+		while (pc->dirs[s].path)
+			s = (s + 1) & (cap - 1);
+		pc->dirs[s] = old[i];
+	}
+	free(old);
+	return 0;
+}
+
+/* The path of directory ino, from the cache or the catalog. */
+static const char *plan_dir_path(struct plan_ctx *pc, strata_ino_t ino)
+{
+	char path[PATH_MAX];
+	size_t s;
+
+	if (pc->cap) {
+		for (s = plan_slot(pc, ino); pc->dirs[s].path;
+		     s = (s + 1) & (pc->cap - 1))
+			if (pc->dirs[s].ino == ino)
+				return pc->dirs[s].path;
+	}
+	if (strata_vfs_path(pc->vfs, ino, path, sizeof(path)) < 0)
+		return NULL;
+	if ((pc->ndirs + 1) * 2 > pc->cap && plan_dir_grow(pc) < 0)
+		return NULL;
+	s = plan_slot(pc, ino);
+	while (pc->dirs[s].path)
+		s = (s + 1) & (pc->cap - 1);
+	pc->dirs[s].path = strdup(path);
+	if (!pc->dirs[s].path)
+		return NULL;
+	pc->dirs[s].ino = ino;
+	pc->ndirs++;
+	return pc->dirs[s].path;
+}
+
+/* The filter ------------------------------------------------------------- */
+
+static struct strata_cq *plan_cq(struct plan_ctx *pc, enum strata_cq_kind k)
+{
+	struct strata_cq *q;
+
+	if (pc->ncq == PLAN_CQ_MAX)
+		return NULL;
+	q = &pc->cq[pc->ncq++];
+	memset(q, 0, sizeof(*q));
+	q->kind = k;
+	return q;
+}
+
+static struct strata_cq *plan_true(struct plan_ctx *pc)
+{
+	return plan_cq(pc, STRATA_CQ_TRUE);
+}
+
+static struct strata_cq *plan_pair(struct plan_ctx *pc, enum strata_cq_kind k,
+				   struct strata_cq *l, struct strata_cq *r)
+{
+	struct strata_cq *q;
+
+	if (!l || !r)
+		return NULL;
+	if (k == STRATA_CQ_AND && l->kind == STRATA_CQ_TRUE)
+		return r;
+	if (k == STRATA_CQ_AND && r->kind == STRATA_CQ_TRUE)
+		return l;
+	if (k == STRATA_CQ_OR &&
+	    (l->kind == STRATA_CQ_TRUE || r->kind == STRATA_CQ_TRUE))
+		return l->kind == STRATA_CQ_TRUE ? l : r;
+	q = plan_cq(pc, k);
+	if (q) {
+		q->left = l;
+		q->right = r;
+	}
+	return q;
+}
+
+/* A size test widened to whole bytes: every file it holds for passes. */
+static struct strata_cq *plan_size(struct plan_ctx *pc,
+				   const struct strata_policy_cond *c)
+{
+	static const enum strata_cq_op ops[] = {
+		[STRATA_POLICY_LT] = STRATA_CQ_LT,
+		[STRATA_POLICY_LE] = STRATA_CQ_LE,
+		[STRATA_POLICY_GT] = STRATA_CQ_GT,
+		[STRATA_POLICY_GE] = STRATA_CQ_GE,
+	};
+	struct strata_cq *q;
+
+	if (c->op > STRATA_POLICY_GE)
+		return plan_true(pc); /* ==, != : the evaluator decides */
+	q = plan_cq(pc, STRATA_CQ_TEST);
+	if (!q)
+		return NULL;
+	q->field = STRATA_CQ_SIZE;
+	q->op = ops[c->op];
+	q->value = (c->op == STRATA_POLICY_LT || c->op == STRATA_POLICY_GE) ?
+			   (int64_t)ceil(c->num) :
+			   (int64_t)floor(c->num);
+	return q;
+}
+
+/*
+ * An age test ("atime > 7d": read more than 7 days ago) as a bound on the
+ * time column, a second wider than the rule so rounding never loses a
+ * file: older than D means the time is before now - D.
+ */
+static struct strata_cq *plan_age(struct plan_ctx *pc,
+				  const struct strata_policy_cond *c,
+				  enum strata_cq_field field)
+{
+	int64_t now = (int64_t)pc->now.tv_sec * PLAN_NS + pc->now.tv_nsec;
+	int64_t t = now - (int64_t)(c->num * PLAN_NS);
+	struct strata_cq *q;
+
+	if (c->op > STRATA_POLICY_GE)
+		return plan_true(pc);
+	q = plan_cq(pc, STRATA_CQ_TEST);
+	if (!q)
+		return NULL;
+	q->field = field;
+	if (c->op == STRATA_POLICY_GT || c->op == STRATA_POLICY_GE) {
+		q->op = STRATA_CQ_LE;
+		q->value = t + PLAN_NS;
+	} else {
+		q->op = STRATA_CQ_GE;
+		q->value = t - PLAN_NS;
+	}
+	return q;
+}
+
+static struct strata_cq *plan_id(struct plan_ctx *pc,
+				 const struct strata_policy_cond *c,
+				 enum strata_cq_field field)
+{
+	struct strata_cq *q;
+
+	if (c->op != STRATA_POLICY_EQ || c->num != floor(c->num))
+		return plan_true(pc);
+	q = plan_cq(pc, STRATA_CQ_TEST);
+	if (!q)
+		return NULL;
+	q->field = field;
+	q->op = STRATA_CQ_EQ;
+	q->value = (int64_t)c->num;
+	return q;
+}
+
+/* A filter every file satisfying c passes (NULL: out of nodes). */
+STRATA_STATIC struct strata_cq *
+strata__plan_compile(struct plan_ctx *pc, const struct strata_policy_cond *c)
+{
+	if (!c)
+		return plan_true(pc);
+	switch (c->kind) {
+	case STRATA_POLICY_AND:
+	case STRATA_POLICY_OR:
+		return plan_pair(pc,
+				 c->kind == STRATA_POLICY_AND ? STRATA_CQ_AND :
+								STRATA_CQ_OR,
+				 strata__plan_compile(pc, c->left),
+				 strata__plan_compile(pc, c->right));
+	case STRATA_POLICY_NOT:
+		/* A widened test negated would narrow: let it all through. */
+		return plan_true(pc);
+	case STRATA_POLICY_TEST:
+		break;
+	}
+	switch (c->field) {
+	case STRATA_POLICY_F_SIZE:
+		return plan_size(pc, c);
+	case STRATA_POLICY_F_ATIME:
+		return plan_age(pc, c, STRATA_CQ_ATIME);
+	case STRATA_POLICY_F_MTIME:
+		return plan_age(pc, c, STRATA_CQ_MTIME);
+	case STRATA_POLICY_F_CTIME:
+		return plan_age(pc, c, STRATA_CQ_CTIME);
+	case STRATA_POLICY_F_UID:
+		return plan_id(pc, c, STRATA_CQ_UID);
+	case STRATA_POLICY_F_GID:
+		return plan_id(pc, c, STRATA_CQ_GID);
+	default:
+		return plan_true(pc);
+	}
+}
+
+/* The filter of a pass: files any migrate or replicate rule may want,
+ * and every pinned file (a pin outranks rules). With a previous policy
+ * (re-placement), every file. */
+static const struct strata_cq *plan_filter(struct plan_ctx *pc, bool all)
+{
+	struct strata_cq *q = NULL;
+
+	if (all)
+		return NULL;
+	for (unsigned int i = 0; i < pc->p->nrules; i++) {
+		const struct strata_policy_rule *r = &pc->p->rules[i];
+		struct strata_cq *c;
+
+		if (r->kind != STRATA_POLICY_MIGRATE &&
+		    r->kind != STRATA_POLICY_REPLICATE)
+			continue;
+		c = strata__plan_compile(pc, r->when);
+		q = q ? plan_pair(pc, STRATA_CQ_OR, q, c) : c;
+		if (!q || q->kind == STRATA_CQ_TRUE)
+			return NULL;
+	}
+	/* No rule moves anything: only pins can. */
+	return q;
+}
+
+/* Facts ------------------------------------------------------------------ */
+
+static uint64_t plan_heat(void *arg, double window)
+{
+	struct plan_ctx *pc = arg;
+	int64_t hour = (int64_t)((pc->now.tv_sec - (time_t)window) / 3600);
+	uint64_t reads = 0;
+
+	if (strata_catalog_heat_sum(pc->cat, pc->heat_ino, hour, &reads) < 0)
+		return 0;
+	return reads;
+}
+
+/* The user.* xattrs of ino as tags, into pc's buffers. */
+static unsigned int plan_tags(struct plan_ctx *pc, strata_ino_t ino)
+{
+	char names[4096];
+	size_t len = 0, used = 0, vlen;
+	unsigned int n = 0;
+
+	if (strata_catalog_listxattr(pc->cat, ino, names, sizeof(names),
+				     &len) < 0)
+		return 0;
+	for (size_t off = 0; off < len && n < PLAN_TAGS_MAX;
+	     off += strlen(names + off) + 1) {
+		const char *name = names + off;
+
+		if (strncmp(name, "user.", 5) != 0)
+			continue;
+		if (strata_catalog_getxattr(pc->cat, ino, name,
+					    pc->tagbuf + used,
+					    sizeof(pc->tagbuf) - used,
+					    &vlen) < 0)
+			continue;
+		pc->tags[n].name = name + 5;
+		pc->tags[n].value = pc->tagbuf + used;
+		pc->tags[n].len = vlen;
+		used += vlen;
+		n++;
+	}
+	/* The names live in pc->tagbuf too once copied: keep them there. */
+	for (unsigned int i = 0; i < n; i++) {
+		size_t l = strlen(pc->tags[i].name) + 1;
+
+		if (used + l > sizeof(pc->tagbuf))
+			return i;
+		memcpy(pc->tagbuf + used, pc->tags[i].name, l);
+		pc->tags[i].name = pc->tagbuf + used;
+		used += l;
+	}
+	return n;
+}
+
+/* Everything the evaluator needs of one scanned file, into f (which
+ * points into row, path and pc). */
+static int plan_facts(struct plan_ctx *pc, const struct strata_scan_row *row,
+		      char *path, size_t size, const char **names,
+		      struct strata_policy_facts *f)
+{
+	const char *dir = plan_dir_path(pc, row->parent);
+
+	if (!dir)
+		return -ENOMEM;
+	if (snprintf(path, size, "%s%s%s", dir, strcmp(dir, "/") ? "/" : "",
+		     row->name) >= (int)size)
+		return -ENAMETOOLONG;
+	memset(f, 0, sizeof(*f));
+	f->path = path;
+	f->size = row->attr.size;
+	f->atime = row->attr.atime;
+	f->mtime = row->attr.mtime;
+	f->ctime = row->attr.ctime;
+	f->btime = row->attr.btime;
+	f->uid = row->attr.uid;
+	f->gid = row->attr.gid;
+	for (unsigned int i = 0; i < row->ntiers; i++) {
+		const char *n = strata_plan_tier_name(pc->tiers, pc->ntiers,
+						      row->tiers[i]);
+
+		if (n)
+			names[f->ntiers++] = n;
+	}
+	f->tiers = names;
+	f->pin = row->pin_tier ? strata_plan_tier_name(pc->tiers, pc->ntiers,
+						       row->pin_tier) :
+				 NULL;
+	pc->heat_ino = row->attr.ino;
+	f->heat = plan_heat;
+	f->heat_arg = pc;
+	if (pc->want_tags) {
+		f->ntags = plan_tags(pc, row->attr.ino);
+		f->tags = pc->tags;
+	}
+	return 0;
+}
+
+/* Jobs ------------------------------------------------------------------- */
+
+static int plan_job(struct plan_ctx *pc, enum strata_job_kind kind,
+		    const struct strata_scan_row *row, const char *path,
+		    const char *src, const char *dst,
+		    const struct strata_policy_rule *rule, bool pinned,
+		    strata_plan_cb cb, void *arg)
+{
+	struct strata_job j;
+
+	memset(&j, 0, sizeof(j));
+	j.kind = kind;
+	j.ino = row->attr.ino;
+	j.src_tier = src ? plan_tier_id(pc, src) : 0;
+	j.dst_tier = dst ? plan_tier_id(pc, dst) : 0;
+	if ((src && !j.src_tier) || (dst && !j.dst_tier))
+		return 0; /* a tier this mount does not have */
+	strata_strlcpy(j.rule,
+		       rule	? rule->name :
+		       pinned ? "pin" :
+				"place",
+		       sizeof(j.rule));
+	return cb(arg, &j, path, row->attr.size);
+}
+
+static bool plan_held(const struct strata_policy_facts *f, const char *tier)
+{
+	for (unsigned int i = 0; i < f->ntiers; i++)
+		if (strcmp(f->tiers[i], tier) == 0)
+			return true;
+	return false;
+}
+
+/* The jobs of one decision: a move (copy, or copy and drop the first
+ * source; drops of the rest), then the replicas. */
+static int plan_decision(struct plan_ctx *pc, const struct strata_scan_row *row,
+			 const char *path, const struct strata_policy_facts *f,
+			 const struct strata_policy_decision *d,
+			 strata_plan_cb cb, void *arg)
+{
+	const struct strata_policy_rule *mr = d->migrate.rule;
+	unsigned int first = 0;
+	int ret = 0;
+
+	if (d->move && d->migrate.tier) {
+		if (!plan_held(f, d->migrate.tier)) {
+			if (d->ndrop > 0) {
+				ret = plan_job(pc, STRATA_JOB_MOVE, row, path,
+					       d->drop[0], d->migrate.tier, mr,
+					       d->pinned, cb, arg);
+				first = 1;
+			} else {
+				ret = plan_job(pc, STRATA_JOB_COPY, row, path,
+					       NULL, d->migrate.tier, mr,
+					       d->pinned, cb, arg);
+			}
+		}
+		for (unsigned int i = first; ret == 0 && i < d->ndrop; i++)
+			ret = plan_job(pc, STRATA_JOB_DROP, row, path,
+				       d->drop[i], NULL, mr, d->pinned, cb,
+				       arg);
+	}
+	for (unsigned int i = 0; ret == 0 && i < d->nreplicate; i++)
+		ret = plan_job(pc, STRATA_JOB_COPY, row, path, NULL,
+			       d->replicate[i].tier, d->replicate[i].rule,
+			       false, cb, arg);
+	return ret;
+}
+
+/*
+ * Re-placement: when no migrate rule or pin decides a file, a file that
+ * sits where the previous placement put it but that the current placement
+ * sends elsewhere moves there (a rule change, a rename, a new tag).
+ * prev_tier is where it was placed before, or NULL for "wherever it is".
+ */
+static int plan_replace(struct plan_ctx *pc, const struct strata_scan_row *row,
+			const char *path, const struct strata_policy_facts *f,
+			const struct strata_policy_decision *d,
+			const char *prev_tier, strata_plan_cb cb, void *arg)
+{
+	struct strata_policy_action place;
+
+	if (d->pinned || d->migrate.rule || f->ntiers == 0)
+		return 0;
+	if (strata_policy_place(pc->p, f, pc->now, &place) < 0 || !place.tier)
+		return 0;
+	if (plan_held(f, place.tier))
+		return 0;
+	if (prev_tier && !plan_held(f, prev_tier))
+		return 0;
+	return plan_job(pc, STRATA_JOB_MOVE, row, path,
+			prev_tier ? prev_tier : f->tiers[0], place.tier,
+			place.rule, false, cb, arg);
+}
+
+static int plan_row(struct plan_ctx *pc, const struct strata_policy *prev,
+		    const struct strata_scan_row *row, bool replace,
+		    strata_plan_cb cb, void *arg)
+{
+	const char *names[STRATA_SCAN_TIERS];
+	struct strata_policy_decision d;
+	struct strata_policy_facts f;
+	struct strata_policy_action old;
+	char path[PATH_MAX];
+	int ret;
+
+	ret = plan_facts(pc, row, path, sizeof(path), names, &f);
+	if (ret < 0)
+		return ret == -ENAMETOOLONG ? 0 : ret;
+	strata_policy_decide(pc->p, &f, pc->now, &d);
+	ret = plan_decision(pc, row, path, &f, &d, cb, arg);
+	if (ret < 0)
+		return ret;
+	if (replace)
+		return plan_replace(pc, row, path, &f, &d, NULL, cb, arg);
+	if (prev && strata_policy_place(prev, &f, pc->now, &old) == 0 &&
+	    old.tier)
+		return plan_replace(pc, row, path, &f, &d, old.tier, cb, arg);
+	return 0;
+}
+
+int strata_plan_run(const struct strata_policy *p,
+		    const struct strata_policy *prev, struct strata_vfs *vfs,
+		    struct timespec now, strata_plan_cb cb, void *arg,
+		    struct strata_plan_stats *st)
+{
+	struct strata_catalog_query q = { 0 };
+	struct strata_scan_row *rows = NULL;
+	struct plan_ctx *pc;
+	strata_ino_t after = 0;
+	size_t n;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	pc = malloc(sizeof(*pc));
+	rows = calloc(PLAN_PAGE, sizeof(*rows));
+	if (!pc || !rows) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = plan_init(pc, p, vfs, now);
+	if (ret < 0)
+		goto out;
+	q.where = plan_filter(pc, prev != NULL);
+	q.or_pinned = true; /* pins outrank the rules the filter knows */
+	do {
+		ret = strata_catalog_scan(pc->cat, &q, after, rows, PLAN_PAGE,
+					  &n);
+		for (size_t i = 0; ret == 0 && i < n; i++) {
+			st->files++;
+			ret = plan_row(pc, prev, &rows[i], false, cb, arg);
+		}
+		if (n)
+			after = rows[n - 1].attr.ino;
+	} while (ret == 0 && n == PLAN_PAGE);
+out:
+	if (pc)
+		plan_release(pc);
+	free(pc);
+	free(rows);
+	return ret;
+}
+
+/* The scan row of one file, as a pass would find it. */
+static int plan_row_of(struct plan_ctx *pc, strata_ino_t ino,
+		       struct strata_scan_row *row)
+{
+	struct strata_cq q1 = { .kind = STRATA_CQ_TRUE };
+	struct strata_catalog_query q = { .where = &q1 };
+	size_t n = 0;
+	int ret;
+
+	/* ino - 1 as the cursor: the page starts at ino itself. */
+	ret = strata_catalog_scan(pc->cat, &q, ino - 1, row, 1, &n);
+	if (ret < 0)
+		return ret;
+	if (n == 0 || row->attr.ino != ino)
+		return -ENOENT;
+	return 0;
+}
+
+int strata_plan_file(const struct strata_policy *p, struct strata_vfs *vfs,
+		     uint64_t ino, struct timespec now, strata_plan_cb cb,
+		     void *arg)
+{
+	struct strata_scan_row row;
+	struct plan_ctx *pc;
+	int ret;
+
+	pc = malloc(sizeof(*pc));
+	if (!pc)
+		return -ENOMEM;
+	ret = plan_init(pc, p, vfs, now);
+	if (ret == 0)
+		ret = plan_row_of(pc, ino, &row);
+	if (ret == 0)
+		ret = plan_row(pc, NULL, &row, true, cb, arg);
+	plan_release(pc);
+	free(pc);
+	return ret;
+}
+
+int strata_plan_read(const struct strata_policy *p, struct strata_vfs *vfs,
+		     uint64_t ino, struct timespec now, strata_plan_cb cb,
+		     void *arg)
+{
+	const char *names[STRATA_SCAN_TIERS];
+	struct strata_policy_action act;
+	struct strata_policy_facts f;
+	struct strata_scan_row row;
+	char path[PATH_MAX];
+	struct plan_ctx *pc;
+	int ret;
+
+	pc = malloc(sizeof(*pc));
+	if (!pc)
+		return -ENOMEM;
+	ret = plan_init(pc, p, vfs, now);
+	if (ret == 0)
+		ret = plan_row_of(pc, ino, &row);
+	if (ret == 0)
+		ret = plan_facts(pc, &row, path, sizeof(path), names, &f);
+	if (ret == 0 && f.ntiers > 0) {
+		strata_policy_on_read(p, &f, now, &act);
+		if (act.rule)
+			ret = plan_job(pc, STRATA_JOB_COPY, &row, path, NULL,
+				       act.tier, act.rule, false, cb, arg);
+	}
+	plan_release(pc);
+	free(pc);
+	return ret;
+}
+
+const char *strata_plan_kind_name(enum strata_job_kind kind)
+{
+	switch (kind) {
+	case STRATA_JOB_COPY:
+		return "copy";
+	case STRATA_JOB_MOVE:
+		return "move";
+	case STRATA_JOB_DROP:
+		return "drop";
+	}
+	return "?";
+}
+
+struct plan_say {
+	struct plan_ctx *pc;
+	strata_plan_line_cb cb;
+	void *arg;
+	unsigned int njobs;
+};
+
+static int plan_say_job(void *arg, const struct strata_job *j,
+			const char *path, uint64_t size)
+{
+	struct plan_say *ps = arg;
+	const char *src = strata_plan_tier_name(ps->pc->tiers, ps->pc->ntiers,
+						j->src_tier);
+	const char *dst = strata_plan_tier_name(ps->pc->tiers, ps->pc->ntiers,
+						j->dst_tier);
+	char line[512];
+
+	(void)path;
+	(void)size;
+	snprintf(line, sizeof(line), "would %s%s%s%s%s (rule '%s')",
+		 strata_plan_kind_name(j->kind), src ? " from " : "",
+		 src ? src : "", dst ? " to " : "", dst ? dst : "", j->rule);
+	ps->njobs++;
+	ps->cb(ps->arg, line);
+	return 0;
+}
+
+int strata_plan_explain(const struct strata_policy *p, struct strata_vfs *vfs,
+			uint64_t ino, struct timespec now,
+			strata_plan_line_cb cb, void *arg)
+{
+	const char *names[STRATA_SCAN_TIERS];
+	struct strata_policy_decision d;
+	struct strata_policy_action place;
+	struct strata_policy_facts f;
+	struct strata_scan_row row;
+	struct plan_say ps = { .cb = cb, .arg = arg };
+	char path[PATH_MAX];
+	char line[PATH_MAX + 1024];
+	char held[512] = "";
+	size_t hl = 0;
+	struct plan_ctx *pc;
+	int ret;
+
+	pc = malloc(sizeof(*pc));
+	if (!pc)
+		return -ENOMEM;
+	ps.pc = pc;
+	ret = plan_init(pc, p, vfs, now);
+	if (ret == 0)
+		ret = plan_row_of(pc, ino, &row);
+	if (ret == 0)
+		ret = plan_facts(pc, &row, path, sizeof(path), names, &f);
+	if (ret < 0)
+		goto out;
+	for (unsigned int i = 0; i < f.ntiers && hl < sizeof(held); i++)
+		hl += (size_t)snprintf(held + hl, sizeof(held) - hl, "%s%s",
+				       i ? "," : "", f.tiers[i]);
+	snprintf(line, sizeof(line), "file '%s': %" PRIu64 " bytes, on %s%s%s",
+		 path, f.size, f.ntiers ? held : "no tier (empty)",
+		 f.pin ? ", pinned to " : "", f.pin ? f.pin : "");
+	cb(arg, line);
+	for (unsigned int i = 0; i < p->nrules; i++) {
+		strata_policy_explain(p, &p->rules[i], &f, now, line,
+				      sizeof(line));
+		cb(arg, line);
+	}
+	if (strata_policy_place(p, &f, now, &place) == 0 && place.tier) {
+		snprintf(line, sizeof(line), "placement: %s (%s)", place.tier,
+			 place.rule ? place.rule->name :
+			 f.pin	    ? "pin" :
+				      "the config's placement");
+		cb(arg, line);
+	}
+	strata_policy_decide(p, &f, now, &d);
+	ret = plan_decision(pc, &row, path, &f, &d, plan_say_job, &ps);
+	if (ret == 0 && ps.njobs == 0)
+		cb(arg, "nothing to do: the file is where the rules want it");
+out:
+	plan_release(pc);
+	free(pc);
+	return ret;
+}
+
+struct plan_cand {
+	double key;
+	uint64_t size;
+	struct strata_scan_row row; /* for the job's facts */
+	bool other;		    /* a valid copy is elsewhere too */
+};
+
+static int plan_cand_cmp(const void *a, const void *b)
+{
+	const struct plan_cand *x = a, *y = b;
+
+	return x->key < y->key ? 1 : x->key > y->key ? -1 : 0;
+}
+
+/* The tier an evict rule sends files to: its tier, or its site's first. */
+static const char *plan_evict_to(const struct plan_ctx *pc,
+				 const struct strata_policy_rule *r)
+{
+	if (r->to.tier)
+		return r->to.tier;
+	for (unsigned int i = 0; i < pc->ntiers; i++)
+		if (r->to.site && strcmp(pc->tiers[i].site, r->to.site) == 0)
+			return pc->tiers[i].name;
+	return NULL;
+}
+
+/* The coldest files of one over-full tier, until it would be under the
+ * rule's low mark. */
+static int plan_evict_tier(struct plan_ctx *pc,
+			   const struct strata_vfs_tier_info *t,
+			   const struct strata_policy_rule *r,
+			   strata_plan_cb cb, void *arg,
+			   struct strata_plan_stats *st)
+{
+	struct strata_catalog_query q = { .on_tier = t->id };
+	const char *names[STRATA_SCAN_TIERS];
+	struct strata_policy_facts f;
+	struct plan_cand *v = NULL, *nv;
+	struct strata_scan_row *rows;
+	uint64_t low = (uint64_t)((double)t->capacity * r->low / 100.0);
+	uint64_t need = t->used > low ? t->used - low : 0;
+	uint64_t freed = 0;
+	char path[PATH_MAX];
+	strata_ino_t after = 0;
+	size_t n, nv_len = 0, cap = 0;
+	const char *to = plan_evict_to(pc, r);
+	double key;
+	int ret;
+
+	rows = calloc(PLAN_PAGE, sizeof(*rows));
+	if (!rows)
+		return -ENOMEM;
+	do {
+		ret = strata_catalog_scan(pc->cat, &q, after, rows, PLAN_PAGE,
+					  &n);
+		for (size_t i = 0; ret == 0 && i < n; i++) {
+			st->files++;
+			ret = plan_facts(pc, &rows[i], path, sizeof(path),
+					 names, &f);
+			if (ret == -ENAMETOOLONG) {
+				ret = 0;
+				continue;
+			}
+			if (ret < 0 ||
+			    strata_policy_evict_key(pc->p, r, &f, pc->now,
+						    &key) < 0)
+				continue;
+			if (nv_len == cap) {
+				cap = cap ? cap * 2 : 1024;
+				nv = realloc(v, cap * sizeof(*v));
+				if (!nv) {
+					ret = -ENOMEM;
+					break;
+				}
+				v = nv;
+			}
+			v[nv_len].key = key;
+			v[nv_len].size = f.size;
+			v[nv_len].row = rows[i];
+			v[nv_len].other = f.ntiers > 1;
+			nv_len++;
+		}
+		if (n)
+			after = rows[n - 1].attr.ino;
+	} while (ret == 0 && n == PLAN_PAGE);
+	if (ret == 0 && nv_len)
+		qsort(v, nv_len, sizeof(*v), plan_cand_cmp);
+	for (size_t i = 0; ret == 0 && i < nv_len && freed < need; i++) {
+		if (v[i].other)
+			ret = plan_job(pc, STRATA_JOB_DROP, &v[i].row, NULL,
+				       t->name, NULL, r, false, cb, arg);
+		else if (to)
+			ret = plan_job(pc, STRATA_JOB_MOVE, &v[i].row, NULL,
+				       t->name, to, r, false, cb, arg);
+		freed += v[i].size;
+	}
+	free(v);
+	free(rows);
+	return ret;
+}
+
+int strata_plan_evict(const struct strata_policy *p, struct strata_vfs *vfs,
+		      struct timespec now, strata_plan_cb cb, void *arg,
+		      struct strata_plan_stats *st)
+{
+	const struct strata_policy_rule *r;
+	struct plan_ctx *pc;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	pc = malloc(sizeof(*pc));
+	if (!pc)
+		return -ENOMEM;
+	ret = plan_init(pc, p, vfs, now);
+	for (unsigned int i = 0; ret == 0 && i < pc->ntiers; i++) {
+		const struct strata_vfs_tier_info *t = &pc->tiers[i];
+
+		if (!t->capacity)
+			continue;
+		r = strata_policy_evict_rule(
+			p, t->name, (double)t->used * 100.0 / (double)t->capacity);
+		if (r)
+			ret = plan_evict_tier(pc, t, r, cb, arg, st);
+	}
+	plan_release(pc);
+	free(pc);
+	return ret;
+}
