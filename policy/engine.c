@@ -34,12 +34,12 @@
 #include "util.h"
 #include "vfs.h"
 
-#define ENG_JOBS_MS 200	       /* how often pending jobs are looked at */
-#define ENG_RULES_MS 1000      /* how often the rules file is stat'ed */
-#define ENG_EVENTS_MAX 4096    /* queued reads and changes; more are lost */
-#define ENG_ATTEMPTS 8	       /* failures before a job is given up */
-#define ENG_BACKOFF_MAX_S 300  /* longest wait between attempts */
-#define ENG_PER_TIER 2	       /* jobs at once touching one tier */
+#define ENG_JOBS_MS 200	      /* how often pending jobs are looked at */
+#define ENG_RULES_MS 1000     /* how often the rules file is stat'ed */
+#define ENG_EVENTS_MAX 4096   /* queued reads and changes; more are lost */
+#define ENG_ATTEMPTS 8	      /* failures before a job is given up */
+#define ENG_BACKOFF_MAX_S 300 /* longest wait between attempts */
+#define ENG_PER_TIER 2	      /* jobs at once touching one tier */
 #define ENG_BATCH 64
 #define ENG_NS 1000000000ll
 
@@ -76,11 +76,11 @@ struct strata_engine {
 	uv_timer_t jobs_timer;
 	uv_timer_t rules_timer;
 	uv_work_t pass_req;
-	bool pass_running;  /* loop thread */
-	bool pass_again;    /* loop thread: run once more when done */
-	bool stopping;	    /* e->lock */
-	unsigned int running;	/* jobs under way; loop thread */
-	unsigned int nhandles;	/* open handles, for the stop */
+	bool pass_running;     /* loop thread */
+	bool pass_again;       /* loop thread: run once more when done */
+	bool stopping;	       /* e->lock */
+	unsigned int running;  /* jobs under way; loop thread */
+	unsigned int nhandles; /* open handles, for the stop */
 
 	/* The rules: swapped on the loop thread under rules_lock (write),
 	 * read by the place hook and passes under it (read). */
@@ -96,7 +96,7 @@ struct strata_engine {
 	unsigned int nevents;
 	bool events_lost;
 	uint64_t reserved[STRATA_CFG_MAX_TIERS]; /* by tier index */
-	struct strata_job under_way[64];	  /* loop thread; id 0: free */
+	struct strata_job under_way[64];	 /* loop thread; id 0: free */
 };
 
 /* Names ------------------------------------------------------------------ */
@@ -416,8 +416,8 @@ static void eng_dispatch(struct strata_engine *e)
 	pthread_mutex_unlock(&e->lock);
 	if (stopping || e->running >= e->cfg->movers)
 		return;
-	if (strata_catalog_job_list(e->cat, STRATA_JOB_PENDING, 0, v,
-				    ENG_BATCH, &n) < 0)
+	if (strata_catalog_job_list(e->cat, STRATA_JOB_PENDING, 0, v, ENG_BATCH,
+				    &n) < 0)
 		return;
 	for (size_t i = 0; i < n && e->running < e->cfg->movers; i++) {
 		if (v[i].not_before > now || eng_is_running(e, v[i].id))
@@ -496,8 +496,8 @@ static void eng_pass_after(uv_work_t *req, int status)
 	eng_reload(e); /* a change seen while the pass ran */
 	eng_dispatch(e);
 	eng_pass_soon(e, e->pass_again ? 0 :
-			 e->policy	? (uint64_t)(e->policy->interval * 1000) :
-					  60000);
+			 e->policy ? (uint64_t)(e->policy->interval * 1000) :
+				     60000);
 	e->pass_again = false;
 }
 
@@ -754,8 +754,8 @@ int strata_engine_start(const struct strata_cfg *cfg, struct strata_vfs *vfs,
 	/* A bad rules file at mount time refuses the mount, naming the
 	 * line; later, a bad edit keeps the rules in force. */
 	if (cfg->rules[0] && stat(cfg->rules, &st) == 0) {
-		ret = strata_engine_load_rules(cfg->rules, cfg, &e->policy,
-					       err, errlen);
+		ret = strata_engine_load_rules(cfg->rules, cfg, &e->policy, err,
+					       errlen);
 		if (ret < 0)
 			goto fail;
 		e->rules_seen = true;

@@ -361,8 +361,8 @@ static unsigned int plan_tags(struct plan_ctx *pc, strata_ino_t ino)
 	size_t len = 0, used = 0, vlen;
 	unsigned int n = 0;
 
-	if (strata_catalog_listxattr(pc->cat, ino, names, sizeof(names),
-				     &len) < 0)
+	if (strata_catalog_listxattr(pc->cat, ino, names, sizeof(names), &len) <
+	    0)
 		return 0;
 	for (size_t off = 0; off < len && n < PLAN_TAGS_MAX;
 	     off += strlen(names + off) + 1) {
@@ -370,10 +370,9 @@ static unsigned int plan_tags(struct plan_ctx *pc, strata_ino_t ino)
 
 		if (strncmp(name, "user.", 5) != 0)
 			continue;
-		if (strata_catalog_getxattr(pc->cat, ino, name,
-					    pc->tagbuf + used,
-					    sizeof(pc->tagbuf) - used,
-					    &vlen) < 0)
+		if (strata_catalog_getxattr(
+			    pc->cat, ino, name, pc->tagbuf + used,
+			    sizeof(pc->tagbuf) - used, &vlen) < 0)
 			continue;
 		pc->tags[n].name = name + 5;
 		pc->tags[n].value = pc->tagbuf + used;
@@ -455,7 +454,7 @@ static int plan_job(struct plan_ctx *pc, enum strata_job_kind kind,
 	if ((src && !j.src_tier) || (dst && !j.dst_tier))
 		return 0; /* a tier this mount does not have */
 	strata_strlcpy(j.rule,
-		       rule	? rule->name :
+		       rule   ? rule->name :
 		       pinned ? "pin" :
 				"place",
 		       sizeof(j.rule));
@@ -690,8 +689,8 @@ struct plan_say {
 	unsigned int njobs;
 };
 
-static int plan_say_job(void *arg, const struct strata_job *j,
-			const char *path, uint64_t size)
+static int plan_say_job(void *arg, const struct strata_job *j, const char *path,
+			uint64_t size)
 {
 	struct plan_say *ps = arg;
 	const char *src = strata_plan_tier_name(ps->pc->tiers, ps->pc->ntiers,
@@ -830,9 +829,8 @@ static int plan_evict_tier(struct plan_ctx *pc,
 				ret = 0;
 				continue;
 			}
-			if (ret < 0 ||
-			    strata_policy_evict_key(pc->p, r, &f, pc->now,
-						    &key) < 0)
+			if (ret < 0 || strata_policy_evict_key(
+					       pc->p, r, &f, pc->now, &key) < 0)
 				continue;
 			if (nv_len == cap) {
 				cap = cap ? cap * 2 : 1024;
@@ -886,8 +884,9 @@ int strata_plan_evict(const struct strata_policy *p, struct strata_vfs *vfs,
 
 		if (!t->capacity)
 			continue;
-		r = strata_policy_evict_rule(
-			p, t->name, (double)t->used * 100.0 / (double)t->capacity);
+		r = strata_policy_evict_rule(p, t->name,
+					     (double)t->used * 100.0 /
+						     (double)t->capacity);
 		if (r)
 			ret = plan_evict_tier(pc, t, r, cb, arg, st);
 	}

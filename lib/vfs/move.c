@@ -340,8 +340,8 @@ int strata_vfs_copy(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 	r.version = a.version;
 	r.size = a.size;
 	pthread_mutex_lock(&vn->lock);
-	ret = move_busy(vn) ? -EBUSY : strata_catalog_replica_commit(vfs->cat,
-								     &r);
+	ret = move_busy(vn) ? -EBUSY :
+			      strata_catalog_replica_commit(vfs->cat, &r);
 	pthread_mutex_unlock(&vn->lock);
 	if (ret == 0)
 		goto out;
@@ -431,8 +431,9 @@ static int move_name(void *arg, const struct strata_replica *r)
 
 	if (!t || r->state != STRATA_REPLICA_VALID || r->version != mn->version)
 		return 0;
-	mn->len += (size_t)snprintf(mn->buf + mn->len, sizeof(mn->buf) - mn->len,
-				    "%s%s", mn->len ? "," : "", t->name);
+	mn->len += (size_t)snprintf(mn->buf + mn->len,
+				    sizeof(mn->buf) - mn->len, "%s%s",
+				    mn->len ? "," : "", t->name);
 	return 0;
 }
 
@@ -476,7 +477,7 @@ static int move_xattr_value(struct strata_vfs *vfs, strata_ino_t ino,
 		strata__vfs_vnode_unhold(vfs, vn);
 	}
 	mn->len = (size_t)snprintf(mn->buf, sizeof(mn->buf), "%s",
-				   dirty	    ? "dirty" :
+				   dirty       ? "dirty" :
 				   a.size == 0 ? "empty" :
 						 "clean");
 	return 0;
@@ -489,8 +490,7 @@ int strata__vfs_virtual_xattr(struct strata_vfs *vfs, strata_ino_t ino,
 	struct move_names mn = { 0 };
 	int ret;
 
-	ret = move_xattr_value(vfs, ino, name + strlen(VFS_XATTR_VIRTUAL),
-			       &mn);
+	ret = move_xattr_value(vfs, ino, name + strlen(VFS_XATTR_VIRTUAL), &mn);
 	if (ret < 0)
 		return ret;
 	*len = mn.len;

@@ -1485,7 +1485,8 @@ static void replica_find_and_scan_by_tier(void **state)
 	assert_int_equal(n, 0);
 }
 
-/* A version 1 file (no tier/key index) is upgraded in place at open. */
+/* A version 1 file (no tier/key index, no heat, jobs without rule and
+ * backoff) is upgraded in place at open. */
 static void version_1_catalog_is_upgraded_at_open(void **state)
 {
 	struct tmpcat *t = *state;
@@ -1501,6 +1502,11 @@ static void version_1_catalog_is_upgraded_at_open(void **state)
 	assert_int_equal(sqlite3_open(t->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
 				      "DROP INDEX replicas_tier_key;"
+				      "DROP INDEX jobs_file;"
+				      "DROP INDEX pins_tier;"
+				      "DROP TABLE heat;"
+				      "ALTER TABLE jobs DROP COLUMN rule;"
+				      "ALTER TABLE jobs DROP COLUMN not_before;"
 				      "PRAGMA user_version = 1;",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
@@ -1753,6 +1759,198 @@ static void memory_catalogs_are_independent(void **state)
 	strata_catalog_close(other);
 }
 
+/* ---- policy support ---- */
+
+static uint32_t mk_tier(struct strata_catalog *cat, const char *name)
+{
+	struct strata_tier_row t = { .url = "file:///x", .site = "here" };
+
+	strcpy(t.name, name);
+	assert_int_equal(strata_catalog_tier_ensure(cat, &t, &t), 0);
+	return t.id;
+}
+
+/* A file of size bytes with a valid replica on tier. */
+static strata_ino_t mk_data(struct strata_catalog *cat, const char *name,
+			    uint32_t tier, uint64_t size)
+{
+	strata_ino_t f = mk(cat, ROOT, name, S_IFREG | 0644);
+	struct timespec mt = ts(2000);
+
+	assert_int_equal(strata_catalog_commit_write(cat, f, tier, "k", size,
+						     &mt, true, false, NULL),
+			 0);
+	return f;
+}
+
+static void scan_filters_by_compiled_conditions(void **state)
+{
+	struct strata_catalog *cat = *state;
+	uint32_t fast = mk_tier(cat, "fast"), slow = mk_tier(cat, "slow");
+	strata_ino_t small = mk_data(cat, "small", fast, 10);
+	strata_ino_t big = mk_data(cat, "big", fast, 5000);
+	strata_ino_t far = mk_data(cat, "far", slow, 7000);
+	struct strata_cq gt = { .kind = STRATA_CQ_TEST,
+				.field = STRATA_CQ_SIZE,
+				.op = STRATA_CQ_GT,
+				.value = 100 };
+	struct strata_catalog_query q = { .where = &gt };
+	struct strata_scan_row rows[8];
+	size_t n;
+
+	mk(cat, ROOT, "dir", S_IFDIR | 0755);
+	assert_int_equal(strata_catalog_scan(cat, &q, 0, rows, 8, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(rows[0].attr.ino, big);
+	assert_string_equal(rows[0].name, "big");
+	assert_int_equal(rows[0].parent, ROOT);
+	assert_int_equal(rows[0].ntiers, 1);
+	assert_int_equal(rows[0].tiers[0], fast);
+	assert_int_equal(rows[1].attr.ino, far);
+	/* on_tier follows the tier's replicas only. */
+	q.on_tier = fast;
+	assert_int_equal(strata_catalog_scan(cat, &q, 0, rows, 8, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].attr.ino, big);
+	/* Paging: after the last ino seen. */
+	q.where = NULL;
+	q.on_tier = 0;
+	assert_int_equal(strata_catalog_scan(cat, &q, 0, rows, 1, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].attr.ino, small);
+	assert_int_equal(strata_catalog_scan(cat, &q, small, rows, 8, &n), 0);
+	assert_int_equal(n, 2);
+	/* Pinned files pass any filter with or_pinned. */
+	assert_int_equal(strata_catalog_pin_set(cat, small, slow), 0);
+	q.where = &gt;
+	q.or_pinned = true;
+	assert_int_equal(strata_catalog_scan(cat, &q, 0, rows, 8, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(rows[0].pin_tier, slow);
+}
+
+static void replica_commit_refuses_a_changed_version(void **state)
+{
+	struct strata_catalog *cat = *state;
+	uint32_t fast = mk_tier(cat, "fast"), slow = mk_tier(cat, "slow");
+	strata_ino_t f = mk_data(cat, "f", fast, 10);
+	struct strata_replica r = { .ino = f, .tier_id = slow, .size = 10 };
+	struct strata_attr a;
+	struct timespec mt = ts(3000);
+	uint64_t bytes, files;
+
+	strcpy(r.key, "k2");
+	assert_int_equal(strata_catalog_getattr(cat, f, &a), 0);
+	r.version = a.version;
+	/* A write lands between copy and commit: the copy is void. */
+	assert_int_equal(strata_catalog_commit_write(cat, f, fast, "k", 11, &mt,
+						     true, false, NULL),
+			 0);
+	assert_int_equal(strata_catalog_replica_commit(cat, &r), -ESTALE);
+	r.version = a.version + 1;
+	assert_int_equal(strata_catalog_replica_commit(cat, &r), 0);
+	assert_int_equal(strata_catalog_tier_usage(cat, slow, &bytes, &files),
+			 0);
+	assert_int_equal(bytes, 10);
+	assert_int_equal(files, 1);
+}
+
+static void replica_drop_never_drops_the_last_valid_copy(void **state)
+{
+	struct strata_catalog *cat = *state;
+	uint32_t fast = mk_tier(cat, "fast"), slow = mk_tier(cat, "slow");
+	strata_ino_t f = mk_data(cat, "f", fast, 10);
+	struct strata_replica r = { .ino = f, .tier_id = slow, .size = 10 };
+	struct strata_replica other;
+	struct strata_attr a;
+
+	assert_int_equal(strata_catalog_replica_drop(cat, f, fast, NULL),
+			 -EMLINK);
+	assert_int_equal(strata_catalog_replica_drop(cat, f, slow, NULL),
+			 -ENOENT);
+	assert_int_equal(strata_catalog_getattr(cat, f, &a), 0);
+	strcpy(r.key, "k2");
+	r.version = a.version;
+	assert_int_equal(strata_catalog_replica_commit(cat, &r), 0);
+	assert_int_equal(strata_catalog_replica_drop(cat, f, fast, &other), 0);
+	assert_int_equal(other.tier_id, slow);
+	assert_string_equal(other.key, "k2");
+	assert_int_equal(strata_catalog_replica_drop(cat, f, slow, NULL),
+			 -EMLINK);
+}
+
+static void jobs_are_deduplicated_listed_updated_and_requeued(void **state)
+{
+	struct strata_catalog *cat = *state;
+	uint32_t fast = mk_tier(cat, "fast"), slow = mk_tier(cat, "slow");
+	strata_ino_t f = mk_data(cat, "f", fast, 10);
+	struct strata_job j = { .kind = STRATA_JOB_MOVE,
+				.ino = f,
+				.src_tier = fast,
+				.dst_tier = slow };
+	struct strata_job v[4];
+	int64_t id, id2;
+	uint64_t n, bytes;
+	size_t got;
+
+	strcpy(j.rule, "cold");
+	assert_int_equal(strata_catalog_job_add(cat, &j, &id), 0);
+	assert_int_equal(strata_catalog_job_add(cat, &j, &id2), -EEXIST);
+	assert_int_equal(id2, id);
+	j.ino = 999999;
+	assert_int_equal(strata_catalog_job_add(cat, &j, &id2), -ENOENT);
+	assert_int_equal(strata_catalog_job_list(cat, STRATA_JOB_PENDING, 0, v,
+						 4, &got),
+			 0);
+	assert_int_equal(got, 1);
+	assert_int_equal(v[0].ino, f);
+	assert_int_equal(v[0].src_tier, fast);
+	assert_int_equal(v[0].dst_tier, slow);
+	assert_string_equal(v[0].rule, "cold");
+	v[0].state = STRATA_JOB_RUNNING;
+	v[0].attempts = 2;
+	strcpy(v[0].last_error, "busy");
+	assert_int_equal(strata_catalog_job_update(cat, &v[0]), 0);
+	assert_int_equal(strata_catalog_job_count(cat, STRATA_JOB_RUNNING, &n,
+						  &bytes),
+			 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(bytes, 10);
+	/* A restart: running jobs go back to pending, none is lost. */
+	assert_int_equal(strata_catalog_job_requeue(cat, &id2), 0);
+	assert_int_equal(id2, 1);
+	assert_int_equal(strata_catalog_job_get(cat, id, &v[1]), 0);
+	assert_int_equal(v[1].state, STRATA_JOB_PENDING);
+	assert_int_equal(v[1].attempts, 2);
+	assert_string_equal(v[1].last_error, "busy");
+	assert_int_equal(strata_catalog_job_del(cat, id), 0);
+	assert_int_equal(strata_catalog_job_del(cat, id), -ENOENT);
+}
+
+static void pins_and_heat_are_kept_per_file(void **state)
+{
+	struct strata_catalog *cat = *state;
+	uint32_t fast = mk_tier(cat, "fast");
+	strata_ino_t f = mk_data(cat, "f", fast, 10);
+	uint32_t pin = 0;
+	uint64_t reads = 0;
+
+	assert_int_equal(strata_catalog_pin_get(cat, f, &pin), -ENOENT);
+	assert_int_equal(strata_catalog_pin_set(cat, f, 4242), -ENOENT);
+	assert_int_equal(strata_catalog_pin_set(cat, f, fast), 0);
+	assert_int_equal(strata_catalog_pin_get(cat, f, &pin), 0);
+	assert_int_equal(pin, fast);
+	assert_int_equal(strata_catalog_pin_del(cat, f), 0);
+	assert_int_equal(strata_catalog_pin_del(cat, f), -ENOENT);
+	assert_int_equal(strata_catalog_heat_add(cat, f, 100, 2), 0);
+	assert_int_equal(strata_catalog_heat_add(cat, f, 100, 1), 0);
+	assert_int_equal(strata_catalog_heat_add(cat, f, 90, 5), 0);
+	assert_int_equal(strata_catalog_heat_sum(cat, f, 95, &reads), 0);
+	assert_int_equal(reads, 3);
+	assert_int_equal(strata_catalog_heat_sum(cat, f, 0, &reads), 0);
+	assert_int_equal(reads, 8);
+}
+
 #define MEM(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 #define TMP(t) cmocka_unit_test_setup_teardown(t, tmp_setup, tmp_teardown)
 
@@ -1760,6 +1958,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		MEM(open_creates_root_directory),
+		MEM(scan_filters_by_compiled_conditions),
+		MEM(replica_commit_refuses_a_changed_version),
+		MEM(replica_drop_never_drops_the_last_valid_copy),
+		MEM(jobs_are_deduplicated_listed_updated_and_requeued),
+		MEM(pins_and_heat_are_kept_per_file),
 		cmocka_unit_test(open_with_unknown_engine_is_einval),
 		cmocka_unit_test(open_in_missing_directory_names_the_file),
 		cmocka_unit_test(close_accepts_null),
