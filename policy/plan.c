@@ -337,7 +337,16 @@ static const struct strata_cq *plan_filter(struct plan_ctx *pc, bool all)
 		if (!q || q->kind == STRATA_CQ_TRUE)
 			return NULL;
 	}
-	/* No rule moves anything: only pins can. */
+	if (!q) {
+		/* No rule moves anything: only pins can (size < 0 is never
+		 * true, so the scan returns just the pinned files). */
+		q = plan_cq(pc, STRATA_CQ_TEST);
+		if (q) {
+			q->field = STRATA_CQ_SIZE;
+			q->op = STRATA_CQ_LT;
+			q->value = 0;
+		}
+	}
 	return q;
 }
 

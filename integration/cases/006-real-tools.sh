@@ -96,7 +96,7 @@ git init -q -b main "$repo" || fail "git init failed"
 cp -a "$T/ref/usr/include/." "$repo/" || fail "git: cannot fill the work tree"
 # Git tracks no empty directory (xfsprogs ships an empty /usr/include/xfs),
 # so a clone cannot have them: leave none in the work tree.
-find "$repo" -mindepth 1 -path "$repo/.git" -prune -o -type d -empty \
+find "$repo" -mindepth 1 -depth -type d -empty -not -path "$repo/.git*" \
 	-delete || fail "git: cannot prune empty directories"
 git -C "$repo" add -A || fail "git add failed"
 git -C "$repo" commit -q -m "import headers" || fail "git commit failed"

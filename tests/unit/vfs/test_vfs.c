@@ -314,11 +314,148 @@ static void readdir_lists_dots_then_entries_and_resumes(void **state)
 			 0);
 }
 
+/* ---- copies and drops for the policy engine (move.c) ---- */
+
+/* A file named name holding len bytes of c, closed. */
+static uint64_t make_data(struct strata_vfs *vfs, const char *name, char c,
+			  size_t len)
+{
+	char buf[4096];
+	struct stat st;
+	size_t done;
+	uint64_t fh = create_file(vfs, name, &st);
+
+	memset(buf, c, sizeof(buf));
+	assert_true(len <= sizeof(buf));
+	assert_int_equal(strata_vfs_write(vfs, fh, 0, buf, len, &done), 0);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	return st.st_ino;
+}
+
+static void xattr_str(struct strata_vfs *vfs, uint64_t ino, const char *name,
+		      char *out, size_t size)
+{
+	size_t len = 0;
+
+	assert_int_equal(
+		strata_vfs_getxattr(vfs, ino, name, out, size - 1, &len), 0);
+	out[len] = '\0';
+}
+
+static uint32_t tier_id(struct strata_vfs *vfs, const char *name)
+{
+	struct strata_vfs_tier_info info;
+
+	for (unsigned int i = 0; i < strata_vfs_tier_count(vfs); i++) {
+		assert_int_equal(strata_vfs_tier_info(vfs, i, &info), 0);
+		if (strcmp(info.name, name) == 0)
+			return info.id;
+	}
+	fail();
+	return 0;
+}
+
+static void copy_then_drop_moves_a_file_and_keeps_its_bytes(void **state)
+{
+	struct strata_vfs *vfs = *state;
+	uint64_t ino = make_data(vfs, "f", 'x', 3000);
+	uint32_t fast = tier_id(vfs, "fast"), slow = tier_id(vfs, "slow");
+	struct strata_vfs_buf vb;
+	char tiers[64], scratch[3000];
+	unsigned int oflags;
+	uint64_t copied, fh;
+
+	xattr_str(vfs, ino, "user.strata.tiers", tiers, sizeof(tiers));
+	assert_string_equal(tiers, "fast");
+	assert_int_equal(strata_vfs_drop(vfs, ino, fast), -EMLINK);
+	assert_int_equal(strata_vfs_copy(vfs, ino, slow, &copied), 0);
+	assert_int_equal(copied, 3000);
+	xattr_str(vfs, ino, "user.strata.tiers", tiers, sizeof(tiers));
+	assert_string_equal(tiers, "fast,slow");
+	/* A copy already there is not made again. */
+	assert_int_equal(strata_vfs_copy(vfs, ino, slow, &copied), 0);
+	assert_int_equal(copied, 0);
+	assert_int_equal(strata_vfs_drop(vfs, ino, fast), 0);
+	xattr_str(vfs, ino, "user.strata.tiers", tiers, sizeof(tiers));
+	assert_string_equal(tiers, "slow");
+	assert_int_equal(count_objects(vfs), 0); /* gone from fast */
+	assert_int_equal(strata_vfs_open(vfs, ino, O_RDONLY, &fh, &oflags), 0);
+	assert_int_equal(
+		strata_vfs_read(vfs, fh, 0, sizeof(scratch), scratch, &vb), 0);
+	assert_int_equal(vb.len, 3000);
+	assert_int_equal(((const char *)vb.mem)[2999], 'x');
+	/* Never under an open file. */
+	assert_int_equal(strata_vfs_copy(vfs, ino, fast, &copied), 0);
+	assert_int_equal(strata_vfs_drop(vfs, ino, slow), -EBUSY);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	assert_int_equal(strata_vfs_drop(vfs, ino, slow), 0);
+	assert_int_equal(strata_vfs_drop(vfs, ino, slow), -ENOENT);
+}
+
+static void a_file_open_for_writing_is_not_copied(void **state)
+{
+	struct strata_vfs *vfs = *state;
+	uint64_t ino = make_data(vfs, "w", 'a', 100);
+	uint32_t slow = tier_id(vfs, "slow");
+	char tiers[64], state_s[16];
+	unsigned int oflags;
+	uint64_t copied, fh;
+	size_t done;
+
+	assert_int_equal(strata_vfs_open(vfs, ino, O_RDWR, &fh, &oflags), 0);
+	assert_int_equal(strata_vfs_copy(vfs, ino, slow, &copied), -EBUSY);
+	assert_int_equal(strata_vfs_write(vfs, fh, 0, "b", 1, &done), 0);
+	xattr_str(vfs, ino, "user.strata.state", state_s, sizeof(state_s));
+	assert_string_equal(state_s, "dirty");
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	xattr_str(vfs, ino, "user.strata.state", state_s, sizeof(state_s));
+	assert_string_equal(state_s, "clean");
+	assert_int_equal(strata_vfs_copy(vfs, ino, slow, &copied), 0);
+	/* A later write makes the copy stale: it no longer counts. */
+	assert_int_equal(strata_vfs_open(vfs, ino, O_RDWR, &fh, &oflags), 0);
+	assert_int_equal(strata_vfs_write(vfs, fh, 0, "c", 1, &done), 0);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	xattr_str(vfs, ino, "user.strata.tiers", tiers, sizeof(tiers));
+	assert_string_equal(tiers, "fast");
+	assert_int_equal(strata_vfs_setxattr(vfs, ino, "user.strata.tiers", "x",
+					     1, 0),
+			 -EPERM);
+}
+
+static void path_of_nested_file_is_built_from_names(void **state)
+{
+	struct strata_vfs *vfs = *state;
+	struct stat d, f;
+	char path[64];
+
+	assert_int_equal(strata_vfs_mkdir(vfs, &root, STRATA_ROOT_INO, "a",
+					  0755, &d),
+			 0);
+	assert_int_equal(strata_vfs_mknod(vfs, &root, d.st_ino, "b",
+					  S_IFREG | 0644, 0, &f),
+			 0);
+	assert_int_equal(strata_vfs_path(vfs, f.st_ino, path, sizeof(path)), 0);
+	assert_string_equal(path, "/a/b");
+	assert_int_equal(
+		strata_vfs_path(vfs, STRATA_ROOT_INO, path, sizeof(path)), 0);
+	assert_string_equal(path, "/");
+	assert_int_equal(strata_vfs_path(vfs, f.st_ino, path, 4),
+			 -ENAMETOOLONG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(empty_file_has_no_object, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			copy_then_drop_moves_a_file_and_keeps_its_bytes, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			a_file_open_for_writing_is_not_copied, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			path_of_nested_file_is_built_from_names, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(
 			written_bytes_read_back_and_size_reaches_catalog_at_flush,
 			setup, teardown),
