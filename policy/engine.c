@@ -243,14 +243,15 @@ static int eng_enqueue(void *arg, const struct strata_job *job,
 	return 0;
 }
 
-static int eng_tier_index(struct strata_engine *e, uint32_t id,
-			  struct strata_vfs_tier_info *info)
+/* The index of tier id in the config, or -ENOENT. */
+static int eng_tier_index(struct strata_engine *e, uint32_t id)
 {
+	struct strata_vfs_tier_info info;
 	unsigned int n = strata_vfs_tier_count(e->vfs);
 
 	for (unsigned int i = 0; i < n; i++) {
-		if (strata_vfs_tier_info(e->vfs, i, info) == 0 &&
-		    info->id == id)
+		if (strata_vfs_tier_ident(e->vfs, i, &info) == 0 &&
+		    info.id == id)
 			return (int)i;
 	}
 	return -ENOENT;
@@ -269,9 +270,12 @@ static int eng_reserve(struct strata_engine *e, struct eng_job *ej)
 	ret = strata_catalog_getattr(e->cat, ej->job.ino, &a);
 	if (ret < 0)
 		return ret;
-	idx = eng_tier_index(e, ej->job.dst_tier, &info);
+	idx = eng_tier_index(e, ej->job.dst_tier);
 	if (idx < 0)
 		return idx;
+	ret = strata_vfs_tier_info(e->vfs, (unsigned int)idx, &info);
+	if (ret < 0)
+		return ret;
 	pthread_mutex_lock(&e->lock);
 	if (info.free < e->reserved[idx] + a.size) {
 		ret = -ENOSPC;
@@ -285,12 +289,11 @@ static int eng_reserve(struct strata_engine *e, struct eng_job *ej)
 
 static void eng_unreserve(struct strata_engine *e, struct eng_job *ej)
 {
-	struct strata_vfs_tier_info info;
 	int idx;
 
 	if (!ej->size)
 		return;
-	idx = eng_tier_index(e, ej->job.dst_tier, &info);
+	idx = eng_tier_index(e, ej->job.dst_tier);
 	pthread_mutex_lock(&e->lock);
 	if (idx >= 0)
 		e->reserved[idx] -= ej->size;
@@ -568,7 +571,7 @@ static uint32_t eng_hook_place(void *arg, const struct strata_vfs_newfile *nf)
 	    act.tier) {
 		for (unsigned int i = 0; i < strata_vfs_tier_count(e->vfs);
 		     i++) {
-			if (strata_vfs_tier_info(e->vfs, i, &info) == 0 &&
+			if (strata_vfs_tier_ident(e->vfs, i, &info) == 0 &&
 			    strcmp(info.name, act.tier) == 0)
 				id = info.id;
 		}

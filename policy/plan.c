@@ -60,8 +60,9 @@ struct plan_ctx {
 	strata_ino_t heat_ino;
 };
 
+/* With usage, the tiers' fullness too (the evict plan); else names only. */
 static int plan_init(struct plan_ctx *pc, const struct strata_policy *p,
-		     struct strata_vfs *vfs, struct timespec now)
+		     struct strata_vfs *vfs, struct timespec now, bool usage)
 {
 	int ret;
 
@@ -72,7 +73,8 @@ static int plan_init(struct plan_ctx *pc, const struct strata_policy *p,
 	pc->now = now;
 	pc->ntiers = strata_vfs_tier_count(vfs);
 	for (unsigned int i = 0; i < pc->ntiers; i++) {
-		ret = strata_vfs_tier_info(vfs, i, &pc->tiers[i]);
+		ret = usage ? strata_vfs_tier_info(vfs, i, &pc->tiers[i]) :
+			      strata_vfs_tier_ident(vfs, i, &pc->tiers[i]);
 		if (ret < 0)
 			return ret;
 	}
@@ -585,7 +587,7 @@ int strata_plan_run(const struct strata_policy *p,
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = plan_init(pc, p, vfs, now);
+	ret = plan_init(pc, p, vfs, now, false);
 	if (ret < 0)
 		goto out;
 	q.where = plan_filter(pc, prev != NULL);
@@ -626,9 +628,22 @@ static int plan_row_of(struct plan_ctx *pc, strata_ino_t ino,
 	return 0;
 }
 
-int strata_plan_file(const struct strata_policy *p, struct strata_vfs *vfs,
-		     uint64_t ino, struct timespec now, strata_plan_cb cb,
-		     void *arg)
+/* What a one-file plan does with the file: plan_file, plan_read. */
+struct plan_one {
+	strata_plan_cb cb;
+	void *arg;
+	strata_plan_line_cb say;
+	void *say_arg;
+};
+
+typedef int (*plan_one_fn)(struct plan_ctx *pc,
+			   const struct strata_scan_row *row,
+			   const struct plan_one *po);
+
+/* Set up a context without usage, find ino's row, run fn on it. */
+static int plan_one(const struct strata_policy *p, struct strata_vfs *vfs,
+		    uint64_t ino, struct timespec now, plan_one_fn fn,
+		    const struct plan_one *po)
 {
 	struct strata_scan_row row;
 	struct plan_ctx *pc;
@@ -637,45 +652,57 @@ int strata_plan_file(const struct strata_policy *p, struct strata_vfs *vfs,
 	pc = malloc(sizeof(*pc));
 	if (!pc)
 		return -ENOMEM;
-	ret = plan_init(pc, p, vfs, now);
+	ret = plan_init(pc, p, vfs, now, false);
 	if (ret == 0)
 		ret = plan_row_of(pc, ino, &row);
 	if (ret == 0)
-		ret = plan_row(pc, NULL, &row, true, cb, arg);
+		ret = fn(pc, &row, po);
 	plan_release(pc);
 	free(pc);
 	return ret;
+}
+
+static int plan_file_fn(struct plan_ctx *pc, const struct strata_scan_row *row,
+			const struct plan_one *po)
+{
+	return plan_row(pc, NULL, row, true, po->cb, po->arg);
+}
+
+int strata_plan_file(const struct strata_policy *p, struct strata_vfs *vfs,
+		     uint64_t ino, struct timespec now, strata_plan_cb cb,
+		     void *arg)
+{
+	const struct plan_one po = { .cb = cb, .arg = arg };
+
+	return plan_one(p, vfs, ino, now, plan_file_fn, &po);
+}
+
+static int plan_read_fn(struct plan_ctx *pc, const struct strata_scan_row *row,
+			const struct plan_one *po)
+{
+	const char *names[STRATA_SCAN_TIERS];
+	struct strata_policy_action act;
+	struct strata_policy_facts f;
+	char path[PATH_MAX];
+	int ret;
+
+	ret = plan_facts(pc, row, path, sizeof(path), names, &f);
+	if (ret < 0 || f.ntiers == 0)
+		return ret;
+	strata_policy_on_read(pc->p, &f, pc->now, &act);
+	if (!act.rule)
+		return 0;
+	return plan_job(pc, STRATA_JOB_COPY, row, path, NULL, act.tier,
+			act.rule, false, po->cb, po->arg);
 }
 
 int strata_plan_read(const struct strata_policy *p, struct strata_vfs *vfs,
 		     uint64_t ino, struct timespec now, strata_plan_cb cb,
 		     void *arg)
 {
-	const char *names[STRATA_SCAN_TIERS];
-	struct strata_policy_action act;
-	struct strata_policy_facts f;
-	struct strata_scan_row row;
-	char path[PATH_MAX];
-	struct plan_ctx *pc;
-	int ret;
+	const struct plan_one po = { .cb = cb, .arg = arg };
 
-	pc = malloc(sizeof(*pc));
-	if (!pc)
-		return -ENOMEM;
-	ret = plan_init(pc, p, vfs, now);
-	if (ret == 0)
-		ret = plan_row_of(pc, ino, &row);
-	if (ret == 0)
-		ret = plan_facts(pc, &row, path, sizeof(path), names, &f);
-	if (ret == 0 && f.ntiers > 0) {
-		strata_policy_on_read(p, &f, now, &act);
-		if (act.rule)
-			ret = plan_job(pc, STRATA_JOB_COPY, &row, path, NULL,
-				       act.tier, act.rule, false, cb, arg);
-	}
-	plan_release(pc);
-	free(pc);
-	return ret;
+	return plan_one(p, vfs, ino, now, plan_read_fn, &po);
 }
 
 const char *strata_plan_kind_name(enum strata_job_kind kind)
@@ -718,61 +745,59 @@ static int plan_say_job(void *arg, const struct strata_job *j, const char *path,
 	return 0;
 }
 
-int strata_plan_explain(const struct strata_policy *p, struct strata_vfs *vfs,
-			uint64_t ino, struct timespec now,
-			strata_plan_line_cb cb, void *arg)
+static int plan_explain_fn(struct plan_ctx *pc,
+			   const struct strata_scan_row *row,
+			   const struct plan_one *po)
 {
 	const char *names[STRATA_SCAN_TIERS];
+	struct plan_say ps = { .pc = pc, .cb = po->say, .arg = po->say_arg };
+	const struct strata_policy *p = pc->p;
 	struct strata_policy_decision d;
 	struct strata_policy_action place;
 	struct strata_policy_facts f;
-	struct strata_scan_row row;
-	struct plan_say ps = { .cb = cb, .arg = arg };
 	char path[PATH_MAX];
 	char line[PATH_MAX + 1024];
 	char held[512] = "";
 	size_t hl = 0;
-	struct plan_ctx *pc;
 	int ret;
 
-	pc = malloc(sizeof(*pc));
-	if (!pc)
-		return -ENOMEM;
-	ps.pc = pc;
-	ret = plan_init(pc, p, vfs, now);
-	if (ret == 0)
-		ret = plan_row_of(pc, ino, &row);
-	if (ret == 0)
-		ret = plan_facts(pc, &row, path, sizeof(path), names, &f);
+	ret = plan_facts(pc, row, path, sizeof(path), names, &f);
 	if (ret < 0)
-		goto out;
+		return ret;
 	for (unsigned int i = 0; i < f.ntiers && hl < sizeof(held); i++)
 		hl += (size_t)snprintf(held + hl, sizeof(held) - hl, "%s%s",
 				       i ? "," : "", f.tiers[i]);
 	snprintf(line, sizeof(line), "file '%s': %" PRIu64 " bytes, on %s%s%s",
 		 path, f.size, f.ntiers ? held : "no tier (empty)",
 		 f.pin ? ", pinned to " : "", f.pin ? f.pin : "");
-	cb(arg, line);
+	ps.cb(ps.arg, line);
 	for (unsigned int i = 0; i < p->nrules; i++) {
-		strata_policy_explain(p, &p->rules[i], &f, now, line,
+		strata_policy_explain(p, &p->rules[i], &f, pc->now, line,
 				      sizeof(line));
-		cb(arg, line);
+		ps.cb(ps.arg, line);
 	}
-	if (strata_policy_place(p, &f, now, &place) == 0 && place.tier) {
+	if (strata_policy_place(p, &f, pc->now, &place) == 0 && place.tier) {
 		snprintf(line, sizeof(line), "placement: %s (%s)", place.tier,
 			 place.rule ? place.rule->name :
 			 f.pin	    ? "pin" :
 				      "the config's placement");
-		cb(arg, line);
+		ps.cb(ps.arg, line);
 	}
-	strata_policy_decide(p, &f, now, &d);
-	ret = plan_decision(pc, &row, path, &f, &d, plan_say_job, &ps);
+	strata_policy_decide(p, &f, pc->now, &d);
+	ret = plan_decision(pc, row, path, &f, &d, plan_say_job, &ps);
 	if (ret == 0 && ps.njobs == 0)
-		cb(arg, "nothing to do: the file is where the rules want it");
-out:
-	plan_release(pc);
-	free(pc);
+		ps.cb(ps.arg,
+		      "nothing to do: the file is where the rules want it");
 	return ret;
+}
+
+int strata_plan_explain(const struct strata_policy *p, struct strata_vfs *vfs,
+			uint64_t ino, struct timespec now,
+			strata_plan_line_cb cb, void *arg)
+{
+	const struct plan_one po = { .say = cb, .say_arg = arg };
+
+	return plan_one(p, vfs, ino, now, plan_explain_fn, &po);
 }
 
 struct plan_cand {
@@ -887,7 +912,7 @@ int strata_plan_evict(const struct strata_policy *p, struct strata_vfs *vfs,
 	pc = malloc(sizeof(*pc));
 	if (!pc)
 		return -ENOMEM;
-	ret = plan_init(pc, p, vfs, now);
+	ret = plan_init(pc, p, vfs, now, true);
 	for (unsigned int i = 0; ret == 0 && i < pc->ntiers; i++) {
 		const struct strata_vfs_tier_info *t = &pc->tiers[i];
 

@@ -506,7 +506,8 @@ int strata_catalog_scan(struct strata_catalog *cat,
 			const struct strata_catalog_query *q,
 			strata_ino_t after, struct strata_scan_row *out,
 			size_t max, size_t *n);
-/* Bytes and files the replicas on tier_id hold (any version or state). */
+/* Bytes and files the replicas on tier_id hold (any version or state),
+ * kept per tier as replicas change: one row read. -ENOENT: no such tier. */
 int strata_catalog_tier_usage(struct strata_catalog *cat, uint32_t tier_id,
 			      uint64_t *bytes, uint64_t *files);
 /*

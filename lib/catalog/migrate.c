@@ -134,8 +134,13 @@ out:
 static const char mig_v2_sql[] =
 	"CREATE INDEX replicas_tier_key ON replicas(tier_id, key);";
 
-/* v3: the policy engine's jobs carry the rule that asked and a backoff
- * time; reads are counted per hour for heat; pins are found by tier. */
+/*
+ * v3: the policy engine's jobs carry the rule that asked and a backoff
+ * time; reads are counted per hour for heat; pins are found by tier; each
+ * tier keeps the bytes and count of its replicas, kept right by triggers
+ * (REPLACE fires the delete trigger because every connection turns on
+ * recursive_triggers), so usage is one row, not a scan of the tier.
+ */
 static const char mig_v3_sql[] =
 	"ALTER TABLE jobs ADD COLUMN rule TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE jobs ADD COLUMN not_before INTEGER NOT NULL DEFAULT 0;"
@@ -146,7 +151,28 @@ static const char mig_v3_sql[] =
 	"  reads INTEGER NOT NULL,"
 	"  PRIMARY KEY (ino, hour)"
 	") WITHOUT ROWID;"
-	"CREATE INDEX pins_tier ON pins(tier_id);";
+	"CREATE INDEX pins_tier ON pins(tier_id);"
+	"ALTER TABLE tiers ADD COLUMN used INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tiers ADD COLUMN files INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE tiers SET"
+	"  used = (SELECT coalesce(sum(size), 0) FROM replicas"
+	"          WHERE tier_id = tiers.id),"
+	"  files = (SELECT count(*) FROM replicas WHERE tier_id = tiers.id);"
+	"CREATE TRIGGER replicas_add AFTER INSERT ON replicas BEGIN"
+	"  UPDATE tiers SET used = used + NEW.size, files = files + 1"
+	"  WHERE id = NEW.tier_id;"
+	"END;"
+	"CREATE TRIGGER replicas_del AFTER DELETE ON replicas BEGIN"
+	"  UPDATE tiers SET used = used - OLD.size, files = files - 1"
+	"  WHERE id = OLD.tier_id;"
+	"END;"
+	"CREATE TRIGGER replicas_resize AFTER UPDATE OF size, tier_id"
+	" ON replicas BEGIN"
+	"  UPDATE tiers SET used = used - OLD.size, files = files - 1"
+	"  WHERE id = OLD.tier_id;"
+	"  UPDATE tiers SET used = used + NEW.size, files = files + 1"
+	"  WHERE id = NEW.tier_id;"
+	"END;";
 
 /* steps[N] upgrades version N to N + 1. */
 static const struct mig_step steps[STRATA_CATALOG_SCHEMA] = {

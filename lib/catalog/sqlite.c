@@ -233,8 +233,7 @@ static const char *const cat_sql[CAT_ST__COUNT] = {
 	[CAT_ST_PURGE_HEAT] = "DELETE FROM heat WHERE ino = ?1",
 	[CAT_ST_DENTRY_OF] = "SELECT parent, name FROM dentries WHERE ino = ?1"
 			     " ORDER BY cookie LIMIT 1",
-	[CAT_ST_TIER_USAGE] = "SELECT coalesce(sum(size), 0), count(*)"
-			      " FROM replicas WHERE tier_id = ?1",
+	[CAT_ST_TIER_USAGE] = "SELECT used, files FROM tiers WHERE id = ?1",
 	/* A valid replica of the current version on another tier. */
 	[CAT_ST_REPLICA_OTHER] =
 		"SELECT r.ino, r.tier_id, r.key, r.version, r.size, r.state"
@@ -384,6 +383,9 @@ static int cat_conn_open(struct cat_sqlite *s, struct cat_conn **out, char *err,
 				      "PRAGMA synchronous = NORMAL;"
 				      "PRAGMA foreign_keys = OFF;"
 				      "PRAGMA temp_store = MEMORY;"
+				      /* REPLACE fires delete triggers: the
+				       * tiers' usage counts stay right. */
+				      "PRAGMA recursive_triggers = ON;"
 				      "PRAGMA cache_size = -65536;";
 	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 			  SQLITE_OPEN_NOMUTEX;
@@ -2500,8 +2502,10 @@ static int cat_tier_usage(struct strata_catalog *cat, uint32_t tier_id,
 	if (rc == SQLITE_ROW) {
 		*bytes = (uint64_t)sqlite3_column_int64(st, 0);
 		*files = (uint64_t)sqlite3_column_int64(st, 1);
+	} else if (rc == SQLITE_DONE) {
+		ret = -ENOENT;
 	} else {
-		ret = cat_errno(c, rc, "sum tier usage");
+		ret = cat_errno(c, rc, "read tier usage");
 	}
 out:
 	if (st)

@@ -95,16 +95,25 @@ struct pick_ctx {
 	int rank;
 };
 
+int strata__vfs_replica_rank(struct strata_vfs *vfs,
+			     const struct strata_replica *r, uint64_t version,
+			     struct vfs_tier **tier)
+{
+	struct vfs_tier *t = strata__vfs_tier_by_id(vfs, r->tier_id);
+
+	*tier = t;
+	if (!t || r->state != STRATA_REPLICA_VALID || r->version != version)
+		return 0;
+	return strcmp(t->site, vfs->site) == 0 ? 2 : 1;
+}
+
 /* Prefer a valid replica at this mount's site, then the first tier. */
 static int pick_replica(void *arg, const struct strata_replica *r)
 {
 	struct pick_ctx *pc = arg;
-	struct vfs_tier *t = strata__vfs_tier_by_id(pc->vfs, r->tier_id);
-	int rank;
+	struct vfs_tier *t;
+	int rank = strata__vfs_replica_rank(pc->vfs, r, pc->version, &t);
 
-	if (!t || r->state != STRATA_REPLICA_VALID || r->version != pc->version)
-		return 0;
-	rank = strcmp(t->site, pc->vfs->site) == 0 ? 2 : 1;
 	if (rank > pc->rank) {
 		pc->rank = rank;
 		pc->best = t;

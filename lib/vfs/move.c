@@ -66,13 +66,10 @@ struct strata_catalog *strata_vfs_catalog(struct strata_vfs *vfs)
 	return vfs->cat;
 }
 
-int strata_vfs_tier_info(struct strata_vfs *vfs, unsigned int i,
-			 struct strata_vfs_tier_info *out)
+int strata_vfs_tier_ident(struct strata_vfs *vfs, unsigned int i,
+			  struct strata_vfs_tier_info *out)
 {
-	struct strata_backend_statfs bs;
 	struct vfs_tier *t;
-	uint64_t files;
-	int ret;
 
 	if (i >= vfs->ntiers)
 		return -ENOENT;
@@ -82,6 +79,22 @@ int strata_vfs_tier_info(struct strata_vfs *vfs, unsigned int i,
 	out->name = t->name;
 	out->site = t->site;
 	out->caps = strata_backend_caps(t->be);
+	out->capacity = t->capacity;
+	return 0;
+}
+
+int strata_vfs_tier_info(struct strata_vfs *vfs, unsigned int i,
+			 struct strata_vfs_tier_info *out)
+{
+	struct strata_backend_statfs bs;
+	struct vfs_tier *t;
+	uint64_t files;
+	int ret;
+
+	ret = strata_vfs_tier_ident(vfs, i, out);
+	if (ret < 0)
+		return ret;
+	t = &vfs->tiers[i];
 	ret = strata_catalog_tier_usage(vfs->cat, t->id, &out->used, &files);
 	if (ret < 0)
 		return ret;
@@ -164,16 +177,13 @@ struct move_src {
 static int move_pick(void *arg, const struct strata_replica *r)
 {
 	struct move_src *ms = arg;
-	struct vfs_tier *t = strata__vfs_tier_by_id(ms->vfs, r->tier_id);
-	int rank;
+	struct vfs_tier *t;
+	int rank = strata__vfs_replica_rank(ms->vfs, r, ms->version, &t);
 
-	if (!t || r->state != STRATA_REPLICA_VALID || r->version != ms->version)
-		return 0;
-	if (r->tier_id == ms->skip) {
+	if (rank && r->tier_id == ms->skip) {
 		ms->have_dst = true;
 		return 0;
 	}
-	rank = strcmp(t->site, ms->vfs->site) == 0 ? 2 : 1;
 	if (rank > ms->rank) {
 		ms->rank = rank;
 		ms->tier = t;

@@ -206,9 +206,13 @@ struct strata_vfs_tier_info {
 };
 
 unsigned int strata_vfs_tier_count(struct strata_vfs *vfs);
-/* Tier i (0 .. count - 1) in config order. */
+/* Tier i (0 .. count - 1) in config order, with its usage (one catalog
+ * row) and the store's free space (a statfs of the backend). */
 int strata_vfs_tier_info(struct strata_vfs *vfs, unsigned int i,
 			 struct strata_vfs_tier_info *out);
+/* Only id, name, site, caps and the configured capacity: no I/O. */
+int strata_vfs_tier_ident(struct strata_vfs *vfs, unsigned int i,
+			  struct strata_vfs_tier_info *out);
 
 /* The path of ino from the mount root ("/a/b"; "/" for the root), by its
  * first name. -ENOENT for an unlinked inode, -ENAMETOOLONG when it does

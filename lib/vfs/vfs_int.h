@@ -156,6 +156,12 @@ int strata__vfs_open_new(struct strata_vfs *vfs, strata_ino_t ino, int flags,
 			 uint64_t *fh, unsigned int *oflags);
 void strata__vfs_key(strata_ino_t ino, char *key, size_t len);
 struct vfs_tier *strata__vfs_tier_by_id(struct strata_vfs *vfs, uint32_t id);
+/* How good a source replica r is for content version: 0 unusable (stale,
+ * busy or on no configured tier), 1 another site's, 2 this site's. *tier
+ * gets its tier (or NULL). */
+int strata__vfs_replica_rank(struct strata_vfs *vfs,
+			     const struct strata_replica *r, uint64_t version,
+			     struct vfs_tier **tier);
 /* Load size, version and content location into vn (vn->lock held). */
 int strata__vfs_vnode_load(struct strata_vfs *vfs, struct vnode *vn);
 /* Commit vn's dirty size and mtime (vn->lock held). */

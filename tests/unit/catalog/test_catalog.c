@@ -1507,6 +1507,11 @@ static void version_1_catalog_is_upgraded_at_open(void **state)
 				      "DROP TABLE heat;"
 				      "ALTER TABLE jobs DROP COLUMN rule;"
 				      "ALTER TABLE jobs DROP COLUMN not_before;"
+				      "DROP TRIGGER replicas_add;"
+				      "DROP TRIGGER replicas_del;"
+				      "DROP TRIGGER replicas_resize;"
+				      "ALTER TABLE tiers DROP COLUMN used;"
+				      "ALTER TABLE tiers DROP COLUMN files;"
 				      "PRAGMA user_version = 1;",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
@@ -1879,6 +1884,57 @@ static void replica_drop_never_drops_the_last_valid_copy(void **state)
 			 -EMLINK);
 }
 
+static void tier_usage_follows_every_replica_change(void **state)
+{
+	struct strata_catalog *cat = *state;
+	uint32_t fast = mk_tier(cat, "fast"), slow = mk_tier(cat, "slow");
+	strata_ino_t f = mk_data(cat, "f", fast, 100);
+	strata_ino_t g = mk_data(cat, "g", fast, 50);
+	struct timespec mt = ts(3000), now = ts(3001);
+	struct strata_replica r = { .ino = f, .tier_id = slow, .size = 100 };
+	struct strata_attr a;
+	uint64_t bytes, files;
+
+	assert_int_equal(strata_catalog_tier_usage(cat, fast, &bytes, &files),
+			 0);
+	assert_int_equal(bytes, 150);
+	assert_int_equal(files, 2);
+	/* A rewrite replaces the row: counted once, at its new size. */
+	assert_int_equal(strata_catalog_commit_write(cat, f, fast, "k", 70, &mt,
+						     true, false, NULL),
+			 0);
+	assert_int_equal(strata_catalog_commit_write(cat, g, fast, "k", 80, &mt,
+						     false, false, NULL),
+			 0);
+	assert_int_equal(strata_catalog_tier_usage(cat, fast, &bytes, &files),
+			 0);
+	assert_int_equal(bytes, 150);
+	assert_int_equal(files, 2);
+	assert_int_equal(strata_catalog_getattr(cat, f, &a), 0);
+	r.version = a.version;
+	r.size = 70;
+	strcpy(r.key, "k2");
+	assert_int_equal(strata_catalog_replica_commit(cat, &r), 0);
+	assert_int_equal(strata_catalog_replica_drop(cat, f, fast, NULL), 0);
+	assert_int_equal(strata_catalog_tier_usage(cat, fast, &bytes, &files),
+			 0);
+	assert_int_equal(bytes, 80);
+	assert_int_equal(files, 1);
+	assert_int_equal(strata_catalog_tier_usage(cat, slow, &bytes, &files),
+			 0);
+	assert_int_equal(bytes, 70);
+	assert_int_equal(files, 1);
+	/* Purging a file takes its replicas off the count. */
+	assert_int_equal(strata_catalog_unlink(cat, ROOT, "f", &now, NULL), 0);
+	assert_int_equal(strata_catalog_purge(cat, f), 0);
+	assert_int_equal(strata_catalog_tier_usage(cat, slow, &bytes, &files),
+			 0);
+	assert_int_equal(bytes, 0);
+	assert_int_equal(files, 0);
+	assert_int_equal(strata_catalog_tier_usage(cat, 4242, &bytes, &files),
+			 -ENOENT);
+}
+
 static void jobs_are_deduplicated_listed_updated_and_requeued(void **state)
 {
 	struct strata_catalog *cat = *state;
@@ -1961,6 +2017,7 @@ int main(void)
 		MEM(scan_filters_by_compiled_conditions),
 		MEM(replica_commit_refuses_a_changed_version),
 		MEM(replica_drop_never_drops_the_last_valid_copy),
+		MEM(tier_usage_follows_every_replica_change),
 		MEM(jobs_are_deduplicated_listed_updated_and_requeued),
 		MEM(pins_and_heat_are_kept_per_file),
 		cmocka_unit_test(open_with_unknown_engine_is_einval),
