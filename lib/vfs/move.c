@@ -410,6 +410,11 @@ int strata_vfs_drop(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 	if (ret == 0)
 		ret = strata_catalog_replica_drop(vfs->cat, ino, tier_id,
 						  &other);
+	/* The catalog must no longer need the object, and a copy made just
+	 * before must be on record, even after a power cut, before the
+	 * object goes (DESIGN.md invariant 3). */
+	if (ret == 0)
+		ret = strata_catalog_sync(vfs->cat, true);
 	if (ret == 0)
 		vn->loaded = false; /* the next open finds the content anew */
 unlock:
