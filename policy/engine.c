@@ -21,6 +21,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@
 
 #include "cfg.h"
 #include "log.h"
-#include "policy.h"
+#include "policy_int.h"
 #include "util.h"
 #include "vfs.h"
 
@@ -51,6 +52,7 @@ enum eng_event_kind {
 struct eng_event {
 	enum eng_event_kind kind;
 	uint64_t ino;
+	char *from; /* ENG_EV_CHANGED by a rename: the old path, malloc'd */
 };
 
 struct eng_job {
@@ -87,6 +89,8 @@ struct strata_engine {
 	pthread_rwlock_t rules_lock;
 	struct strata_policy *policy;
 	struct strata_policy *prev; /* the rules before a change, for one pass */
+	bool places;		    /* policy has place rules */
+	double heat_keep;	    /* seconds of reads its rules look at */
 	struct timespec rules_mtime;
 	off_t rules_size;
 	bool rules_seen;
@@ -95,6 +99,11 @@ struct strata_engine {
 	struct eng_event events[ENG_EVENTS_MAX];
 	unsigned int nevents;
 	bool events_lost;
+	/* The batch being handled on the pool; loop thread. */
+	struct eng_event batch[ENG_EVENTS_MAX];
+	unsigned int nbatch;
+	bool batch_running;
+	uv_work_t batch_req;
 	uint64_t reserved[STRATA_CFG_MAX_TIERS]; /* by tier index */
 	struct strata_job under_way[64];	 /* loop thread; id 0: free */
 };
@@ -183,12 +192,35 @@ static void eng_pass_soon(struct strata_engine *e, uint64_t ms);
 
 /* Swap in new rules (loop thread, no pass running). The old ones stay as
  * prev for one pass, so files they placed can follow the new placement. */
+/* What the engine needs to know of a policy: place rules (the place
+ * hook's fast path) and the longest heat window (how long reads are kept;
+ * at least a week, for explain). rules_lock held for writing. */
+static void eng_policy_facts(struct strata_engine *e)
+{
+	const struct strata_policy *p = e->policy;
+
+	e->places = false;
+	e->heat_keep = 7 * 86400.0;
+	for (unsigned int i = 0; p && i < p->nrules; i++) {
+		const struct strata_policy_rule *r = &p->rules[i];
+
+		e->places |= r->kind == STRATA_POLICY_PLACE;
+		if (r->kind == STRATA_POLICY_EVICT &&
+		    r->by == STRATA_POLICY_BY_HEAT &&
+		    r->heat_window > e->heat_keep)
+			e->heat_keep = r->heat_window;
+		if (strata__policy_uses(r->when, STRATA_POLICY_F_HEAT))
+			e->heat_keep = 366 * 86400.0; /* windows vary: a year */
+	}
+}
+
 static void eng_swap_rules(struct strata_engine *e, struct strata_policy *p)
 {
 	pthread_rwlock_wrlock(&e->rules_lock);
 	strata_policy_free(e->prev);
 	e->prev = e->policy;
 	e->policy = p;
+	eng_policy_facts(e);
 	pthread_rwlock_unlock(&e->rules_lock);
 }
 
@@ -198,7 +230,8 @@ static void eng_reload(struct strata_engine *e)
 	char err[STRATA_POLICY_MSG_MAX + PATH_MAX];
 	struct stat st;
 
-	if (!e->cfg->rules[0] || e->pass_running || !eng_rules_changed(e, &st))
+	if (!e->cfg->rules[0] || e->pass_running || e->batch_running ||
+	    !eng_rules_changed(e, &st))
 		return;
 	e->rules_seen = true;
 	e->rules_mtime = st.st_mtim;
@@ -302,6 +335,19 @@ static void eng_unreserve(struct strata_engine *e, struct eng_job *ej)
 }
 
 /* The job itself, on a pool thread. */
+/* Does tier hold a valid replica of ino's current content already? */
+static bool eng_holds(struct strata_engine *e, uint64_t ino, uint32_t tier)
+{
+	struct strata_scan_row row;
+	struct strata_cq all = { .kind = STRATA_CQ_TRUE };
+	struct strata_catalog_query q = { .where = &all, .on_tier = tier };
+	size_t n = 0;
+
+	return strata_catalog_scan(e->cat, &q, ino - 1, &row, 1, &n) == 0 &&
+	       n == 1 && row.attr.ino == ino;
+}
+
+/* The job itself, on a pool thread. */
 static void eng_job_work(uv_work_t *req)
 {
 	struct eng_job *ej = req->data;
@@ -309,7 +355,9 @@ static void eng_job_work(uv_work_t *req)
 	const struct strata_job *j = &ej->job;
 	int ret = 0;
 
-	if (j->kind == STRATA_JOB_COPY || j->kind == STRATA_JOB_MOVE) {
+	/* A copy already made (a move whose drop waits) needs no room. */
+	if ((j->kind == STRATA_JOB_COPY || j->kind == STRATA_JOB_MOVE) &&
+	    !eng_holds(e, j->ino, j->dst_tier)) {
 		ret = eng_reserve(e, ej);
 		if (ret == 0)
 			ret = strata_vfs_copy(e->vfs, j->ino, j->dst_tier,
@@ -319,7 +367,8 @@ static void eng_job_work(uv_work_t *req)
 	if (ret == 0 &&
 	    (j->kind == STRATA_JOB_MOVE || j->kind == STRATA_JOB_DROP))
 		ret = strata_vfs_drop(e->vfs, j->ino, j->src_tier);
-	/* A drop of what is gone already, a file that is gone: done. */
+	/* The file or the replica to drop is gone: nothing left to do. The
+	 * vfs reports a missing object of a valid replica as -EIO. */
 	if (ret == -ENOENT)
 		ret = 0;
 	ej->ret = ret;
@@ -334,7 +383,29 @@ static void eng_forget_running(struct strata_engine *e, int64_t id)
 
 static void eng_dispatch(struct strata_engine *e);
 
-/* Back on the loop thread: record how the job went. */
+static const char *eng_error(int ret)
+{
+	switch (ret) {
+	case -EMLINK:
+		return "it is the last valid copy";
+	case -ESTALE:
+		return "the file changed during the copy";
+	case -EBUSY:
+		return "the file is open or being written";
+	case -ENOSPC:
+		return "the target tier has no room for it";
+	default:
+		return strerror(-ret);
+	}
+}
+
+/*
+ * Back on the loop thread: record how the job went. Every failure counts
+ * and waits twice as long as the one before (with jitter), up to
+ * ENG_BACKOFF_MAX_S; after ENG_ATTEMPTS the job gives up and stays for
+ * operators to see, and keeps its twins away for STRATA_JOB_FAILED_HOLD_S.
+ * A job stopped by an unmount is simply pending again.
+ */
 static void eng_job_after(uv_work_t *req, int status)
 {
 	struct eng_job *ej = req->data;
@@ -353,42 +424,45 @@ static void eng_job_after(uv_work_t *req, int status)
 				   j->id);
 		goto out;
 	}
-	if (!busy)
-		j->attempts++;
-	wait_s = busy ? 1 + (int64_t)(random() % 3) :
-			(int64_t)1 << (j->attempts < 9 ? j->attempts : 9);
+	j->bytes_done = ej->copied;
+	j->state = STRATA_JOB_PENDING;
+	if (ret == -ECANCELED) {
+		j->not_before = 0;
+		goto record;
+	}
+	j->attempts++;
+	wait_s = (int64_t)1 << (j->attempts < 9 ? j->attempts : 9);
 	if (wait_s > ENG_BACKOFF_MAX_S)
 		wait_s = ENG_BACKOFF_MAX_S;
-	wait_s += (int64_t)(random() % (wait_s + 1)) / 2; /* jitter */
+	wait_s += (int64_t)(random() % (wait_s + 1)) / 2;
 	j->not_before = (int64_t)strata_now().tv_sec * ENG_NS + wait_s * ENG_NS;
-	j->bytes_done = ej->copied;
-	snprintf(j->last_error, sizeof(j->last_error), "%s",
-		 ret == -EMLINK ? "it is the last valid copy" :
-		 ret == -ESTALE ? "the file changed during the copy" :
-				  strerror(-ret));
-	j->state = j->attempts >= ENG_ATTEMPTS ? STRATA_JOB_FAILED :
-						 STRATA_JOB_PENDING;
-	if (!busy)
-		strata_log(j->state == STRATA_JOB_FAILED ? STRATA_LOG_ERR :
-							   STRATA_LOG_WARN,
-			   STRATA_SUB_POLICY,
-			   "job %" PRId64 " (%s of inode %" PRIu64
-			   ", rule '%s') failed: %s%s",
-			   j->id, strata_plan_kind_name(j->kind), j->ino,
-			   j->rule, j->last_error,
-			   j->state == STRATA_JOB_FAILED ? "; giving up" : "");
+	snprintf(j->last_error, sizeof(j->last_error), "%s", eng_error(ret));
+	if (j->attempts >= ENG_ATTEMPTS)
+		j->state = STRATA_JOB_FAILED;
+	strata_log(j->state == STRATA_JOB_FAILED ? STRATA_LOG_ERR :
+		   busy				 ? STRATA_LOG_DEBUG :
+						   STRATA_LOG_WARN,
+		   STRATA_SUB_POLICY,
+		   "job %" PRId64 " (%s of inode %" PRIu64
+		   ", rule '%s') failed: %s%s",
+		   j->id, strata_plan_kind_name(j->kind), j->ino, j->rule,
+		   j->last_error,
+		   j->state == STRATA_JOB_FAILED ? "; giving up" : "");
+record:
 	if (strata_catalog_job_update(e->cat, j) < 0)
 		strata_log(STRATA_LOG_ERR, STRATA_SUB_POLICY,
-			   "cannot record the failure of job %" PRId64, j->id);
+			   "cannot record how job %" PRId64 " ended", j->id);
 out:
 	free(ej);
 	eng_dispatch(e);
 }
 
-static bool eng_is_running(struct strata_engine *e, int64_t id)
+/* Is a job under way for that job id, or for that file? */
+static bool eng_is_running(struct strata_engine *e, int64_t id, uint64_t ino)
 {
 	for (size_t i = 0; i < STRATA_ARRAY_SIZE(e->under_way); i++)
-		if (e->under_way[i].id == id)
+		if (e->under_way[i].id &&
+		    (e->under_way[i].id == id || e->under_way[i].ino == ino))
 			return true;
 	return false;
 }
@@ -405,7 +479,8 @@ static unsigned int eng_tier_load(struct strata_engine *e, uint32_t id)
 	return load;
 }
 
-/* Start pending jobs while movers are free (loop thread). */
+/* Start due jobs while movers are free (loop thread): one per file at a
+ * time, and at most ENG_PER_TIER on any tier. */
 static void eng_dispatch(struct strata_engine *e)
 {
 	struct strata_job v[ENG_BATCH];
@@ -419,11 +494,10 @@ static void eng_dispatch(struct strata_engine *e)
 	pthread_mutex_unlock(&e->lock);
 	if (stopping || e->running >= e->cfg->movers)
 		return;
-	if (strata_catalog_job_list(e->cat, STRATA_JOB_PENDING, 0, v, ENG_BATCH,
-				    &n) < 0)
+	if (strata_catalog_job_due(e->cat, now, v, ENG_BATCH, &n) < 0)
 		return;
 	for (size_t i = 0; i < n && e->running < e->cfg->movers; i++) {
-		if (v[i].not_before > now || eng_is_running(e, v[i].id))
+		if (eng_is_running(e, v[i].id, v[i].ino))
 			continue;
 		if (eng_tier_load(e, v[i].src_tier) >= ENG_PER_TIER ||
 		    eng_tier_load(e, v[i].dst_tier) >= ENG_PER_TIER)
@@ -467,6 +541,8 @@ static void eng_pass_work(uv_work_t *req)
 	pthread_rwlock_rdlock(&e->rules_lock);
 	if (!e->policy)
 		goto out;
+	strata_catalog_heat_prune(e->cat,
+				  (now.tv_sec - (time_t)e->heat_keep) / 3600);
 	ret = strata_plan_run(e->policy, e->prev, e->vfs, now, eng_enqueue, e,
 			      &st);
 	if (ret == 0)
@@ -529,28 +605,33 @@ static void eng_pass_soon(struct strata_engine *e, uint64_t ms)
 /* Events from FUSE threads ---------------------------------------------- */
 
 static void eng_push(struct strata_engine *e, enum eng_event_kind kind,
-		     uint64_t ino)
+		     uint64_t ino, const char *from)
 {
+	char *copy = from ? strdup(from) : NULL;
+
 	pthread_mutex_lock(&e->lock);
-	if (e->nevents < ENG_EVENTS_MAX) {
+	if (e->nevents < ENG_EVENTS_MAX && (!from || copy)) {
 		e->events[e->nevents].kind = kind;
 		e->events[e->nevents].ino = ino;
+		e->events[e->nevents].from = copy;
 		e->nevents++;
+		copy = NULL;
 	} else {
 		e->events_lost = true;
 	}
 	pthread_mutex_unlock(&e->lock);
+	free(copy);
 	uv_async_send(&e->wake);
 }
 
 static void eng_hook_opened(void *arg, uint64_t ino)
 {
-	eng_push(arg, ENG_EV_READ, ino);
+	eng_push(arg, ENG_EV_READ, ino, NULL);
 }
 
-static void eng_hook_changed(void *arg, uint64_t ino)
+static void eng_hook_changed(void *arg, uint64_t ino, const char *from)
 {
-	eng_push(arg, ENG_EV_CHANGED, ino);
+	eng_push(arg, ENG_EV_CHANGED, ino, from);
 }
 
 static uint32_t eng_hook_place(void *arg, const struct strata_vfs_newfile *nf)
@@ -560,22 +641,27 @@ static uint32_t eng_hook_place(void *arg, const struct strata_vfs_newfile *nf)
 	struct strata_policy_action act;
 	struct strata_vfs_tier_info info;
 	struct timespec now = strata_now();
+	char path[PATH_MAX];
 	uint32_t id = 0;
 
-	f.path = nf->path;
+	pthread_rwlock_rdlock(&e->rules_lock);
+	/* Without place rules the config decides: no path to build. */
+	if (!e->policy || !e->places)
+		goto out;
+	if (strata_vfs_path(e->vfs, nf->ino, path, sizeof(path)) < 0)
+		goto out;
+	f.path = path;
 	f.uid = (uint32_t)nf->uid;
 	f.gid = (uint32_t)nf->gid;
 	f.atime = f.mtime = f.ctime = f.btime = now;
-	pthread_rwlock_rdlock(&e->rules_lock);
-	if (e->policy && strata_policy_place(e->policy, &f, now, &act) == 0 &&
-	    act.tier) {
-		for (unsigned int i = 0; i < strata_vfs_tier_count(e->vfs);
-		     i++) {
-			if (strata_vfs_tier_ident(e->vfs, i, &info) == 0 &&
-			    strcmp(info.name, act.tier) == 0)
-				id = info.id;
-		}
+	if (strata_policy_place(e->policy, &f, now, &act) < 0 || !act.tier)
+		goto out;
+	for (unsigned int i = 0; i < strata_vfs_tier_count(e->vfs); i++) {
+		if (strata_vfs_tier_ident(e->vfs, i, &info) == 0 &&
+		    strcmp(info.name, act.tier) == 0)
+			id = info.id;
 	}
+out:
 	pthread_rwlock_unlock(&e->rules_lock);
 	return id;
 }
@@ -583,6 +669,8 @@ static uint32_t eng_hook_place(void *arg, const struct strata_vfs_newfile *nf)
 /* A directory renamed: every file below it may belong elsewhere now. */
 struct eng_walk {
 	struct strata_engine *e;
+	const char *from;
+	const char *to;
 	uint64_t *stack;
 	size_t n;
 	size_t cap;
@@ -595,8 +683,8 @@ static int eng_walk_entry(void *arg, const struct strata_dirent *de)
 	uint64_t *ns;
 
 	if (S_ISREG(de->attr->mode)) {
-		strata_plan_file(w->e->policy, w->e->vfs, de->attr->ino, w->now,
-				 eng_enqueue, w->e);
+		strata_plan_file(w->e->policy, w->e->vfs, de->attr->ino,
+				 w->from, w->to, w->now, eng_enqueue, w->e);
 		return 0;
 	}
 	if (!S_ISDIR(de->attr->mode))
@@ -612,20 +700,25 @@ static int eng_walk_entry(void *arg, const struct strata_dirent *de)
 	return 0;
 }
 
-static void eng_changed(struct strata_engine *e, uint64_t ino,
+/* A rename (ev->from set) or a tag change of ino (pool thread). */
+static void eng_changed(struct strata_engine *e, const struct eng_event *ev,
 			struct timespec now)
 {
-	struct eng_walk w = { .e = e, .now = now };
+	struct eng_walk w = { .e = e, .from = ev->from, .now = now };
+	char to[PATH_MAX];
 	struct strata_attr a;
 
-	if (strata_catalog_getattr(e->cat, ino, &a) < 0)
+	if (strata_catalog_getattr(e->cat, ev->ino, &a) < 0)
 		return;
-	if (S_ISREG(a.mode)) {
-		strata_plan_file(e->policy, e->vfs, ino, now, eng_enqueue, e);
+	if (ev->from && strata_vfs_path(e->vfs, ev->ino, to, sizeof(to)) < 0)
+		return;
+	w.to = ev->from ? to : NULL;
+	if (!S_ISDIR(a.mode) || !ev->from) {
+		if (S_ISREG(a.mode))
+			strata_plan_file(e->policy, e->vfs, ev->ino, w.from,
+					 w.to, now, eng_enqueue, e);
 		return;
 	}
-	if (!S_ISDIR(a.mode))
-		return;
 	eng_walk_entry(&w, &(struct strata_dirent){ .attr = &a });
 	while (w.n > 0) {
 		uint64_t dir = w.stack[--w.n];
@@ -635,43 +728,73 @@ static void eng_changed(struct strata_engine *e, uint64_t ino,
 	free(w.stack);
 }
 
-/* Reads and renames queued by FUSE threads (loop thread). */
+/* Reads and renames, on a pool thread: a tree walk may be long. */
+static void eng_batch_work(uv_work_t *req)
+{
+	struct strata_engine *e = req->data;
+	struct timespec now = strata_now();
+
+	pthread_rwlock_rdlock(&e->rules_lock);
+	for (unsigned int i = 0; i < e->nbatch && e->policy; i++) {
+		const struct eng_event *ev = &e->batch[i];
+
+		if (ev->kind == ENG_EV_READ) {
+			strata_catalog_heat_add(e->cat, ev->ino,
+						now.tv_sec / 3600, 1);
+			strata_plan_read(e->policy, e->vfs, ev->ino, now,
+					 eng_enqueue, e);
+		} else {
+			eng_changed(e, ev, now);
+		}
+	}
+	pthread_rwlock_unlock(&e->rules_lock);
+}
+
+static void eng_events(struct strata_engine *e);
+
+static void eng_batch_after(uv_work_t *req, int status)
+{
+	struct strata_engine *e = req->data;
+
+	(void)status;
+	for (unsigned int i = 0; i < e->nbatch; i++)
+		free(e->batch[i].from);
+	e->nbatch = 0;
+	e->batch_running = false;
+	eng_dispatch(e);
+	eng_events(e); /* what came while this batch ran */
+}
+
+/* Hand the queued events to the pool (loop thread), one batch at a time;
+ * a rules swap waits for it like for a pass. */
 static void eng_events(struct strata_engine *e)
 {
-	struct eng_event *ev;
-	struct timespec now = strata_now();
-	unsigned int n;
 	bool lost;
 
-	ev = malloc(sizeof(e->events));
-	if (!ev)
+	if (e->batch_running)
 		return;
 	pthread_mutex_lock(&e->lock);
-	n = e->nevents;
-	memcpy(ev, e->events, n * sizeof(*ev));
+	e->nbatch = e->nevents;
+	memcpy(e->batch, e->events, e->nevents * sizeof(*e->batch));
 	e->nevents = 0;
 	lost = e->events_lost;
 	e->events_lost = false;
+	if (e->stopping) {
+		for (unsigned int i = 0; i < e->nbatch; i++)
+			free(e->batch[i].from);
+		e->nbatch = 0;
+	}
 	pthread_mutex_unlock(&e->lock);
 	if (lost)
 		strata_log(STRATA_LOG_WARN, STRATA_SUB_POLICY,
 			   "more than %d reads and renames queued: some were "
-			   "not counted",
+			   "not looked at",
 			   ENG_EVENTS_MAX);
-	pthread_rwlock_rdlock(&e->rules_lock);
-	for (unsigned int i = 0; i < n && e->policy; i++) {
-		if (ev[i].kind == ENG_EV_READ) {
-			strata_catalog_heat_add(e->cat, ev[i].ino,
-						now.tv_sec / 3600, 1);
-			strata_plan_read(e->policy, e->vfs, ev[i].ino, now,
-					 eng_enqueue, e);
-		} else {
-			eng_changed(e, ev[i].ino, now);
-		}
-	}
-	pthread_rwlock_unlock(&e->rules_lock);
-	free(ev);
-	eng_dispatch(e);
+	if (!e->nbatch)
+		return;
+	e->batch_running = true;
+	e->batch_req.data = e;
+	uv_queue_work(&e->loop, &e->batch_req, eng_batch_work, eng_batch_after);
 }
 
 static void eng_close_cb(uv_handle_t *h)
@@ -733,6 +856,33 @@ static int eng_handles(struct strata_engine *e)
 	return 0;
 }
 
+/*
+ * The loop's thread, and the pool threads it starts, never take the
+ * signals that stop the mount: those belong to the FUSE session's loop.
+ */
+static int eng_thread_start(struct strata_engine *e)
+{
+	sigset_t block, old;
+	int ret;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	ret = uv_thread_create(&e->thread, eng_run, e);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
+static void eng_close_any(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
 int strata_engine_start(const struct strata_cfg *cfg, struct strata_vfs *vfs,
 			struct strata_engine **out, char *err, size_t errlen)
 {
@@ -780,11 +930,12 @@ int strata_engine_start(const struct strata_cfg *cfg, struct strata_vfs *vfs,
 	/* The pool runs passes and movers; libuv sizes it at first use. */
 	snprintf(env, sizeof(env), "%u", cfg->movers + 2);
 	setenv("UV_THREADPOOL_SIZE", env, 0);
+	eng_policy_facts(e);
 	ret = uv_loop_init(&e->loop);
 	if (ret == 0)
 		ret = eng_handles(e);
 	if (ret == 0)
-		ret = uv_thread_create(&e->thread, eng_run, e);
+		ret = eng_thread_start(e);
 	if (ret < 0) {
 		snprintf(err, errlen, "cannot start the policy engine: %s",
 			 uv_strerror(ret));
@@ -812,15 +963,20 @@ void strata_engine_stop(struct strata_engine *e)
 		pthread_mutex_lock(&e->lock);
 		e->stopping = true;
 		pthread_mutex_unlock(&e->lock);
+		/* Copies under way stop at their next chunk; their jobs stay
+		 * pending for the next mount. */
+		strata_vfs_cancel_moves(e->vfs);
 		uv_async_send(&e->wake);
 		uv_thread_join(&e->thread);
 		/* Work still queued ran; its callbacks ran too. */
 		uv_loop_close(&e->loop);
 	} else if (e->nhandles) {
-		uv_walk(&e->loop, (uv_walk_cb)(void (*)(void))uv_close, NULL);
+		uv_walk(&e->loop, eng_close_any, NULL);
 		uv_run(&e->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&e->loop);
 	}
+	for (unsigned int i = 0; i < e->nevents; i++)
+		free(e->events[i].from);
 	strata_policy_free(e->policy);
 	strata_policy_free(e->prev);
 	pthread_rwlock_destroy(&e->rules_lock);

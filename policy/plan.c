@@ -542,30 +542,46 @@ static int plan_replace(struct plan_ctx *pc, const struct strata_scan_row *row,
 			place.rule, false, cb, arg);
 }
 
+/*
+ * One file of a pass. prev (the rules before a change) or old_path (where
+ * a rename took the file from) say where the file was placed before: it
+ * follows the current placement only from there, so a rename or a rule
+ * change never undoes what migrate or evict rules did.
+ */
 static int plan_row(struct plan_ctx *pc, const struct strata_policy *prev,
-		    const struct strata_scan_row *row, bool replace,
+		    const struct strata_scan_row *row, const char *old_path,
 		    strata_plan_cb cb, void *arg)
 {
 	const char *names[STRATA_SCAN_TIERS];
 	struct strata_policy_decision d;
-	struct strata_policy_facts f;
-	struct strata_policy_action old;
+	struct strata_policy_facts f, of;
+	struct strata_policy_action old, cur;
 	char path[PATH_MAX];
 	int ret;
 
 	ret = plan_facts(pc, row, path, sizeof(path), names, &f);
 	if (ret < 0)
 		return ret == -ENAMETOOLONG ? 0 : ret;
+	/* No content, nothing to copy: an empty file has no replica. */
+	if (f.ntiers == 0)
+		return 0;
 	strata_policy_decide(pc->p, &f, pc->now, &d);
 	ret = plan_decision(pc, row, path, &f, &d, cb, arg);
 	if (ret < 0)
 		return ret;
-	if (replace)
-		return plan_replace(pc, row, path, &f, &d, NULL, cb, arg);
-	if (prev && strata_policy_place(prev, &f, pc->now, &old) == 0 &&
-	    old.tier)
-		return plan_replace(pc, row, path, &f, &d, old.tier, cb, arg);
-	return 0;
+	of = f;
+	if (old_path) {
+		of.path = old_path;
+		of.name = NULL;
+		prev = pc->p;
+	}
+	if (!prev || strata_policy_place(prev, &of, pc->now, &old) < 0 ||
+	    !old.tier)
+		return 0;
+	if (strata_policy_place(pc->p, &f, pc->now, &cur) < 0 || !cur.tier ||
+	    strcmp(cur.tier, old.tier) == 0)
+		return 0;
+	return plan_replace(pc, row, path, &f, &d, old.tier, cb, arg);
 }
 
 int strata_plan_run(const struct strata_policy *p,
@@ -597,7 +613,7 @@ int strata_plan_run(const struct strata_policy *p,
 					  &n);
 		for (size_t i = 0; ret == 0 && i < n; i++) {
 			st->files++;
-			ret = plan_row(pc, prev, &rows[i], false, cb, arg);
+			ret = plan_row(pc, prev, &rows[i], NULL, cb, arg);
 		}
 		if (n)
 			after = rows[n - 1].attr.ino;
@@ -632,6 +648,8 @@ static int plan_row_of(struct plan_ctx *pc, strata_ino_t ino,
 struct plan_one {
 	strata_plan_cb cb;
 	void *arg;
+	const char *from; /* plan_file: a rename, from -> to; NULL: tags */
+	const char *to;
 	strata_plan_line_cb say;
 	void *say_arg;
 };
@@ -665,14 +683,34 @@ static int plan_one(const struct strata_policy *p, struct strata_vfs *vfs,
 static int plan_file_fn(struct plan_ctx *pc, const struct strata_scan_row *row,
 			const struct plan_one *po)
 {
-	return plan_row(pc, NULL, row, true, po->cb, po->arg);
+	const char *dir = plan_dir_path(pc, row->parent);
+	char now_path[PATH_MAX], old_path[PATH_MAX];
+	size_t tl;
+
+	if (!po->from)
+		return plan_row(pc, NULL, row, NULL, po->cb, po->arg);
+	/* The file's path then: its path now with the renamed prefix
+	 * swapped back. */
+	if (!dir || snprintf(now_path, sizeof(now_path), "%s%s%s", dir,
+			     strcmp(dir, "/") ? "/" : "",
+			     row->name) >= (int)sizeof(now_path))
+		return 0;
+	tl = strlen(po->to);
+	if (strncmp(now_path, po->to, tl) != 0 ||
+	    (now_path[tl] != '\0' && now_path[tl] != '/') ||
+	    snprintf(old_path, sizeof(old_path), "%s%s", po->from,
+		     now_path + tl) >= (int)sizeof(old_path))
+		return 0;
+	return plan_row(pc, NULL, row, old_path, po->cb, po->arg);
 }
 
 int strata_plan_file(const struct strata_policy *p, struct strata_vfs *vfs,
-		     uint64_t ino, struct timespec now, strata_plan_cb cb,
-		     void *arg)
+		     uint64_t ino, const char *from, const char *to,
+		     struct timespec now, strata_plan_cb cb, void *arg)
 {
-	const struct plan_one po = { .cb = cb, .arg = arg };
+	const struct plan_one po = {
+		.cb = cb, .arg = arg, .from = from, .to = to
+	};
 
 	return plan_one(p, vfs, ino, now, plan_file_fn, &po);
 }

@@ -290,12 +290,17 @@ int strata_plan_run(const struct strata_policy *p,
 int strata_plan_evict(const struct strata_policy *p, struct strata_vfs *vfs,
 		      struct timespec now, strata_plan_cb cb, void *arg,
 		      struct strata_plan_stats *st);
-/* One file after its name or tags changed: the pass's jobs, and a move
- * to where placement now sends it unless a migrate rule or pin decides.
- * -ENOENT when ino is no linked regular file. */
+/*
+ * One file after a change: the jobs a pass would make for it, and, after
+ * a rename of the file or of a directory above it from path from to path
+ * to, a move to where placement now sends it when placement sent it
+ * elsewhere under its old path, it still is there, and no migrate rule or
+ * pin decides (so a rename never undoes a migrate or an eviction). from
+ * NULL: its tags changed. -ENOENT when ino is no linked regular file.
+ */
 int strata_plan_file(const struct strata_policy *p, struct strata_vfs *vfs,
-		     uint64_t ino, struct timespec now, strata_plan_cb cb,
-		     void *arg);
+		     uint64_t ino, const char *from, const char *to,
+		     struct timespec now, strata_plan_cb cb, void *arg);
 /* One read of ino: the copy a cache rule wants, if any. */
 int strata_plan_read(const struct strata_policy *p, struct strata_vfs *vfs,
 		     uint64_t ino, struct timespec now, strata_plan_cb cb,

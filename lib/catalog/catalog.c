@@ -423,3 +423,14 @@ int strata_catalog_heat_sum(struct strata_catalog *cat, strata_ino_t ino,
 {
 	return cat->ops->heat_sum(cat, ino, since_hour, reads);
 }
+
+int strata_catalog_heat_prune(struct strata_catalog *cat, int64_t before_hour)
+{
+	return cat->ops->heat_prune(cat, before_hour);
+}
+
+int strata_catalog_job_due(struct strata_catalog *cat, int64_t now,
+			   struct strata_job *out, size_t max, size_t *n)
+{
+	return cat->ops->job_due(cat, now, out, max, n);
+}

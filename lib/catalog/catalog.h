@@ -142,6 +142,8 @@ enum strata_job_state {
 };
 
 #define STRATA_JOB_RULE_MAX 64
+/* How long a job that gave up keeps a twin from being queued. */
+#define STRATA_JOB_FAILED_HOLD_S 3600
 #define STRATA_JOB_ERR_MAX 256
 
 struct strata_job {
@@ -330,6 +332,9 @@ struct strata_catalog_ops {
 			int64_t hour, uint32_t reads);
 	int (*heat_sum)(struct strata_catalog *cat, strata_ino_t ino,
 			int64_t since_hour, uint64_t *reads);
+	int (*heat_prune)(struct strata_catalog *cat, int64_t before_hour);
+	int (*job_due)(struct strata_catalog *cat, int64_t now,
+		       struct strata_job *out, size_t max, size_t *n);
 };
 
 struct strata_catalog {
@@ -541,7 +546,8 @@ int strata_catalog_pin_get(struct strata_catalog *cat, strata_ino_t ino,
  * Jobs. add inserts in->kind, ino, src_tier, dst_tier, rule and
  * not_before as a pending job and returns its id; -EEXIST (with the
  * existing id) when a pending or running job of the same kind already
- * exists for the same file and tiers. list gives jobs in a state (-1: any)
+ * exists for the same file and tiers, or one that gave up less than
+ * STRATA_JOB_FAILED_HOLD_S ago. list gives jobs in a state (-1: any)
  * with id > after, in id order. update writes state, attempts,
  * bytes_done, not_before and last_error (updated is set to now). requeue
  * turns every running job back to pending (a restart) and says how many.
@@ -561,6 +567,10 @@ int strata_catalog_job_del(struct strata_catalog *cat, int64_t id);
 int strata_catalog_job_requeue(struct strata_catalog *cat, int64_t *n);
 int strata_catalog_job_count(struct strata_catalog *cat, int state, uint64_t *n,
 			     uint64_t *bytes);
+/* Up to max pending jobs with not_before <= now (ns), the longest waiting
+ * first, so jobs backing off never hide the ones that are due. */
+int strata_catalog_job_due(struct strata_catalog *cat, int64_t now,
+			   struct strata_job *out, size_t max, size_t *n);
 
 /* Reads of files, counted per hour (hours since the epoch), for heat
  * conditions and eviction by heat. */
@@ -568,6 +578,8 @@ int strata_catalog_heat_add(struct strata_catalog *cat, strata_ino_t ino,
 			    int64_t hour, uint32_t reads);
 int strata_catalog_heat_sum(struct strata_catalog *cat, strata_ino_t ino,
 			    int64_t since_hour, uint64_t *reads);
+/* Forget the reads counted before before_hour. */
+int strata_catalog_heat_prune(struct strata_catalog *cat, int64_t before_hour);
 
 extern const struct strata_catalog_ops strata_catalog_sqlite_ops;
 

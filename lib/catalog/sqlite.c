@@ -120,6 +120,8 @@ enum cat_stmt_id {
 	CAT_ST_JOB_COUNT,
 	CAT_ST_HEAT_ADD,
 	CAT_ST_HEAT_SUM,
+	CAT_ST_HEAT_PRUNE,
+	CAT_ST_JOB_DUE,
 	CAT_ST__COUNT
 };
 
@@ -244,10 +246,13 @@ static const char *const cat_sql[CAT_ST__COUNT] = {
 			   " VALUES (?1, ?2, ?3)",
 	[CAT_ST_PIN_DEL] = "DELETE FROM pins WHERE ino = ?1",
 	[CAT_ST_PIN_GET] = "SELECT tier_id FROM pins WHERE ino = ?1",
+	/* A job that gave up blocks its twin for a while: no new row per
+	 * pass for a file that keeps failing. */
 	[CAT_ST_JOB_FIND] =
 		"SELECT id FROM jobs WHERE ino = ?1 AND kind = ?2"
 		" AND coalesce(src_tier, 0) = ?3 AND coalesce(dst_tier, 0) = ?4"
-		" AND state IN (0, 1) LIMIT 1",
+		" AND (state IN (0, 1) OR (state = 2 AND updated > ?5))"
+		" LIMIT 1",
 	[CAT_ST_JOB_INSERT] =
 		"INSERT INTO jobs (kind, ino, src_tier, dst_tier, state,"
 		" attempts, last_error, bytes_done, created, updated, rule,"
@@ -277,6 +282,11 @@ static const char *const cat_sql[CAT_ST__COUNT] = {
 		" ON CONFLICT (ino, hour) DO UPDATE SET reads = reads + ?3",
 	[CAT_ST_HEAT_SUM] = "SELECT coalesce(sum(reads), 0) FROM heat"
 			    " WHERE ino = ?1 AND hour >= ?2",
+	[CAT_ST_HEAT_PRUNE] = "DELETE FROM heat WHERE hour < ?1",
+	/* Pending jobs whose time has come, the longest waiting first. */
+	[CAT_ST_JOB_DUE] = "SELECT " CAT_JOB_COLS " FROM jobs"
+			   " WHERE state = 0 AND not_before <= ?1"
+			   " ORDER BY not_before, id LIMIT ?2",
 };
 
 struct cat_sqlite;
@@ -2744,6 +2754,8 @@ static int cat_job_add(struct strata_catalog *cat, const struct strata_job *in,
 	sqlite3_bind_int(st, 2, (int)in->kind);
 	sqlite3_bind_int64(st, 3, in->src_tier);
 	sqlite3_bind_int64(st, 4, in->dst_tier);
+	sqlite3_bind_int64(
+		st, 5, cat_ns(&now) - STRATA_JOB_FAILED_HOLD_S * 1000000000ll);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*id = sqlite3_column_int64(st, 0);
@@ -2959,6 +2971,50 @@ out:
 	return ret;
 }
 
+static int cat_heat_prune(struct strata_catalog *cat, int64_t before_hour)
+{
+	struct cat_conn *c;
+	sqlite3_stmt *st;
+	int ret;
+
+	ret = cat_wbegin(cat, false, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_stmt(c, CAT_ST_HEAT_PRUNE, &st);
+	if (ret == 0) {
+		sqlite3_bind_int64(st, 1, before_hour);
+		ret = cat_done(c, st, "forget old reads");
+	}
+	return cat_wend(cat, c, ret, false);
+}
+
+static int cat_job_due(struct strata_catalog *cat, int64_t now,
+		       struct strata_job *out, size_t max, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	struct cat_conn *c;
+	int rc, ret;
+
+	*n = 0;
+	ret = cat_rbegin(cat, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_stmt(c, CAT_ST_JOB_DUE, &st);
+	if (ret < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	for (rc = sqlite3_step(st); rc == SQLITE_ROW && *n < max;
+	     rc = sqlite3_step(st))
+		cat_row_job(st, &out[(*n)++]);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		ret = cat_errno(c, rc, "list due jobs");
+	sqlite3_reset(st);
+out:
+	cat_rend(cat);
+	return ret;
+}
+
 const struct strata_catalog_ops strata_catalog_sqlite_ops = {
 	.engine = "sqlite",
 	.open = cat_open,
@@ -3007,4 +3063,6 @@ const struct strata_catalog_ops strata_catalog_sqlite_ops = {
 	.job_count = cat_job_count,
 	.heat_add = cat_heat_add,
 	.heat_sum = cat_heat_sum,
+	.heat_prune = cat_heat_prune,
+	.job_due = cat_job_due,
 };

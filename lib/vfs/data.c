@@ -187,16 +187,13 @@ int strata__vfs_commit(struct strata_vfs *vfs, struct vnode *vn, bool durable)
 static struct vfs_tier *vn_place(struct strata_vfs *vfs, struct vnode *vn)
 {
 	struct strata_vfs_newfile nf = { .ino = vn->ino };
-	char path[PATH_MAX];
 	struct strata_attr a;
 	struct vfs_tier *t;
 	uint32_t id;
 
 	if (!vfs->hooks.place ||
-	    strata_catalog_getattr(vfs->cat, vn->ino, &a) < 0 ||
-	    strata_vfs_path(vfs, vn->ino, path, sizeof(path)) < 0)
+	    strata_catalog_getattr(vfs->cat, vn->ino, &a) < 0)
 		return vfs->placement;
-	nf.path = path;
 	nf.uid = a.uid;
 	nf.gid = a.gid;
 	id = vfs->hooks.place(vfs->hooks.arg, &nf);

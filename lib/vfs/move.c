@@ -199,16 +199,58 @@ static bool move_busy(struct vnode *vn)
 	return vn->nwriters > 0 || (vn->loaded && (vn->dirty || vn->written));
 }
 
+/*
+ * Take the file for one copy or drop: -EBUSY while another runs, so two
+ * movers never share the file's object key on a tier, and a drop's object
+ * removal never races a copy that reuses the key. Held until move_end.
+ */
+static int move_begin(struct strata_vfs *vfs, strata_ino_t ino,
+		      struct vnode **out)
+{
+	struct vnode *vn;
+	int ret;
+
+	ret = strata__vfs_vnode_grab(vfs, ino, &vn);
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&vn->lock);
+	ret = vn->moving ? -EBUSY : 0;
+	vn->moving = true;
+	pthread_mutex_unlock(&vn->lock);
+	if (ret < 0) {
+		strata__vfs_vnode_unhold(vfs, vn);
+		return ret;
+	}
+	*out = vn;
+	return 0;
+}
+
+static void move_end(struct strata_vfs *vfs, struct vnode *vn)
+{
+	pthread_mutex_lock(&vn->lock);
+	vn->moving = false;
+	pthread_mutex_unlock(&vn->lock);
+	strata__vfs_vnode_unhold(vfs, vn);
+}
+
+void strata_vfs_cancel_moves(struct strata_vfs *vfs)
+{
+	__atomic_store_n(&vfs->cancel_moves, true, __ATOMIC_RELAXED);
+}
+
 /* Read obj to its end in MOVE_CHUNK pieces, hashing; write each piece to
  * dst when given. *n gets the bytes read. */
-static int move_stream(struct strata_obj *obj, struct strata_obj *dst,
-		       void *buf, struct move_hash *mh, uint64_t *n)
+static int move_stream(struct strata_vfs *vfs, struct strata_obj *obj,
+		       struct strata_obj *dst, void *buf, struct move_hash *mh,
+		       uint64_t *n)
 {
 	uint64_t off = 0;
 	size_t got;
 	int ret;
 
 	for (;;) {
+		if (__atomic_load_n(&vfs->cancel_moves, __ATOMIC_RELAXED))
+			return -ECANCELED;
 		ret = strata_obj_read(obj, off, buf, MOVE_CHUNK, &got);
 		if (ret < 0)
 			return ret;
@@ -229,9 +271,9 @@ static int move_stream(struct strata_obj *obj, struct strata_obj *dst,
 }
 
 /* Copy src to a fresh object key on dst, durable and verified. */
-static int move_copy_object(struct vfs_tier *src, const char *skey,
-			    struct vfs_tier *dst, const char *dkey,
-			    uint64_t size, uint64_t *copied)
+static int move_copy_object(struct strata_vfs *vfs, struct vfs_tier *src,
+			    const char *skey, struct vfs_tier *dst,
+			    const char *dkey, uint64_t size, uint64_t *copied)
 {
 	struct move_hash h1 = { 0xcbf29ce484222325ull };
 	struct move_hash h2 = { 0xcbf29ce484222325ull };
@@ -246,8 +288,13 @@ static int move_copy_object(struct vfs_tier *src, const char *skey,
 	ret = strata_obj_open(src->be, skey, STRATA_OBJ_READ, &in);
 	if (ret < 0) {
 		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
-			   "cannot open object '%s' on tier '%s': %s", skey,
-			   src->name, strerror(-ret));
+			   "cannot open object '%s' on tier '%s', a valid "
+			   "replica: %s",
+			   skey, src->name, strerror(-ret));
+		/* The catalog names it: a missing object is damage, not a
+		 * file that went away (strata fsck reports it). */
+		if (ret == -ENOENT)
+			ret = -EIO;
 		goto out;
 	}
 	ret = strata_obj_open(dst->be, dkey,
@@ -260,7 +307,7 @@ static int move_copy_object(struct vfs_tier *src, const char *skey,
 			   dst->name, strerror(-ret));
 		goto out;
 	}
-	ret = move_stream(in, out, buf, &h1, &n);
+	ret = move_stream(vfs, in, out, buf, &h1, &n);
 	if (ret == 0)
 		ret = strata_obj_sync(out, false);
 	if (ret == 0)
@@ -286,7 +333,7 @@ static int move_copy_object(struct vfs_tier *src, const char *skey,
 	}
 	ret = strata_obj_open(dst->be, dkey, STRATA_OBJ_READ, &out);
 	if (ret == 0)
-		ret = move_stream(out, NULL, buf, &h2, &n2);
+		ret = move_stream(vfs, out, NULL, buf, &h2, &n2);
 	if (ret == 0 && (n2 != n || h2.h != h1.h)) {
 		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
 			   "copy of '%s' to tier '%s' does not verify: %" PRIu64
@@ -317,7 +364,7 @@ int strata_vfs_copy(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 	*copied = 0;
 	if (!dst)
 		return -ENOENT;
-	ret = strata__vfs_vnode_grab(vfs, ino, &vn);
+	ret = move_begin(vfs, ino, &vn);
 	if (ret < 0)
 		return ret;
 	pthread_mutex_lock(&vn->lock);
@@ -340,7 +387,7 @@ int strata_vfs_copy(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 		goto out;
 	}
 	strata__vfs_key(ino, key, sizeof(key));
-	ret = move_copy_object(ms.tier, ms.key, dst, key, a.size, copied);
+	ret = move_copy_object(vfs, ms.tier, ms.key, dst, key, a.size, copied);
 	if (ret < 0)
 		goto void_copy;
 	memset(&r, 0, sizeof(r));
@@ -363,39 +410,52 @@ void_copy:
 			   "strata fsck reclaims it",
 			   key, dst->name);
 out:
-	strata__vfs_vnode_unhold(vfs, vn);
+	move_end(vfs, vn);
 	return ret;
 }
 
+/* The replica a drop removes, and whether a valid copy of the current
+ * version stays on a tier this mount has. */
 struct move_find {
+	struct strata_vfs *vfs;
 	uint32_t tier;
+	uint64_t version;
 	bool found;
+	bool current; /* the one to drop is a valid copy, not a stale one */
+	bool other;
 	char key[STRATA_KEY_MAX];
 };
 
 static int move_find(void *arg, const struct strata_replica *r)
 {
 	struct move_find *mf = arg;
+	struct vfs_tier *t;
 
-	if (r->tier_id != mf->tier)
-		return 0;
-	mf->found = true;
-	strata_strlcpy(mf->key, r->key, sizeof(mf->key));
-	return 1;
+	int rank = strata__vfs_replica_rank(mf->vfs, r, mf->version, &t);
+
+	if (r->tier_id == mf->tier) {
+		mf->found = true;
+		mf->current = rank > 0;
+		strata_strlcpy(mf->key, r->key, sizeof(mf->key));
+	} else if (rank) {
+		mf->other = true;
+	}
+	return 0;
 }
 
 int strata_vfs_drop(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 		    uint32_t tier_id)
 {
 	struct vfs_tier *t = strata__vfs_tier_by_id(vfs, tier_id);
-	struct move_find mf = { .tier = tier_id };
+	struct move_find mf = { .vfs = vfs, .tier = tier_id };
 	struct strata_replica other;
+	struct strata_attr a;
 	struct vnode *vn;
 	int ret;
 
 	if (!t)
 		return -ENOENT;
-	ret = strata__vfs_vnode_grab(vfs, ino, &vn);
+	ret = move_begin(vfs, ino, &vn);
 	if (ret < 0)
 		return ret;
 	pthread_mutex_lock(&vn->lock);
@@ -404,9 +464,18 @@ int strata_vfs_drop(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 		ret = -EBUSY;
 		goto unlock;
 	}
-	ret = strata_catalog_replica_list(vfs->cat, ino, move_find, &mf);
+	ret = strata_catalog_getattr(vfs->cat, ino, &a);
+	if (ret == 0) {
+		mf.version = a.version;
+		ret = strata_catalog_replica_list(vfs->cat, ino, move_find,
+						  &mf);
+	}
 	if (ret == 0 && !mf.found)
 		ret = -ENOENT;
+	/* The catalog counts copies on every tier it knows; only one on a
+	 * tier this mount can read is a copy to keep the file by. */
+	if (ret == 0 && mf.current && !mf.other && a.size > 0)
+		ret = -EMLINK;
 	if (ret == 0)
 		ret = strata_catalog_replica_drop(vfs->cat, ino, tier_id,
 						  &other);
@@ -419,17 +488,17 @@ int strata_vfs_drop(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 		vn->loaded = false; /* the next open finds the content anew */
 unlock:
 	pthread_mutex_unlock(&vn->lock);
-	strata__vfs_vnode_unhold(vfs, vn);
-	if (ret < 0)
-		return ret;
-	ret = strata_backend_remove(t->be, mf.key);
-	if (ret < 0 && ret != -ENOENT) {
-		strata_log(STRATA_LOG_WARN, STRATA_SUB_VFS,
-			   "cannot remove '%s' on tier '%s': %s; strata fsck "
-			   "reclaims it",
-			   mf.key, t->name, strerror(-ret));
+	if (ret == 0) {
+		ret = strata_backend_remove(t->be, mf.key);
+		if (ret < 0 && ret != -ENOENT)
+			strata_log(STRATA_LOG_WARN, STRATA_SUB_VFS,
+				   "cannot remove '%s' on tier '%s': %s; "
+				   "strata fsck reclaims it",
+				   mf.key, t->name, strerror(-ret));
+		ret = 0;
 	}
-	return 0;
+	move_end(vfs, vn);
+	return ret;
 }
 
 struct move_names {

@@ -11,6 +11,7 @@
  * the kernel's (default_permissions). Thread-safe.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -503,15 +504,32 @@ int strata_vfs_rmdir(struct strata_vfs *vfs, strata_vfs_ino_t parent,
 	return 0;
 }
 
-/* A new path can mean a new place: tell the engine which inode moved. */
+/* The path parent/name will have, into buf; "" when it cannot be had. */
+static void vfs_path_of(struct strata_vfs *vfs, strata_vfs_ino_t parent,
+			const char *name, char *buf, size_t size)
+{
+	size_t len;
+
+	buf[0] = '\0';
+	if (strata_vfs_path(vfs, parent, buf, size) < 0) {
+		buf[0] = '\0';
+		return;
+	}
+	len = strlen(buf);
+	if (snprintf(buf + len, size - len, "%s%s", len > 1 ? "/" : "", name) >=
+	    (int)(size - len))
+		buf[0] = '\0';
+}
+
+/* A new path can mean a new place: tell the engine which inode moved and
+ * from where. */
 static void vfs_renamed(struct strata_vfs *vfs, strata_vfs_ino_t parent,
-			const char *name)
+			const char *name, const char *from)
 {
 	struct strata_attr a;
 
-	if (vfs->hooks.changed &&
-	    strata_catalog_lookup(vfs->cat, parent, name, &a) == 0)
-		vfs->hooks.changed(vfs->hooks.arg, a.ino);
+	if (from[0] && strata_catalog_lookup(vfs->cat, parent, name, &a) == 0)
+		vfs->hooks.changed(vfs->hooks.arg, a.ino, from);
 }
 
 int strata_vfs_rename(struct strata_vfs *vfs, strata_vfs_ino_t parent,
@@ -522,6 +540,7 @@ int strata_vfs_rename(struct strata_vfs *vfs, strata_vfs_ino_t parent,
 	struct strata_attr victim;
 	unsigned int cflags = 0;
 	bool replaced = false;
+	char from[PATH_MAX], to[PATH_MAX];
 	int ret;
 
 	ret = vfs_check_name(name);
@@ -535,15 +554,21 @@ int strata_vfs_rename(struct strata_vfs *vfs, strata_vfs_ino_t parent,
 		cflags |= STRATA_RENAME_NOREPLACE;
 	if (flags & RENAME_EXCHANGE)
 		cflags |= STRATA_RENAME_EXCHANGE;
+	if (vfs->hooks.changed) {
+		vfs_path_of(vfs, parent, name, from, sizeof(from));
+		vfs_path_of(vfs, newparent, newname, to, sizeof(to));
+	}
 	ret = strata_catalog_rename(vfs->cat, parent, name, newparent, newname,
 				    cflags, &now, &victim, &replaced);
 	if (ret < 0)
 		return ret;
 	if (replaced && victim.nlink == 0)
 		strata__vfs_orphan(vfs, victim.ino);
-	vfs_renamed(vfs, newparent, newname);
-	if (flags & RENAME_EXCHANGE)
-		vfs_renamed(vfs, parent, name);
+	if (vfs->hooks.changed) {
+		vfs_renamed(vfs, newparent, newname, from);
+		if (flags & RENAME_EXCHANGE)
+			vfs_renamed(vfs, parent, name, to);
+	}
 	return 0;
 }
 
@@ -730,7 +755,7 @@ static void vfs_tag_changed(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 			    const char *name)
 {
 	if (vfs->hooks.changed && strncmp(name, "user.", 5) == 0)
-		vfs->hooks.changed(vfs->hooks.arg, ino);
+		vfs->hooks.changed(vfs->hooks.arg, ino, NULL);
 }
 
 int strata_vfs_setxattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,

@@ -224,25 +224,33 @@ int strata_vfs_path(struct strata_vfs *vfs, strata_vfs_ino_t ino, char *buf,
  * Make a valid replica of ino's current content on tier dst_tier (a
  * catalog tier id), keeping every other: copy, make durable, verify size
  * and hash, then commit only if the content version is unchanged. 0 when
- * the tier already holds it. -EBUSY while the file is open for writing or
- * has writes the catalog lacks, -ESTALE when a write changed it during the
+ * the tier already holds it. -EBUSY while the file is open for writing,
+ * has writes the catalog lacks, or another copy or drop of it runs;
+ * -EIO when its valid replica's object is missing; -ESTALE when a write
+ * changed it during the
  * copy (the copy is void and removed): retry later. *copied gets the bytes
  * copied.
  */
 int strata_vfs_copy(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 		    uint32_t dst_tier, uint64_t *copied);
 /*
- * Drop ino's replica on tier_id: its row, then its object. -EMLINK when it
- * is the last valid copy (nothing changes), -EBUSY while the file is open
- * (retry later), -ENOENT when the tier holds no replica of it.
+ * Drop ino's replica on tier_id: its row, a durable catalog commit, then
+ * its object. -EMLINK when no other valid copy stays on a tier of this
+ * mount (nothing changes), -EBUSY while the file is open or another copy
+ * or drop of it runs (retry later), -ENOENT when the tier holds no replica
+ * of it.
  */
 int strata_vfs_drop(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 		    uint32_t tier_id);
 
-/* A file about to get its first bytes, for the place hook. */
+/* Make copies under way stop at their next chunk with -ECANCELED (their
+ * target objects are removed), so a stop need not wait for big copies. */
+void strata_vfs_cancel_moves(struct strata_vfs *vfs);
+
+/* A file about to get its first bytes, for the place hook (which asks
+ * strata_vfs_path() for its path only if it needs it). */
 struct strata_vfs_newfile {
 	strata_vfs_ino_t ino;
-	const char *path; /* from the mount root */
 	uid_t uid;
 	gid_t gid;
 };
@@ -253,8 +261,10 @@ struct strata_vfs_hooks {
 	uint32_t (*place)(void *arg, const struct strata_vfs_newfile *nf);
 	/* ino was opened for reading. Must not block. */
 	void (*opened)(void *arg, strata_vfs_ino_t ino);
-	/* ino's name or user tags changed: where it belongs may have. */
-	void (*changed)(void *arg, strata_vfs_ino_t ino);
+	/* ino (a file or a directory) was renamed from the path from, or,
+	 * with from NULL, its user tags changed: where it belongs may have.
+	 * from lives only during the call. Must not block. */
+	void (*changed)(void *arg, strata_vfs_ino_t ino, const char *from);
 	void *arg;
 };
 

@@ -60,6 +60,7 @@ struct vnode {
 	uint32_t nwriters;	 /* open files with write access */
 	uint64_t cached_version; /* what the kernel's page cache holds */
 	bool cache_valid;
+	bool moving; /* a copy or drop of it is under way (move.c) */
 };
 
 struct vfile {
@@ -106,6 +107,7 @@ struct strata_vfs {
 	struct vfile *files;
 	struct vfs_reaper reaper;
 	struct strata_vfs_hooks hooks; /* set while nothing is served */
+	bool cancel_moves; /* atomic: copies stop at the next chunk */
 };
 
 /* itable.c */

@@ -1979,8 +1979,25 @@ static void jobs_are_deduplicated_listed_updated_and_requeued(void **state)
 	assert_int_equal(v[1].state, STRATA_JOB_PENDING);
 	assert_int_equal(v[1].attempts, 2);
 	assert_string_equal(v[1].last_error, "busy");
+	/* Due jobs: a job backing off waits, without hiding the others. */
+	v[1].not_before = INT64_MAX / 2;
+	assert_int_equal(strata_catalog_job_update(cat, &v[1]), 0);
+	j.ino = f;
+	j.kind = STRATA_JOB_DROP;
+	assert_int_equal(strata_catalog_job_add(cat, &j, &id2), 0);
+	assert_int_equal(strata_catalog_job_due(cat, 1000, v, 4, &got), 0);
+	assert_int_equal(got, 1);
+	assert_int_equal(v[0].id, id2);
+	/* A job that gave up keeps its twin away for a while. */
+	assert_int_equal(strata_catalog_job_get(cat, id, &v[1]), 0);
+	v[1].state = STRATA_JOB_FAILED;
+	assert_int_equal(strata_catalog_job_update(cat, &v[1]), 0);
+	j.kind = STRATA_JOB_MOVE;
+	assert_int_equal(strata_catalog_job_add(cat, &j, &id2), -EEXIST);
+	assert_int_equal(id2, id);
 	assert_int_equal(strata_catalog_job_del(cat, id), 0);
 	assert_int_equal(strata_catalog_job_del(cat, id), -ENOENT);
+	assert_int_equal(strata_catalog_job_add(cat, &j, &id2), 0);
 }
 
 static void pins_and_heat_are_kept_per_file(void **state)
@@ -2005,6 +2022,9 @@ static void pins_and_heat_are_kept_per_file(void **state)
 	assert_int_equal(reads, 3);
 	assert_int_equal(strata_catalog_heat_sum(cat, f, 0, &reads), 0);
 	assert_int_equal(reads, 8);
+	assert_int_equal(strata_catalog_heat_prune(cat, 95), 0);
+	assert_int_equal(strata_catalog_heat_sum(cat, f, 0, &reads), 0);
+	assert_int_equal(reads, 3);
 }
 
 #define MEM(t) cmocka_unit_test_setup_teardown(t, setup, teardown)

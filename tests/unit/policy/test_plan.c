@@ -134,6 +134,16 @@ static uint32_t tier(struct fixture *fx, const char *name)
 	return 0;
 }
 
+static void empty_files_make_no_jobs(void **state)
+{
+	struct fixture *fx = *state;
+
+	file(fx, "empty", 0);
+	rules(fx, "all: migrate \"**\" to slow\n");
+	assert_int_equal(pass(fx, NULL), 1);
+	assert_int_equal(fx->njobs, 0);
+}
+
 static void migrate_moves_only_matching_files(void **state)
 {
 	struct fixture *fx = *state;
@@ -211,6 +221,52 @@ static void a_rule_change_re_places_what_the_old_placement_put(void **state)
 	strata_policy_free(old);
 }
 
+static void a_rename_re_places_only_what_placement_put(void **state)
+{
+	struct fixture *fx = *state;
+	struct stat d;
+	uint64_t a, b;
+
+	assert_int_equal(strata_vfs_mkdir(fx->vfs, &root, 1, "ckpt", 0755, &d),
+			 0);
+	a = file(fx, "a", 100);
+	b = file(fx, "b", 100);
+	rules(fx, "p: place \"/ckpt/**\" on slow\n");
+	/* b was moved to slow by some rule; a sits where placement put it. */
+	assert_int_equal(strata_catalog_pin_set(strata_vfs_catalog(fx->vfs), b,
+						tier(fx, "slow")),
+			 0);
+	assert_int_equal(strata_vfs_rename(fx->vfs, 1, "a", d.st_ino, "a", 0),
+			 0);
+	fx->njobs = 0;
+	assert_int_equal(strata_plan_file(fx->pol, fx->vfs, a, "/a", "/ckpt/a",
+					  strata_now(), collect, fx),
+			 0);
+	assert_int_equal(fx->njobs, 1);
+	assert_int_equal(fx->jobs[0].kind, STRATA_JOB_MOVE);
+	assert_int_equal(fx->jobs[0].src_tier, tier(fx, "fast"));
+	assert_int_equal(fx->jobs[0].dst_tier, tier(fx, "slow"));
+	/* A directory renamed: the file's old path has the old prefix. */
+	fx->njobs = 0;
+	assert_int_equal(strata_plan_file(fx->pol, fx->vfs, a, "/x", "/ckpt",
+					  strata_now(), collect, fx),
+			 0);
+	assert_int_equal(fx->njobs, 1);
+	/* Renamed between two paths placement treats alike: no move. */
+	rules(fx, "p: place \"/nowhere/**\" on slow\n");
+	fx->njobs = 0;
+	assert_int_equal(strata_plan_file(fx->pol, fx->vfs, a, "/a", "/ckpt/a",
+					  strata_now(), collect, fx),
+			 0);
+	assert_int_equal(fx->njobs, 0);
+	/* A tag change never re-places. */
+	rules(fx, "p: place \"/ckpt/**\" on slow\n");
+	assert_int_equal(strata_plan_file(fx->pol, fx->vfs, a, NULL, NULL,
+					  strata_now(), collect, fx),
+			 0);
+	assert_int_equal(fx->njobs, 0);
+}
+
 static void evict_takes_the_coldest_until_under_the_low_mark(void **state)
 {
 	struct fixture *fx = *state;
@@ -271,10 +327,12 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+		T(empty_files_make_no_jobs),
 		T(migrate_moves_only_matching_files),
 		T(conditions_the_filter_cannot_judge_pass_to_the_evaluator),
 		T(replicate_copies_and_pins_outrank_rules),
 		T(a_rule_change_re_places_what_the_old_placement_put),
+		T(a_rename_re_places_only_what_placement_put),
 		T(evict_takes_the_coldest_until_under_the_low_mark),
 		T(explain_says_why_and_what),
 #undef T
