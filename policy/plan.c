@@ -209,6 +209,19 @@ static struct strata_cq *plan_pair(struct plan_ctx *pc, enum strata_cq_kind k,
 	return q;
 }
 
+/* A rule's number as a column value: huge ones saturate, never overflow
+ * (a size past 2^62 bytes, an age past a century are all "huge"). */
+static int64_t plan_clamp(double v)
+{
+	const double lim = 4611686018427387904.0; /* 2^62 */
+
+	if (v >= lim)
+		return (int64_t)lim;
+	if (v <= -lim)
+		return -(int64_t)lim;
+	return (int64_t)v;
+}
+
 /* A size test widened to whole bytes: every file it holds for passes. */
 static struct strata_cq *plan_size(struct plan_ctx *pc,
 				   const struct strata_policy_cond *c)
@@ -229,8 +242,8 @@ static struct strata_cq *plan_size(struct plan_ctx *pc,
 	q->field = STRATA_CQ_SIZE;
 	q->op = ops[c->op];
 	q->value = (c->op == STRATA_POLICY_LT || c->op == STRATA_POLICY_GE) ?
-			   (int64_t)ceil(c->num) :
-			   (int64_t)floor(c->num);
+			   plan_clamp(ceil(c->num)) :
+			   plan_clamp(floor(c->num));
 	return q;
 }
 
@@ -244,7 +257,7 @@ static struct strata_cq *plan_age(struct plan_ctx *pc,
 				  enum strata_cq_field field)
 {
 	int64_t now = (int64_t)pc->now.tv_sec * PLAN_NS + pc->now.tv_nsec;
-	int64_t t = now - (int64_t)(c->num * PLAN_NS);
+	int64_t t = now - plan_clamp(c->num * PLAN_NS);
 	struct strata_cq *q;
 
 	if (c->op > STRATA_POLICY_GE)

@@ -2456,6 +2456,14 @@ static int cat_scan(struct strata_catalog *cat,
 
 	*n = 0;
 	ret = cat_scan_sql(q, sql, sizeof(sql));
+	if (ret == -E2BIG) {
+		/* A filter too long to render: scan wider, never fail. */
+		struct strata_catalog_query wide = *q;
+
+		wide.where = NULL;
+		wide.or_pinned = false;
+		ret = cat_scan_sql(&wide, sql, sizeof(sql));
+	}
 	if (ret < 0)
 		return ret;
 	ret = cat_rbegin(cat, &c);

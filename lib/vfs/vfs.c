@@ -199,7 +199,11 @@ void strata_vfs_free(struct strata_vfs *vfs)
 {
 	if (!vfs)
 		return;
-	if (vfs->cat) {
+	if (vfs->cat && vfs->opts.inspect) {
+		/* A look changed nothing: leave the catalog and the tiers of a
+		 * mount that may be running alone. */
+		strata__vfs_reaper_release(vfs);
+	} else if (vfs->cat) {
 		strata__vfs_release_all(vfs);
 		strata__vfs_itable_drain(vfs);
 		strata__vfs_reaper_release(vfs);
