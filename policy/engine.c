@@ -40,7 +40,7 @@
 #define ENG_EVENTS_MAX 4096   /* queued reads and changes; more are lost */
 #define ENG_ATTEMPTS 8	      /* failures before a job is given up */
 #define ENG_BACKOFF_MAX_S 300 /* longest wait between attempts */
-#define ENG_PER_TIER 2	      /* jobs at once touching one tier */
+#define ENG_PER_TIER 4	      /* jobs at once touching one tier */
 #define ENG_BATCH 64
 #define ENG_NS 1000000000ll
 

@@ -29,7 +29,7 @@
 #include "util.h"
 #include "vfs.h"
 
-#define PLAN_PAGE 256
+#define PLAN_PAGE 1024
 #define PLAN_CQ_MAX 512 /* filter nodes: plenty for any rules file */
 #define PLAN_TAGS_MAX 32
 #define PLAN_NS 1000000000ll
@@ -418,20 +418,22 @@ static unsigned int plan_tags(struct plan_ctx *pc, strata_ino_t ino)
 }
 
 /* Everything the evaluator needs of one scanned file, into f (which
- * points into row, path and pc). */
+ * points into row, path and pc). With path NULL, no path is built (the
+ * evict plan's keys need none) and f->path is just the name. */
 static int plan_facts(struct plan_ctx *pc, const struct strata_scan_row *row,
 		      char *path, size_t size, const char **names,
 		      struct strata_policy_facts *f)
 {
-	const char *dir = plan_dir_path(pc, row->parent);
+	const char *dir = path ? plan_dir_path(pc, row->parent) : NULL;
 
-	if (!dir)
+	if (path && !dir)
 		return -ENOMEM;
-	if (snprintf(path, size, "%s%s%s", dir, strcmp(dir, "/") ? "/" : "",
+	if (path &&
+	    snprintf(path, size, "%s%s%s", dir, strcmp(dir, "/") ? "/" : "",
 		     row->name) >= (int)size)
 		return -ENAMETOOLONG;
 	memset(f, 0, sizeof(*f));
-	f->path = path;
+	f->path = path ? path : row->name;
 	f->size = row->attr.size;
 	f->atime = row->attr.atime;
 	f->mtime = row->attr.mtime;
@@ -453,7 +455,9 @@ static int plan_facts(struct plan_ctx *pc, const struct strata_scan_row *row,
 	pc->heat_ino = row->attr.ino;
 	f->heat = plan_heat;
 	f->heat_arg = pc;
-	if (pc->want_tags) {
+	/* Tags cost a query: only for rules that test them, and only
+	 * for files that have some. */
+	if (pc->want_tags && row->has_tags) {
 		f->ntags = plan_tags(pc, row->attr.ino);
 		f->tags = pc->tags;
 	}
@@ -851,12 +855,81 @@ int strata_plan_explain(const struct strata_policy *p, struct strata_vfs *vfs,
 	return plan_one(p, vfs, ino, now, plan_explain_fn, &po);
 }
 
+/* An evict candidate: what ordering and the job need, no more. */
 struct plan_cand {
-	double key;
+	double key; /* larger: colder, goes first */
 	uint64_t size;
-	struct strata_scan_row row; /* for the job's facts */
-	bool other;		    /* a valid copy is elsewhere too */
+	strata_ino_t ino;
+	bool other; /* a valid copy is elsewhere too: a drop will do */
 };
+
+/*
+ * The coldest files, just enough of them to free need bytes: a min-heap
+ * on key, so its top is the warmest file kept, which goes as soon as the
+ * others cover need without it. Memory follows the files to move, not
+ * the files on the tier.
+ */
+struct plan_heap {
+	struct plan_cand *v;
+	size_t n;
+	size_t cap;
+	uint64_t bytes;
+	uint64_t need;
+};
+
+static void plan_heap_swap(struct plan_cand *a, struct plan_cand *b)
+{
+	struct plan_cand t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+static void plan_heap_down(struct plan_heap *h, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < h->n && h->v[l].key < h->v[m].key)
+			m = l;
+		if (r < h->n && h->v[r].key < h->v[m].key)
+			m = r;
+		if (m == i)
+			return;
+		plan_heap_swap(&h->v[i], &h->v[m]);
+		i = m;
+	}
+}
+
+static int plan_heap_push(struct plan_heap *h, const struct plan_cand *c)
+{
+	struct plan_cand *nv;
+	size_t i;
+
+	/* Already enough, and c is warmer than every file kept: skip. */
+	if (h->n && h->bytes >= h->need && c->key <= h->v[0].key)
+		return 0;
+	if (h->n == h->cap) {
+		h->cap = h->cap ? h->cap * 2 : 256;
+		nv = realloc(h->v, h->cap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		h->v = nv;
+	}
+	i = h->n++;
+	h->v[i] = *c;
+	h->bytes += c->size;
+	while (i && h->v[(i - 1) / 2].key > h->v[i].key) {
+		plan_heap_swap(&h->v[i], &h->v[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	while (h->n > 1 && h->bytes - h->v[0].size >= h->need) {
+		h->bytes -= h->v[0].size;
+		h->v[0] = h->v[--h->n];
+		plan_heap_down(h, 0);
+	}
+	return 0;
+}
 
 static int plan_cand_cmp(const void *a, const void *b)
 {
@@ -878,7 +951,7 @@ static const char *plan_evict_to(const struct plan_ctx *pc,
 }
 
 /* The coldest files of one over-full tier, until it would be under the
- * rule's low mark. */
+ * rule's low mark, coldest first. */
 static int plan_evict_tier(struct plan_ctx *pc,
 			   const struct strata_vfs_tier_info *t,
 			   const struct strata_policy_rule *r,
@@ -888,18 +961,17 @@ static int plan_evict_tier(struct plan_ctx *pc,
 	struct strata_catalog_query q = { .on_tier = t->id };
 	const char *names[STRATA_SCAN_TIERS];
 	struct strata_policy_facts f;
-	struct plan_cand *v = NULL, *nv;
-	struct strata_scan_row *rows;
+	struct strata_scan_row *rows, job_row;
 	uint64_t low = (uint64_t)((double)t->capacity * r->low / 100.0);
-	uint64_t need = t->used > low ? t->used - low : 0;
-	uint64_t freed = 0;
-	char path[PATH_MAX];
-	strata_ino_t after = 0;
-	size_t n, nv_len = 0, cap = 0;
+	struct plan_heap h = { .need = t->used > low ? t->used - low : 0 };
 	const char *to = plan_evict_to(pc, r);
-	double key;
+	struct plan_cand c;
+	strata_ino_t after = 0;
+	size_t n;
 	int ret;
 
+	if (!h.need)
+		return 0;
 	rows = calloc(PLAN_PAGE, sizeof(*rows));
 	if (!rows)
 		return -ENOMEM;
@@ -908,45 +980,32 @@ static int plan_evict_tier(struct plan_ctx *pc,
 					  &n);
 		for (size_t i = 0; ret == 0 && i < n; i++) {
 			st->files++;
-			ret = plan_facts(pc, &rows[i], path, sizeof(path),
-					 names, &f);
-			if (ret == -ENAMETOOLONG) {
-				ret = 0;
+			if (plan_facts(pc, &rows[i], NULL, 0, names, &f) < 0 ||
+			    strata_policy_evict_key(pc->p, r, &f, pc->now,
+						    &c.key) < 0)
 				continue;
-			}
-			if (ret < 0 || strata_policy_evict_key(
-					       pc->p, r, &f, pc->now, &key) < 0)
-				continue;
-			if (nv_len == cap) {
-				cap = cap ? cap * 2 : 1024;
-				nv = realloc(v, cap * sizeof(*v));
-				if (!nv) {
-					ret = -ENOMEM;
-					break;
-				}
-				v = nv;
-			}
-			v[nv_len].key = key;
-			v[nv_len].size = f.size;
-			v[nv_len].row = rows[i];
-			v[nv_len].other = f.ntiers > 1;
-			nv_len++;
+			c.size = f.size;
+			c.ino = rows[i].attr.ino;
+			c.other = f.ntiers > 1;
+			ret = plan_heap_push(&h, &c);
 		}
 		if (n)
 			after = rows[n - 1].attr.ino;
 	} while (ret == 0 && n == PLAN_PAGE);
-	if (ret == 0 && nv_len)
-		qsort(v, nv_len, sizeof(*v), plan_cand_cmp);
-	for (size_t i = 0; ret == 0 && i < nv_len && freed < need; i++) {
-		if (v[i].other)
-			ret = plan_job(pc, STRATA_JOB_DROP, &v[i].row, NULL,
+	if (ret == 0 && h.n)
+		qsort(h.v, h.n, sizeof(*h.v), plan_cand_cmp);
+	memset(&job_row, 0, sizeof(job_row));
+	for (size_t i = 0; ret == 0 && i < h.n; i++) {
+		job_row.attr.ino = h.v[i].ino;
+		job_row.attr.size = h.v[i].size;
+		if (h.v[i].other)
+			ret = plan_job(pc, STRATA_JOB_DROP, &job_row, NULL,
 				       t->name, NULL, r, false, cb, arg);
 		else if (to)
-			ret = plan_job(pc, STRATA_JOB_MOVE, &v[i].row, NULL,
+			ret = plan_job(pc, STRATA_JOB_MOVE, &job_row, NULL,
 				       t->name, to, r, false, cb, arg);
-		freed += v[i].size;
 	}
-	free(v);
+	free(h.v);
 	free(rows);
 	return ret;
 }

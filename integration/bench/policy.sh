@@ -94,20 +94,23 @@ url = file://$W/capacity
 CONF
 
 # fill_catalog FROM TO: files FROM..TO-1, 1000 per directory, all on nvme,
-# sizes and times spread so that rules match some and not others.
+# sizes and times spread over the last 400 days so that each rule matches
+# some files and not others.
 fill_catalog() {
+	local now
+
+	now=$(date +%s)
 	sqlite3 "$W/catalog.db" <<SQL
-PRAGMA journal_mode = WAL;
 PRAGMA synchronous = OFF;
 BEGIN;
 WITH RECURSIVE n(i) AS (SELECT $1 UNION ALL SELECT i + 1 FROM n WHERE i < $2 - 1)
 INSERT INTO inodes (ino, mode, uid, gid, nlink, size, atime, mtime, ctime,
                     btime, version)
 SELECT 1000000000 + i, 33188, 1000 + i % 7, 100, 1, (i * 7919) % 300000000,
-       (1700000000 - (i % 400) * 86400) * 1000000000,
-       (1700000000 - (i % 300) * 86400) * 1000000000,
-       (1700000000 - (i % 300) * 86400) * 1000000000,
-       (1700000000 - (i % 500) * 86400) * 1000000000, 1 FROM n;
+       ($now - (i % 400) * 86400) * 1000000000,
+       ($now - (i % 300) * 86400) * 1000000000,
+       ($now - (i % 300) * 86400) * 1000000000,
+       ($now - (i % 500) * 86400) * 1000000000, 1 FROM n;
 WITH RECURSIVE n(i) AS (SELECT $1 / 1000 UNION ALL SELECT i + 1 FROM n WHERE i < ($2 - 1) / 1000)
 INSERT OR IGNORE INTO inodes (ino, mode, nlink, atime, mtime, ctime, btime)
 SELECT 100 + i, 16877, 2, 0, 0, 0, 0 FROM n;

@@ -221,6 +221,7 @@ struct strata_scan_row {
 	uint32_t pin_tier;		   /* 0: not pinned */
 	uint32_t tiers[STRATA_SCAN_TIERS]; /* holding the current version */
 	unsigned int ntiers;
+	bool has_tags; /* it has user.* xattrs */
 };
 
 struct strata_catalog;

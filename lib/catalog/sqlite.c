@@ -2397,25 +2397,28 @@ static void cat_sql_cq(struct cat_sql_buf *b, const struct strata_cq *q)
 static int cat_scan_sql(const struct strata_catalog_query *q, char *buf,
 			size_t len)
 {
+	/* The valid tiers, the pin and whether there are user tags come
+	 * from the primary keys of replicas, pins and xattrs. */
+	static const char cols[] = "SELECT " CAT_ATTR_COLS(
+		"i.") ", d.parent, d.name,"
+		      " (SELECT group_concat(r.tier_id) FROM replicas AS r"
+		      "  WHERE r.ino = i.ino AND r.state = 0"
+		      "  AND r.version = i.version),"
+		      " (SELECT p.tier_id FROM pins AS p WHERE p.ino = i.ino),"
+		      " EXISTS (SELECT 1 FROM xattrs AS x WHERE x.ino = i.ino"
+		      "  AND x.name >= 'user.' AND x.name < 'user/')";
+	static const char from_tier[] =
+		" FROM replicas AS t JOIN inodes AS i ON i.ino = t.ino"
+		" JOIN dentries AS d ON d.ino = i.ino"
+		" WHERE t.tier_id = ?3 AND t.state = 0"
+		" AND t.version = i.version AND t.ino > ?1 AND";
+	static const char from_all[] =
+		" FROM inodes AS i JOIN dentries AS d ON d.ino = i.ino"
+		" WHERE i.ino > ?1 AND";
 	struct cat_sql_buf b = { .p = buf, .len = len };
 
-	cat_sql_put(
-		&b,
-		"SELECT " CAT_ATTR_COLS(
-			"i.") ", d.parent, d.name,"
-			      " (SELECT group_concat(r.tier_id) FROM replicas AS r"
-			      " WHERE r.ino = i.ino AND r.state = 0"
-			      " AND r.version = i.version),"
-			      " (SELECT p.tier_id FROM pins AS p WHERE p.ino = i.ino)");
-	if (q->on_tier)
-		cat_sql_put(&b, " FROM replicas AS t JOIN inodes AS i"
-				" ON i.ino = t.ino JOIN dentries AS d"
-				" ON d.ino = i.ino WHERE t.tier_id = ?3"
-				" AND t.state = 0 AND t.version = i.version"
-				" AND t.ino > ?1 AND");
-	else
-		cat_sql_put(&b, " FROM inodes AS i JOIN dentries AS d"
-				" ON d.ino = i.ino WHERE i.ino > ?1 AND");
+	cat_sql_put(&b, cols);
+	cat_sql_put(&b, q->on_tier ? from_tier : from_all);
 	cat_sql_put(&b, " (i.mode & 61440) = 32768 AND i.nlink > 0 AND (");
 	if (q->where)
 		cat_sql_cq(&b, q->where);
@@ -2424,11 +2427,10 @@ static int cat_scan_sql(const struct strata_catalog_query *q, char *buf,
 	if (q->or_pinned)
 		cat_sql_put(&b, " OR i.ino IN (SELECT ino FROM pins)");
 	cat_sql_put(&b, ")");
-	/* The first name, as cat_dentry_of() finds it. */
-	cat_sql_put(&b, " AND d.cookie = (SELECT min(cookie) FROM dentries"
-			" WHERE ino = i.ino)");
-	cat_sql_put(&b, q->on_tier ? " ORDER BY t.ino LIMIT ?2" :
-				     " ORDER BY i.ino LIMIT ?2");
+	/* Every name of a hard-linked file comes back, first name first;
+	 * cat_scan keeps the first of each inode. */
+	cat_sql_put(&b, q->on_tier ? " ORDER BY t.ino, d.cookie LIMIT ?2" :
+				     " ORDER BY i.ino, d.cookie LIMIT ?2");
 	return b.n < len ? 0 : -E2BIG;
 }
 
@@ -2480,6 +2482,10 @@ static int cat_scan(struct strata_catalog *cat,
 		sqlite3_bind_int64(st, 3, q->on_tier);
 	for (rc = sqlite3_step(st); rc == SQLITE_ROW && *n < max;
 	     rc = sqlite3_step(st)) {
+		/* A second name of the file just returned. */
+		if (*n && out[*n - 1].attr.ino ==
+				  (strata_ino_t)sqlite3_column_int64(st, 0))
+			continue;
 		row = &out[(*n)++];
 		cat_row_attr(st, 0, &row->attr);
 		row->parent =
@@ -2493,6 +2499,7 @@ static int cat_scan(struct strata_catalog *cat,
 			       row);
 		row->pin_tier =
 			(uint32_t)sqlite3_column_int64(st, CAT_ATTR_NCOLS + 3);
+		row->has_tags = sqlite3_column_int(st, CAT_ATTR_NCOLS + 4);
 	}
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		ret = cat_errno(c, rc, "scan files");

@@ -267,6 +267,23 @@ static void a_rename_re_places_only_what_placement_put(void **state)
 	assert_int_equal(fx->njobs, 0);
 }
 
+static void tag_rules_see_the_tags_of_files_that_have_them(void **state)
+{
+	struct fixture *fx = *state;
+	uint64_t cold = file(fx, "cold", 10);
+	struct stat st;
+
+	file(fx, "warm", 10);
+	assert_int_equal(
+		strata_vfs_setxattr(fx->vfs, cold, "user.cold", "1", 1, 0), 0);
+	/* A hard link: the file is planned once, by its first name. */
+	assert_int_equal(strata_vfs_link(fx->vfs, cold, 1, "cold2", &st), 0);
+	rules(fx, "t: migrate \"**\" to slow when tag \"cold\"\n");
+	assert_int_equal(pass(fx, NULL), 2);
+	assert_int_equal(fx->njobs, 1);
+	assert_int_equal(fx->jobs[0].ino, cold);
+}
+
 static void evict_takes_the_coldest_until_under_the_low_mark(void **state)
 {
 	struct fixture *fx = *state;
@@ -333,6 +350,7 @@ int main(void)
 		T(replicate_copies_and_pins_outrank_rules),
 		T(a_rule_change_re_places_what_the_old_placement_put),
 		T(a_rename_re_places_only_what_placement_put),
+		T(tag_rules_see_the_tags_of_files_that_have_them),
 		T(evict_takes_the_coldest_until_under_the_low_mark),
 		T(explain_says_why_and_what),
 #undef T
