@@ -41,7 +41,8 @@
 #define ENG_ATTEMPTS 8	      /* failures before a job is given up */
 #define ENG_BACKOFF_MAX_S 300 /* longest wait between attempts */
 #define ENG_PER_TIER 4	      /* jobs at once touching one tier */
-#define ENG_BATCH 64
+#define ENG_DUE 256	      /* due jobs looked at per dispatch */
+#define ENG_WORK_FILES 32     /* jobs run together, sharing syncs */
 #define ENG_NS 1000000000ll
 
 enum eng_event_kind {
@@ -55,13 +56,30 @@ struct eng_event {
 	char *from; /* ENG_EV_CHANGED by a rename: the old path, malloc'd */
 };
 
+/* One job of a work, and how it went. */
 struct eng_job {
+	struct strata_job job;
+	uint64_t reserved; /* bytes held on the target for its copy */
+	uint64_t copied;
+	struct strata_vfs_copy *cp;
+	struct strata_vfs_drop *drop;
+	int ret;
+};
+
+/*
+ * A work: up to ENG_WORK_FILES jobs of one kind between the same tiers,
+ * run together on a pool thread so that they share one sync of the
+ * target tier and one durable catalog commit instead of one per file.
+ */
+struct eng_work {
 	struct strata_engine *e;
 	uv_work_t req;
-	struct strata_job job;
-	uint64_t size; /* reserved on the target */
-	uint64_t copied;
-	int ret;
+	struct eng_work *next; /* e->works, loop thread */
+	enum strata_job_kind kind;
+	uint32_t src_tier;
+	uint32_t dst_tier;
+	unsigned int n;
+	struct eng_job jobs[];
 };
 
 struct strata_engine {
@@ -81,7 +99,7 @@ struct strata_engine {
 	bool pass_running;     /* loop thread */
 	bool pass_again;       /* loop thread: run once more when done */
 	bool stopping;	       /* e->lock */
-	unsigned int running;  /* jobs under way; loop thread */
+	unsigned int running;  /* works under way; loop thread */
 	unsigned int nhandles; /* open handles, for the stop */
 
 	/* The rules: swapped on the loop thread under rules_lock (write),
@@ -105,7 +123,7 @@ struct strata_engine {
 	bool batch_running;
 	uv_work_t batch_req;
 	uint64_t reserved[STRATA_CFG_MAX_TIERS]; /* by tier index */
-	struct strata_job under_way[64];	 /* loop thread; id 0: free */
+	struct eng_work *works;			 /* under way; loop thread */
 };
 
 /* Names ------------------------------------------------------------------ */
@@ -314,7 +332,7 @@ static int eng_reserve(struct strata_engine *e, struct eng_job *ej)
 		ret = -ENOSPC;
 	} else {
 		e->reserved[idx] += a.size;
-		ej->size = a.size;
+		ej->reserved = a.size;
 	}
 	pthread_mutex_unlock(&e->lock);
 	return ret;
@@ -324,17 +342,16 @@ static void eng_unreserve(struct strata_engine *e, struct eng_job *ej)
 {
 	int idx;
 
-	if (!ej->size)
+	if (!ej->reserved)
 		return;
 	idx = eng_tier_index(e, ej->job.dst_tier);
 	pthread_mutex_lock(&e->lock);
 	if (idx >= 0)
-		e->reserved[idx] -= ej->size;
+		e->reserved[idx] -= ej->reserved;
 	pthread_mutex_unlock(&e->lock);
-	ej->size = 0;
+	ej->reserved = 0;
 }
 
-/* The job itself, on a pool thread. */
 /* Does tier hold a valid replica of ino's current content already? */
 static bool eng_holds(struct strata_engine *e, uint64_t ino, uint32_t tier)
 {
@@ -347,38 +364,85 @@ static bool eng_holds(struct strata_engine *e, uint64_t ino, uint32_t tier)
 	       n == 1 && row.attr.ino == ino;
 }
 
-/* The job itself, on a pool thread. */
-static void eng_job_work(uv_work_t *req)
+/* Copies of a work: data first (no sync), then one sync of the target,
+ * then each verified and committed. A copy already made (a move whose
+ * drop waits) needs neither room nor bytes. */
+static void eng_work_copies(struct eng_work *w)
 {
-	struct eng_job *ej = req->data;
-	struct strata_engine *e = ej->e;
-	const struct strata_job *j = &ej->job;
-	int ret = 0;
+	struct strata_engine *e = w->e;
+	bool any = false;
+	int ret;
 
-	/* A copy already made (a move whose drop waits) needs no room. */
-	if ((j->kind == STRATA_JOB_COPY || j->kind == STRATA_JOB_MOVE) &&
-	    !eng_holds(e, j->ino, j->dst_tier)) {
-		ret = eng_reserve(e, ej);
-		if (ret == 0)
-			ret = strata_vfs_copy(e->vfs, j->ino, j->dst_tier,
-					      &ej->copied);
+	for (unsigned int i = 0; i < w->n; i++) {
+		struct eng_job *ej = &w->jobs[i];
+
+		if (eng_holds(e, ej->job.ino, w->dst_tier))
+			continue;
+		ej->ret = eng_reserve(e, ej);
+		if (ej->ret == 0)
+			ej->ret = strata_vfs_copy_start(e->vfs, ej->job.ino,
+							w->dst_tier, false,
+							&ej->cp, &ej->copied);
+		any |= ej->cp != NULL;
+	}
+	ret = any ? strata_vfs_sync_tier(e->vfs, w->dst_tier) : 0;
+	for (unsigned int i = 0; i < w->n; i++) {
+		struct eng_job *ej = &w->jobs[i];
+
+		if (ej->cp && ret < 0) {
+			strata_vfs_copy_abort(e->vfs, ej->cp);
+			ej->ret = ret;
+		} else if (ej->cp) {
+			ej->ret = strata_vfs_copy_finish(e->vfs, ej->cp);
+		}
+		ej->cp = NULL;
 		eng_unreserve(e, ej);
 	}
-	if (ret == 0 &&
-	    (j->kind == STRATA_JOB_MOVE || j->kind == STRATA_JOB_DROP))
-		ret = strata_vfs_drop(e->vfs, j->ino, j->src_tier);
-	/* The file or the replica to drop is gone: nothing left to do. The
-	 * vfs reports a missing object of a valid replica as -EIO. */
-	if (ret == -ENOENT)
-		ret = 0;
-	ej->ret = ret;
 }
 
-static void eng_forget_running(struct strata_engine *e, int64_t id)
+/* Drops of a work: every row, one durable catalog commit, then the
+ * objects (DESIGN.md invariant 3). */
+static void eng_work_drops(struct eng_work *w)
 {
-	for (size_t i = 0; i < STRATA_ARRAY_SIZE(e->under_way); i++)
-		if (e->under_way[i].id == id)
-			e->under_way[i].id = 0;
+	struct strata_engine *e = w->e;
+	bool any = false;
+	int ret;
+
+	for (unsigned int i = 0; i < w->n; i++) {
+		struct eng_job *ej = &w->jobs[i];
+
+		if (ej->ret == 0)
+			ej->ret = strata_vfs_drop_start(e->vfs, ej->job.ino,
+							w->src_tier, &ej->drop);
+		any |= ej->drop != NULL;
+	}
+	ret = any ? strata_catalog_sync(e->cat, true) : 0;
+	for (unsigned int i = 0; i < w->n; i++) {
+		struct eng_job *ej = &w->jobs[i];
+
+		if (!ej->drop)
+			continue;
+		strata_vfs_drop_finish(e->vfs, ej->drop, ret == 0);
+		ej->drop = NULL;
+		if (ret < 0)
+			ej->ret = ret;
+	}
+}
+
+/* The work itself, on a pool thread. */
+static void eng_work_run(uv_work_t *req)
+{
+	struct eng_work *w = req->data;
+
+	if (w->kind == STRATA_JOB_COPY || w->kind == STRATA_JOB_MOVE)
+		eng_work_copies(w);
+	if (w->kind == STRATA_JOB_MOVE || w->kind == STRATA_JOB_DROP)
+		eng_work_drops(w);
+	/* The file or the replica to drop is gone: nothing left to do. The
+	 * vfs reports a missing object of a valid replica as -EIO. */
+	for (unsigned int i = 0; i < w->n; i++)
+		if (w->jobs[i].ret == -ENOENT)
+			w->jobs[i].ret = 0;
 }
 
 static void eng_dispatch(struct strata_engine *e);
@@ -400,33 +464,28 @@ static const char *eng_error(int ret)
 }
 
 /*
- * Back on the loop thread: record how the job went. Every failure counts
- * and waits twice as long as the one before (with jitter), up to
- * ENG_BACKOFF_MAX_S; after ENG_ATTEMPTS the job gives up and stays for
- * operators to see, and keeps its twins away for STRATA_JOB_FAILED_HOLD_S.
- * A job stopped by an unmount is simply pending again.
+ * Record how one job went (loop thread). Every failure counts and waits
+ * twice as long as the one before (with jitter), up to ENG_BACKOFF_MAX_S;
+ * after ENG_ATTEMPTS the job gives up and stays for operators to see, and
+ * keeps its twins away for STRATA_JOB_FAILED_HOLD_S. A job stopped by an
+ * unmount is simply pending again.
  */
-static void eng_job_after(uv_work_t *req, int status)
+static void eng_job_done(struct strata_engine *e, struct eng_job *ej)
 {
-	struct eng_job *ej = req->data;
-	struct strata_engine *e = ej->e;
 	struct strata_job *j = &ej->job;
-	int ret = status < 0 ? -ECANCELED : ej->ret;
-	bool busy = ret == -EBUSY || ret == -ESTALE;
+	bool busy = ej->ret == -EBUSY || ej->ret == -ESTALE;
 	int64_t wait_s;
 
-	e->running--;
-	eng_forget_running(e, j->id);
-	if (ret == 0) {
+	if (ej->ret == 0) {
 		if (strata_catalog_job_del(e->cat, j->id) < 0)
 			strata_log(STRATA_LOG_ERR, STRATA_SUB_POLICY,
 				   "job %" PRId64 " done but not removed",
 				   j->id);
-		goto out;
+		return;
 	}
 	j->bytes_done = ej->copied;
 	j->state = STRATA_JOB_PENDING;
-	if (ret == -ECANCELED) {
+	if (ej->ret == -ECANCELED) {
 		j->not_before = 0;
 		goto record;
 	}
@@ -436,7 +495,8 @@ static void eng_job_after(uv_work_t *req, int status)
 		wait_s = ENG_BACKOFF_MAX_S;
 	wait_s += (int64_t)(random() % (wait_s + 1)) / 2;
 	j->not_before = (int64_t)strata_now().tv_sec * ENG_NS + wait_s * ENG_NS;
-	snprintf(j->last_error, sizeof(j->last_error), "%s", eng_error(ret));
+	snprintf(j->last_error, sizeof(j->last_error), "%s",
+		 eng_error(ej->ret));
 	if (j->attempts >= ENG_ATTEMPTS)
 		j->state = STRATA_JOB_FAILED;
 	strata_log(j->state == STRATA_JOB_FAILED ? STRATA_LOG_ERR :
@@ -452,40 +512,82 @@ record:
 	if (strata_catalog_job_update(e->cat, j) < 0)
 		strata_log(STRATA_LOG_ERR, STRATA_SUB_POLICY,
 			   "cannot record how job %" PRId64 " ended", j->id);
-out:
-	free(ej);
+}
+
+static void eng_work_after(uv_work_t *req, int status)
+{
+	struct eng_work *w = req->data;
+	struct strata_engine *e = w->e;
+	struct eng_work **pp;
+
+	for (pp = &e->works; *pp != w; pp = &(*pp)->next)
+		;
+	*pp = w->next;
+	e->running--;
+	for (unsigned int i = 0; i < w->n; i++) {
+		if (status < 0)
+			w->jobs[i].ret = -ECANCELED;
+		eng_job_done(e, &w->jobs[i]);
+	}
+	free(w);
 	eng_dispatch(e);
 }
 
-/* Is a job under way for that job id, or for that file? */
-static bool eng_is_running(struct strata_engine *e, int64_t id, uint64_t ino)
+/* Is a job under way for that file? */
+static bool eng_ino_busy(struct strata_engine *e, uint64_t ino)
 {
-	for (size_t i = 0; i < STRATA_ARRAY_SIZE(e->under_way); i++)
-		if (e->under_way[i].id &&
-		    (e->under_way[i].id == id || e->under_way[i].ino == ino))
-			return true;
+	for (struct eng_work *w = e->works; w; w = w->next)
+		for (unsigned int i = 0; i < w->n; i++)
+			if (w->jobs[i].job.ino == ino)
+				return true;
 	return false;
 }
 
-/* Jobs under way that touch tier id. */
+/* Works under way that touch tier id. */
 static unsigned int eng_tier_load(struct strata_engine *e, uint32_t id)
 {
 	unsigned int load = 0;
 
-	for (size_t i = 0; id && i < STRATA_ARRAY_SIZE(e->under_way); i++)
-		if (e->under_way[i].id && (e->under_way[i].src_tier == id ||
-					   e->under_way[i].dst_tier == id))
+	for (struct eng_work *w = e->works; id && w; w = w->next)
+		if (w->src_tier == id || w->dst_tier == id)
 			load++;
 	return load;
 }
 
-/* Start due jobs while movers are free (loop thread): one per file at a
- * time, and at most ENG_PER_TIER on any tier. */
+/* Add due job j to w if it fits: same kind and tiers, file not taken. */
+static bool eng_work_take(struct strata_engine *e, struct eng_work *w,
+			  const struct strata_job *j)
+{
+	struct eng_job *ej;
+
+	if (w->n == ENG_WORK_FILES || j->kind != w->kind ||
+	    j->src_tier != w->src_tier || j->dst_tier != w->dst_tier ||
+	    eng_ino_busy(e, j->ino))
+		return false;
+	for (unsigned int i = 0; i < w->n; i++)
+		if (w->jobs[i].job.ino == j->ino)
+			return false;
+	ej = &w->jobs[w->n];
+	memset(ej, 0, sizeof(*ej));
+	ej->job = *j;
+	ej->job.state = STRATA_JOB_RUNNING;
+	if (strata_catalog_job_update(e->cat, &ej->job) < 0)
+		return false;
+	w->n++;
+	return true;
+}
+
+/*
+ * Start due jobs while movers are free (loop thread): jobs of one kind
+ * between the same tiers go together, one job per file at a time, at most
+ * ENG_PER_TIER works on any tier.
+ */
 static void eng_dispatch(struct strata_engine *e)
 {
-	struct strata_job v[ENG_BATCH];
+	struct strata_job v[ENG_DUE];
+	bool taken[ENG_DUE] = { false };
 	int64_t now = (int64_t)strata_now().tv_sec * ENG_NS;
-	struct eng_job *ej;
+	struct eng_work *w;
 	size_t n = 0;
 	bool stopping;
 
@@ -494,33 +596,33 @@ static void eng_dispatch(struct strata_engine *e)
 	pthread_mutex_unlock(&e->lock);
 	if (stopping || e->running >= e->cfg->movers)
 		return;
-	if (strata_catalog_job_due(e->cat, now, v, ENG_BATCH, &n) < 0)
+	if (strata_catalog_job_due(e->cat, now, v, ENG_DUE, &n) < 0)
 		return;
 	for (size_t i = 0; i < n && e->running < e->cfg->movers; i++) {
-		if (eng_is_running(e, v[i].id, v[i].ino))
-			continue;
-		if (eng_tier_load(e, v[i].src_tier) >= ENG_PER_TIER ||
+		if (taken[i] || eng_ino_busy(e, v[i].ino) ||
+		    eng_tier_load(e, v[i].src_tier) >= ENG_PER_TIER ||
 		    eng_tier_load(e, v[i].dst_tier) >= ENG_PER_TIER)
 			continue;
-		ej = calloc(1, sizeof(*ej));
-		if (!ej)
+		w = calloc(1, sizeof(*w) +
+				      ENG_WORK_FILES * sizeof(struct eng_job));
+		if (!w)
 			return;
-		ej->e = e;
-		ej->job = v[i];
-		ej->job.state = STRATA_JOB_RUNNING;
-		if (strata_catalog_job_update(e->cat, &ej->job) < 0) {
-			free(ej);
+		w->e = e;
+		w->kind = v[i].kind;
+		w->src_tier = v[i].src_tier;
+		w->dst_tier = v[i].dst_tier;
+		for (size_t k = i; k < n && w->n < ENG_WORK_FILES; k++)
+			if (!taken[k] && eng_work_take(e, w, &v[k]))
+				taken[k] = true;
+		if (!w->n) {
+			free(w);
 			continue;
 		}
-		ej->req.data = ej;
-		for (size_t k = 0; k < STRATA_ARRAY_SIZE(e->under_way); k++) {
-			if (!e->under_way[k].id) {
-				e->under_way[k] = v[i];
-				break;
-			}
-		}
+		w->req.data = w;
+		w->next = e->works;
+		e->works = w;
 		e->running++;
-		uv_queue_work(&e->loop, &ej->req, eng_job_work, eng_job_after);
+		uv_queue_work(&e->loop, &w->req, eng_work_run, eng_work_after);
 	}
 }
 

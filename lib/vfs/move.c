@@ -29,36 +29,40 @@
 
 #define MOVE_CHUNK (1u << 20)
 
-/* A fast 64-bit hash of a byte stream, fed in pieces of any size. */
+/*
+ * A fast 64-bit hash of a byte stream, to tell a copy from its source:
+ * four independent lanes over 32-byte blocks (so the CPU runs them side
+ * by side), folded into h after every piece, bytes of a piece's tail one
+ * by one. Two streams read in the same piece sizes hash alike exactly
+ * when their bytes are alike (but for collisions), which holds here:
+ * both sides are read in MOVE_CHUNK pieces from offset 0.
+ */
 struct move_hash {
 	uint64_t h;
 };
 
-static void move_hash_feed(struct move_hash *mh, const void *buf, size_t len)
+static inline uint64_t move_mix(uint64_t h, uint64_t w)
 {
-	const unsigned char *p = buf;
-
-	for (size_t i = 0; i < len; i++) {
-		mh->h ^= p[i];
-		mh->h *= 0x100000001b3ull; /* FNV-1a */
-	}
+	h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 29);
 }
 
-/* Word-wise for speed; byte-wise only for the unaligned tail, so hashing
- * the same bytes in other piece sizes agrees only when pieces are whole
- * words, which MOVE_CHUNK pieces are. */
 static void move_hash(struct move_hash *mh, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
-	size_t words = len / 8;
+	uint64_t l[4] = { mh->h, mh->h ^ 1, mh->h ^ 2, mh->h ^ 3 };
+	size_t blocks = len / 32;
 	uint64_t w;
 
-	for (size_t i = 0; i < words; i++) {
-		memcpy(&w, p + i * 8, 8);
-		mh->h = (mh->h ^ w) * 0x9e3779b97f4a7c15ull;
-		mh->h ^= mh->h >> 29;
+	for (size_t i = 0; i < blocks; i++) {
+		for (int k = 0; k < 4; k++) {
+			memcpy(&w, p + i * 32 + k * 8, 8);
+			l[k] = move_mix(l[k], w);
+		}
 	}
-	move_hash_feed(mh, p + words * 8, len - words * 8);
+	mh->h = move_mix(move_mix(l[0], l[1]), move_mix(l[2], l[3]));
+	for (size_t i = blocks * 32; i < len; i++)
+		mh->h = (mh->h ^ p[i]) * 0x100000001b3ull; /* FNV-1a */
 }
 
 struct strata_catalog *strata_vfs_catalog(struct strata_vfs *vfs)
@@ -270,18 +274,27 @@ static int move_stream(struct strata_vfs *vfs, struct strata_obj *obj,
 	return 0;
 }
 
-/* Copy src to a fresh object key on dst, durable and verified. */
+/* One copy between its two halves: the bytes written, their hash. */
+struct strata_vfs_copy {
+	struct vnode *vn; /* held, moving */
+	struct vfs_tier *dst;
+	char key[STRATA_KEY_MAX]; /* the target object */
+	uint64_t version;
+	uint64_t size;
+	struct move_hash hash;
+};
+
+/* Copy src to dkey on dst, hashing, made durable when sync. */
 static int move_copy_object(struct strata_vfs *vfs, struct vfs_tier *src,
-			    const char *skey, struct vfs_tier *dst,
-			    const char *dkey, uint64_t size, uint64_t *copied)
+			    const char *skey, struct strata_vfs_copy *cp,
+			    bool sync, uint64_t *copied)
 {
-	struct move_hash h1 = { 0xcbf29ce484222325ull };
-	struct move_hash h2 = { 0xcbf29ce484222325ull };
 	struct strata_obj *in = NULL, *out = NULL;
-	uint64_t n = 0, n2 = 0;
 	void *buf = NULL;
+	uint64_t n = 0;
 	int ret;
 
+	cp->hash.h = 0xcbf29ce484222325ull;
 	buf = malloc(MOVE_CHUNK);
 	if (!buf)
 		return -ENOMEM;
@@ -297,18 +310,18 @@ static int move_copy_object(struct strata_vfs *vfs, struct vfs_tier *src,
 			ret = -EIO;
 		goto out;
 	}
-	ret = strata_obj_open(dst->be, dkey,
+	ret = strata_obj_open(cp->dst->be, cp->key,
 			      STRATA_OBJ_READ | STRATA_OBJ_WRITE |
 				      STRATA_OBJ_CREATE | STRATA_OBJ_TRUNC,
 			      &out);
 	if (ret < 0) {
 		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
-			   "cannot create object '%s' on tier '%s': %s", dkey,
-			   dst->name, strerror(-ret));
+			   "cannot create object '%s' on tier '%s': %s",
+			   cp->key, cp->dst->name, strerror(-ret));
 		goto out;
 	}
-	ret = move_stream(vfs, in, out, buf, &h1, &n);
-	if (ret == 0)
+	ret = move_stream(vfs, in, out, buf, &cp->hash, &n);
+	if (ret == 0 && sync)
 		ret = strata_obj_sync(out, false);
 	if (ret == 0)
 		ret = strata_obj_close(out);
@@ -316,57 +329,90 @@ static int move_copy_object(struct strata_vfs *vfs, struct vfs_tier *src,
 		strata_obj_close(out);
 	out = NULL;
 	if (ret < 0) {
-		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
+		strata_log(ret == -ECANCELED ? STRATA_LOG_INFO : STRATA_LOG_ERR,
+			   STRATA_SUB_VFS,
 			   "copying '%s' from tier '%s' to '%s' failed: %s",
-			   skey, src->name, dst->name, strerror(-ret));
+			   skey, src->name, cp->dst->name, strerror(-ret));
 		goto out;
 	}
-	if (n != size) {
+	*copied = n;
+	if (n != cp->size) {
 		/* The catalog and the source object disagree: not ours to
 		 * copy until fsck has looked. */
 		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
 			   "object '%s' on tier '%s' has %" PRIu64
 			   " bytes, the file %" PRIu64,
-			   skey, src->name, n, size);
-		ret = -EIO;
-		goto out;
-	}
-	ret = strata_obj_open(dst->be, dkey, STRATA_OBJ_READ, &out);
-	if (ret == 0)
-		ret = move_stream(vfs, out, NULL, buf, &h2, &n2);
-	if (ret == 0 && (n2 != n || h2.h != h1.h)) {
-		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
-			   "copy of '%s' to tier '%s' does not verify: %" PRIu64
-			   " of %" PRIu64 " bytes, hash %016" PRIx64
-			   " for %016" PRIx64,
-			   skey, dst->name, n2, n, h2.h, h1.h);
+			   skey, src->name, n, cp->size);
 		ret = -EIO;
 	}
-	*copied = n;
 out:
 	strata_obj_close(in);
-	strata_obj_close(out);
 	free(buf);
 	return ret;
 }
 
-int strata_vfs_copy(struct strata_vfs *vfs, strata_vfs_ino_t ino,
-		    uint32_t dst_tier, uint64_t *copied)
+/* Read the target back: the bytes and hash written must be there. */
+static int move_verify(struct strata_vfs *vfs, struct strata_vfs_copy *cp)
+{
+	struct move_hash h = { 0xcbf29ce484222325ull };
+	struct strata_obj *obj = NULL;
+	void *buf = malloc(MOVE_CHUNK);
+	uint64_t n = 0;
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	ret = strata_obj_open(cp->dst->be, cp->key, STRATA_OBJ_READ, &obj);
+	if (ret == 0)
+		ret = move_stream(vfs, obj, NULL, buf, &h, &n);
+	if (ret == 0 && (n != cp->size || h.h != cp->hash.h)) {
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
+			   "copy '%s' on tier '%s' does not verify: %" PRIu64
+			   " of %" PRIu64 " bytes, hash %016" PRIx64
+			   " for %016" PRIx64,
+			   cp->key, cp->dst->name, n, cp->size, h.h,
+			   cp->hash.h);
+		ret = -EIO;
+	}
+	strata_obj_close(obj);
+	free(buf);
+	return ret;
+}
+
+/* A copy that will not be recorded: its object is nobody's. */
+static void move_void(struct strata_vfs *vfs, struct strata_vfs_copy *cp)
+{
+	if (strata_backend_remove(cp->dst->be, cp->key) < 0)
+		strata_log(STRATA_LOG_WARN, STRATA_SUB_VFS,
+			   "cannot remove void copy '%s' on tier '%s'; "
+			   "strata fsck reclaims it",
+			   cp->key, cp->dst->name);
+	move_end(vfs, cp->vn);
+	free(cp);
+}
+
+int strata_vfs_copy_start(struct strata_vfs *vfs, strata_vfs_ino_t ino,
+			  uint32_t dst_tier, bool sync,
+			  struct strata_vfs_copy **out, uint64_t *copied)
 {
 	struct move_src ms = { .vfs = vfs, .skip = dst_tier };
-	struct vfs_tier *dst = strata__vfs_tier_by_id(vfs, dst_tier);
-	struct strata_replica r;
+	struct strata_vfs_copy *cp;
 	struct strata_attr a;
-	char key[STRATA_KEY_MAX];
 	struct vnode *vn;
 	int ret;
 
+	*out = NULL;
 	*copied = 0;
-	if (!dst)
-		return -ENOENT;
-	ret = move_begin(vfs, ino, &vn);
-	if (ret < 0)
+	cp = calloc(1, sizeof(*cp));
+	if (!cp)
+		return -ENOMEM;
+	cp->dst = strata__vfs_tier_by_id(vfs, dst_tier);
+	ret = cp->dst ? move_begin(vfs, ino, &vn) : -ENOENT;
+	if (ret < 0) {
+		free(cp);
 		return ret;
+	}
+	cp->vn = vn;
 	pthread_mutex_lock(&vn->lock);
 	ret = move_busy(vn) ? -EBUSY : 0;
 	if (ret == 0)
@@ -379,39 +425,86 @@ int strata_vfs_copy(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 						  &ms);
 	}
 	pthread_mutex_unlock(&vn->lock);
-	if (ret < 0 || ms.have_dst)
-		goto out;
-	if (!ms.tier) {
-		/* Nothing to copy: an empty file has no object anywhere. */
-		ret = a.size == 0 ? 0 : -EIO;
-		goto out;
+	if (ret == 0 && !ms.have_dst && !ms.tier && a.size > 0) {
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
+			   "inode %" PRIu64 " has %" PRIu64
+			   " bytes but no valid replica on a tier of this "
+			   "mount to copy from",
+			   ino, a.size);
+		ret = -EIO;
 	}
-	strata__vfs_key(ino, key, sizeof(key));
-	ret = move_copy_object(vfs, ms.tier, ms.key, dst, key, a.size, copied);
-	if (ret < 0)
-		goto void_copy;
+	/* Done already, or nothing to copy (an empty file has no object
+	 * anywhere). */
+	if (ret < 0 || ms.have_dst || !ms.tier) {
+		move_end(vfs, vn);
+		free(cp);
+		return ret;
+	}
+	cp->version = a.version;
+	cp->size = a.size;
+	strata__vfs_key(ino, cp->key, sizeof(cp->key));
+	ret = move_copy_object(vfs, ms.tier, ms.key, cp, sync, copied);
+	if (ret < 0) {
+		move_void(vfs, cp);
+		return ret;
+	}
+	*out = cp;
+	return 0;
+}
+
+int strata_vfs_copy_finish(struct strata_vfs *vfs, struct strata_vfs_copy *cp)
+{
+	struct vnode *vn = cp->vn;
+	struct strata_replica r;
+	int ret;
+
+	ret = move_verify(vfs, cp);
 	memset(&r, 0, sizeof(r));
-	r.ino = ino;
-	r.tier_id = dst->id;
-	strata_strlcpy(r.key, key, sizeof(r.key));
-	r.version = a.version;
-	r.size = a.size;
-	pthread_mutex_lock(&vn->lock);
-	ret = move_busy(vn) ? -EBUSY :
+	r.ino = vn->ino;
+	r.tier_id = cp->dst->id;
+	strata_strlcpy(r.key, cp->key, sizeof(r.key));
+	r.version = cp->version;
+	r.size = cp->size;
+	if (ret == 0) {
+		pthread_mutex_lock(&vn->lock);
+		ret = move_busy(vn) ?
+			      -EBUSY :
 			      strata_catalog_replica_commit(vfs->cat, &r);
-	pthread_mutex_unlock(&vn->lock);
-	if (ret == 0)
-		goto out;
-void_copy:
-	/* A write won, or the copy failed: the object is nobody's. */
-	if (strata_backend_remove(dst->be, key) < 0)
-		strata_log(STRATA_LOG_WARN, STRATA_SUB_VFS,
-			   "cannot remove void copy '%s' on tier '%s'; "
-			   "strata fsck reclaims it",
-			   key, dst->name);
-out:
+		pthread_mutex_unlock(&vn->lock);
+	}
+	if (ret < 0) {
+		/* A write won, or the copy is bad. */
+		move_void(vfs, cp);
+		return ret;
+	}
 	move_end(vfs, vn);
-	return ret;
+	free(cp);
+	return 0;
+}
+
+void strata_vfs_copy_abort(struct strata_vfs *vfs, struct strata_vfs_copy *cp)
+{
+	if (cp)
+		move_void(vfs, cp);
+}
+
+int strata_vfs_copy(struct strata_vfs *vfs, strata_vfs_ino_t ino,
+		    uint32_t dst_tier, uint64_t *copied)
+{
+	struct strata_vfs_copy *cp;
+	int ret;
+
+	ret = strata_vfs_copy_start(vfs, ino, dst_tier, true, &cp, copied);
+	if (ret < 0 || !cp)
+		return ret;
+	return strata_vfs_copy_finish(vfs, cp);
+}
+
+int strata_vfs_sync_tier(struct strata_vfs *vfs, uint32_t tier_id)
+{
+	struct vfs_tier *t = strata__vfs_tier_by_id(vfs, tier_id);
+
+	return t ? strata_backend_syncfs(t->be) : -ENOENT;
 }
 
 /* The replica a drop removes, and whether a valid copy of the current
@@ -443,21 +536,33 @@ static int move_find(void *arg, const struct strata_replica *r)
 	return 0;
 }
 
-int strata_vfs_drop(struct strata_vfs *vfs, strata_vfs_ino_t ino,
-		    uint32_t tier_id)
+/* A drop between its two halves: the row is gone, the object not yet. */
+struct strata_vfs_drop {
+	struct vnode *vn; /* held, moving */
+	struct vfs_tier *tier;
+	char key[STRATA_KEY_MAX];
+};
+
+int strata_vfs_drop_start(struct strata_vfs *vfs, strata_vfs_ino_t ino,
+			  uint32_t tier_id, struct strata_vfs_drop **out)
 {
-	struct vfs_tier *t = strata__vfs_tier_by_id(vfs, tier_id);
 	struct move_find mf = { .vfs = vfs, .tier = tier_id };
+	struct strata_vfs_drop *d;
 	struct strata_replica other;
 	struct strata_attr a;
 	struct vnode *vn;
 	int ret;
 
-	if (!t)
-		return -ENOENT;
-	ret = move_begin(vfs, ino, &vn);
-	if (ret < 0)
+	*out = NULL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->tier = strata__vfs_tier_by_id(vfs, tier_id);
+	ret = d->tier ? move_begin(vfs, ino, &vn) : -ENOENT;
+	if (ret < 0) {
+		free(d);
 		return ret;
+	}
 	pthread_mutex_lock(&vn->lock);
 	/* An open file may be reading this very object. */
 	if (strata__vfs_vnode_nopen(vn) > 0 || move_busy(vn)) {
@@ -479,25 +584,57 @@ int strata_vfs_drop(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 	if (ret == 0)
 		ret = strata_catalog_replica_drop(vfs->cat, ino, tier_id,
 						  &other);
-	/* The catalog must no longer need the object, and a copy made just
-	 * before must be on record, even after a power cut, before the
-	 * object goes (DESIGN.md invariant 3). */
-	if (ret == 0)
-		ret = strata_catalog_sync(vfs->cat, true);
 	if (ret == 0)
 		vn->loaded = false; /* the next open finds the content anew */
 unlock:
 	pthread_mutex_unlock(&vn->lock);
-	if (ret == 0) {
-		ret = strata_backend_remove(t->be, mf.key);
-		if (ret < 0 && ret != -ENOENT)
-			strata_log(STRATA_LOG_WARN, STRATA_SUB_VFS,
-				   "cannot remove '%s' on tier '%s': %s; "
-				   "strata fsck reclaims it",
-				   mf.key, t->name, strerror(-ret));
-		ret = 0;
+	if (ret < 0) {
+		move_end(vfs, vn);
+		free(d);
+		return ret;
 	}
-	move_end(vfs, vn);
+	d->vn = vn;
+	strata_strlcpy(d->key, mf.key, sizeof(d->key));
+	*out = d;
+	return 0;
+}
+
+void strata_vfs_drop_finish(struct strata_vfs *vfs, struct strata_vfs_drop *d,
+			    bool durable)
+{
+	int ret;
+
+	if (!d)
+		return;
+	/* Without a durable catalog the object stays, as an orphan for
+	 * strata fsck, rather than go while a crash could bring back the
+	 * row that names it. */
+	ret = durable ? strata_backend_remove(d->tier->be, d->key) : -EAGAIN;
+	if (ret < 0 && ret != -ENOENT)
+		strata_log(STRATA_LOG_WARN, STRATA_SUB_VFS,
+			   "'%s' stays on tier '%s' (%s); strata fsck "
+			   "reclaims it",
+			   d->key, d->tier->name,
+			   durable ? strerror(-ret) :
+				     "the catalog could not be made durable");
+	move_end(vfs, d->vn);
+	free(d);
+}
+
+int strata_vfs_drop(struct strata_vfs *vfs, strata_vfs_ino_t ino,
+		    uint32_t tier_id)
+{
+	struct strata_vfs_drop *d;
+	int ret;
+
+	ret = strata_vfs_drop_start(vfs, ino, tier_id, &d);
+	if (ret < 0)
+		return ret;
+	/* The catalog must no longer need the object, and a copy made just
+	 * before must be on record, even after a power cut, before the
+	 * object goes (DESIGN.md invariant 3). */
+	ret = strata_catalog_sync(vfs->cat, true);
+	strata_vfs_drop_finish(vfs, d, ret == 0);
 	return ret;
 }
 

@@ -243,6 +243,37 @@ int strata_vfs_copy(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 int strata_vfs_drop(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 		    uint32_t tier_id);
 
+/*
+ * The same copy in two halves, so a batch of copies to one tier can share
+ * one sync: start writes the target object (made durable only with sync)
+ * and keeps the file from other movers; then, once the target is durable
+ * (strata_vfs_sync_tier() when start did not sync), finish reads it back,
+ * verifies it and commits it, with the errors of strata_vfs_copy(); abort
+ * removes it. *out is NULL (and 0 returned) when there is nothing to copy.
+ * finish and abort free the copy.
+ */
+struct strata_vfs_copy;
+int strata_vfs_copy_start(struct strata_vfs *vfs, strata_vfs_ino_t ino,
+			  uint32_t dst_tier, bool sync,
+			  struct strata_vfs_copy **out, uint64_t *copied);
+int strata_vfs_copy_finish(struct strata_vfs *vfs, struct strata_vfs_copy *cp);
+void strata_vfs_copy_abort(struct strata_vfs *vfs, struct strata_vfs_copy *cp);
+/* Make everything written to tier_id durable (a syncfs of its store). */
+int strata_vfs_sync_tier(struct strata_vfs *vfs, uint32_t tier_id);
+
+/*
+ * The same drop in two halves, so a batch of drops can share one durable
+ * catalog commit: start removes the row (errors of strata_vfs_drop()),
+ * then the caller makes the catalog durable (strata_catalog_sync) and
+ * finish removes the object only if that worked (durable), else leaves it
+ * for strata fsck. finish frees the drop and accepts NULL.
+ */
+struct strata_vfs_drop;
+int strata_vfs_drop_start(struct strata_vfs *vfs, strata_vfs_ino_t ino,
+			  uint32_t tier_id, struct strata_vfs_drop **out);
+void strata_vfs_drop_finish(struct strata_vfs *vfs, struct strata_vfs_drop *d,
+			    bool durable);
+
 /* Make copies under way stop at their next chunk with -ECANCELED (their
  * target objects are removed), so a stop need not wait for big copies. */
 void strata_vfs_cancel_moves(struct strata_vfs *vfs);
