@@ -12,6 +12,10 @@
 #   radosgw.sh url DIR [PREFIX]    print the tier URL of bucket 'strata'
 #   radosgw.sh creds DIR           print the path of the credentials file
 #   radosgw.sh endpoint DIR        print http://127.0.0.1:PORT+9
+#   radosgw.sh curl DIR ARGS...    run curl as user 'strata' (SigV4; the
+#                                  keys go to curl on stdin, never argv);
+#                                  a path in ARGS like /strata/KEY is
+#                                  prefixed with the endpoint
 #
 # Everything lives under DIR (keep it short: Ceph's admin sockets are Unix
 # sockets, whose paths must stay under about 100 bytes): ceph.conf, the
@@ -35,7 +39,7 @@ die() {
 }
 
 usage() {
-	sed -n '4,13s/^# \{0,1\}//p' "$0" >&2
+	sed -n '4,17s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
@@ -308,6 +312,27 @@ print("aws_secret_access_key = " + k["secret_key"])
 	url "$dir"
 }
 
+# s3curl DIR ARGS...: curl signed as user strata; /PATH args get the
+# endpoint in front.
+s3curl() {
+	local dir=$1 ak sk ep a
+
+	shift
+	ep=$(endpoint "$dir")
+	ak=$(sed -n 's/^aws_access_key_id *= *//p' "$dir/credentials")
+	sk=$(sed -n 's/^aws_secret_access_key *= *//p' "$dir/credentials")
+	args=()
+	for a in "$@"; do
+		case $a in
+		/*) args+=("$ep$a") ;;
+		*) args+=("$a") ;;
+		esac
+	done
+	printf 'user = "%s:%s"\n' "$ak" "$sk" |
+		curl -K - --aws-sigv4 "aws:amz:us-east-1:s3" \
+			-H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "${args[@]}"
+}
+
 [ $# -ge 2 ] || usage
 cmd=$1
 dir=${2%/}
@@ -340,6 +365,10 @@ creds)
 endpoint)
 	[ $# = 2 ] || usage
 	endpoint "$dir"
+	;;
+curl)
+	shift 2
+	s3curl "$dir" "$@"
 	;;
 *)
 	usage

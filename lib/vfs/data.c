@@ -3,6 +3,10 @@
  * lib/vfs/data.c - the data path: open files, read, write, flush, fsync,
  * truncate, and the commit of what writes did to the catalog.
  *
+ * Files at home on a tier that cannot write in place (S3) are written on a
+ * staging tier and uploaded home at flush, fsync and close (stage.c); the
+ * hooks here are the calls into stage.c.
+ *
  * An open file holds one backend object, opened at its first read or write;
  * on a local tier that object is a file descriptor, and reads hand it to
  * fuse/ for splicing. Writes go straight to the object; the new size and
@@ -142,6 +146,8 @@ int strata__vfs_vnode_load(struct strata_vfs *vfs, struct vnode *vn)
 	vn->mtime = a.mtime;
 	vn->dirty = false;
 	vn->written = false;
+	vn->stage_to = NULL;
+	vn->up_valid = false;
 	vn->loaded = true;
 	return 0;
 }
@@ -181,21 +187,26 @@ int strata__vfs_commit(struct strata_vfs *vfs, struct vnode *vn, bool durable)
 static int vn_create_object(struct strata_vfs *vfs, struct vnode *vn,
 			    unsigned int flags, struct strata_obj **obj)
 {
+	struct vfs_tier *where;
 	char key[STRATA_KEY_MAX];
 	int ret;
 
 	strata__vfs_key(vn->ino, key, sizeof(key));
-	ret = strata_obj_open(vfs->placement->be, key,
+	ret = strata__vfs_stage_create(vfs, vn, &where);
+	if (ret < 0)
+		return ret;
+	ret = strata_obj_open(where->be, key,
 			      flags | STRATA_OBJ_WRITE | STRATA_OBJ_CREATE |
 				      STRATA_OBJ_TRUNC,
 			      obj);
 	if (ret < 0) {
 		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
 			   "cannot create object '%s' on tier '%s': %s", key,
-			   vfs->placement->name, strerror(-ret));
+			   where->name, strerror(-ret));
+		vn->stage_to = NULL;
 		return ret;
 	}
-	vn->tier = vfs->placement;
+	vn->tier = where;
 	strata_strlcpy(vn->key, key, sizeof(vn->key));
 	return 0;
 }
@@ -265,6 +276,11 @@ static int vf_new(struct strata_vfs *vfs, struct vnode *vn, int flags,
 		*oflags |= STRATA_VFS_KEEP_CACHE;
 	vn->cached_version = vn->version;
 	vn->cache_valid = true;
+	if (writer && strata__vfs_tier_immutable(vn->tier)) {
+		ret = strata__vfs_stage_copyup(vfs, vn, flags & O_TRUNC);
+		if (ret < 0)
+			goto out;
+	}
 	if (writer)
 		vn->nwriters++;
 out:
@@ -429,6 +445,11 @@ int strata_vfs_flush(struct strata_vfs *vfs, uint64_t fh)
 
 	pthread_mutex_lock(&vn->lock);
 	ret = strata__vfs_commit(vfs, vn, false);
+	/* The last writer's close: its data goes home now, so that close(2)
+	 * reports a failed upload. */
+	if (ret == 0 && (vf->flags & O_ACCMODE) != O_RDONLY &&
+	    vn->nwriters == 1)
+		ret = strata__vfs_stage_upload(vfs, vn, false);
 	pthread_mutex_unlock(&vn->lock);
 	return ret;
 }
@@ -451,6 +472,8 @@ int strata_vfs_fsync(struct strata_vfs *vfs, uint64_t fh, bool datasync)
 		return ret;
 	pthread_mutex_lock(&vn->lock);
 	ret = strata__vfs_commit(vfs, vn, true);
+	if (ret == 0)
+		ret = strata__vfs_stage_upload(vfs, vn, true);
 	pthread_mutex_unlock(&vn->lock);
 	return ret;
 }
@@ -472,6 +495,9 @@ int strata_vfs_release(struct strata_vfs *vfs, uint64_t fh)
 	ret = strata__vfs_commit(vfs, vn, false);
 	if ((vf->flags & O_ACCMODE) != O_RDONLY)
 		vn->nwriters--;
+	/* A failed upload is logged by stage.c and keeps the staged copy. */
+	if (ret == 0 && vn->nwriters == 0 && strata__vfs_vnode_nopen(vn) == 1)
+		strata__vfs_stage_settle(vfs, vn);
 	/* The last open file: where the content lives may change (a move)
 	 * before the next open, which reloads it. */
 	if (strata__vfs_vnode_nopen(vn) == 1 && !vn->dirty)
@@ -549,6 +575,11 @@ int strata__vfs_truncate(struct strata_vfs *vfs, struct vnode *vn,
 	ret = strata__vfs_vnode_load(vfs, vn);
 	if (ret < 0)
 		goto out;
+	if (strata__vfs_tier_immutable(vn->tier)) {
+		ret = strata__vfs_stage_copyup(vfs, vn, size == 0);
+		if (ret < 0)
+			goto out;
+	}
 	if (!vn->tier && size > 0) {
 		ret = vn_create_object(vfs, vn, 0, &tmp);
 		obj = tmp;
@@ -569,6 +600,8 @@ int strata__vfs_truncate(struct strata_vfs *vfs, struct vnode *vn,
 	vn->dirty = true;
 	vn->written = true;
 	ret = strata__vfs_commit(vfs, vn, false);
+	if (ret == 0 && strata__vfs_vnode_nopen(vn) == 0)
+		ret = strata__vfs_stage_settle(vfs, vn);
 	if (ret == 0 && out)
 		ret = strata_catalog_getattr(vfs->cat, vn->ino, out);
 out:

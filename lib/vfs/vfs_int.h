@@ -57,6 +57,11 @@ struct vnode {
 	uint32_t nwriters;	 /* open files with write access */
 	uint64_t cached_version; /* what the kernel's page cache holds */
 	bool cache_valid;
+	/* stage.c: the immutable tier the content goes back to, or NULL,
+	 * and the content version stored there (when up_valid). */
+	struct vfs_tier *stage_to;
+	uint64_t up_version;
+	bool up_valid;
 };
 
 struct vfile {
@@ -155,5 +160,27 @@ int strata__vfs_truncate(struct strata_vfs *vfs, struct vnode *vn,
 void strata__vfs_attr_to_stat(const struct strata_attr *a, struct stat *st);
 /* Overlay the in-memory size and mtime of files being written. */
 void strata__vfs_overlay(struct strata_vfs *vfs, struct strata_attr *a);
+
+/* stage.c: files at home on a tier that cannot write in place (S3); all
+ * with vn->lock held. */
+/* t cannot be written in place (no STRATA_BCAP_RANDOM_WRITE). */
+bool strata__vfs_tier_immutable(const struct vfs_tier *t);
+/* The tier that stages writes for immutable tiers, or NULL. */
+struct vfs_tier *strata__vfs_stage_tier(struct strata_vfs *vfs);
+/* Before writing a file whose content is on an immutable tier: copy it
+ * (nothing with trunc) to the staging tier, which becomes vn->tier. */
+int strata__vfs_stage_copyup(struct strata_vfs *vfs, struct vnode *vn,
+			     bool trunc);
+/* The tier a new file's first object goes on: the placement tier, or the
+ * staging tier when placement is immutable (then vn->stage_to is set). */
+int strata__vfs_stage_create(struct strata_vfs *vfs, struct vnode *vn,
+			     struct vfs_tier **where);
+/* Commit, then store the staged content at home and record it as a valid
+ * replica (durably with durable) unless it is there already. */
+int strata__vfs_stage_upload(struct strata_vfs *vfs, struct vnode *vn,
+			     bool durable);
+/* Upload, then drop the staged copy: the file is at home again. Only
+ * when nobody has the file open (or the caller is the last). */
+int strata__vfs_stage_settle(struct strata_vfs *vfs, struct vnode *vn);
 
 #endif
