@@ -14,8 +14,8 @@
 #   radosgw.sh endpoint DIR        print http://127.0.0.1:PORT+9
 #   radosgw.sh curl DIR ARGS...    run curl as user 'strata' (SigV4; the
 #                                  keys go to curl on stdin, never argv);
-#                                  a path in ARGS like /strata/KEY is
-#                                  prefixed with the endpoint
+#                                  an ARG starting /strata (the bucket)
+#                                  gets the endpoint in front
 #
 # Everything lives under DIR (keep it short: Ceph's admin sockets are Unix
 # sockets, whose paths must stay under about 100 bytes): ceph.conf, the
@@ -312,7 +312,7 @@ print("aws_secret_access_key = " + k["secret_key"])
 	url "$dir"
 }
 
-# s3curl DIR ARGS...: curl signed as user strata; /PATH args get the
+# s3curl DIR ARGS...: curl signed as user strata; /strata... args get the
 # endpoint in front.
 s3curl() {
 	local dir=$1 ak sk ep a
@@ -324,7 +324,7 @@ s3curl() {
 	args=()
 	for a in "$@"; do
 		case $a in
-		/*) args+=("$ep$a") ;;
+		/strata | /strata[/?]*) args+=("$ep$a") ;;
 		*) args+=("$a") ;;
 		esac
 	done
