@@ -112,9 +112,13 @@ static int stage_copy(struct vfs_tier *from, struct vfs_tier *to,
 			goto out;
 		off += n;
 	}
-	ret = strata_obj_sync(dst, false);
-	if (ret < 0)
-		goto out;
+	/* Closing stores an immutable object durably, once; a tier that
+	 * writes in place is synced first. */
+	if (!strata__vfs_tier_immutable(to)) {
+		ret = strata_obj_sync(dst, false);
+		if (ret < 0)
+			goto out;
+	}
 	ret = strata_obj_close(dst);
 	dst = NULL;
 	if (ret < 0)
