@@ -56,6 +56,7 @@ enum strata_bcap {
  * - obj_read on an object opened for writing is -EOPNOTSUPP: open the key
  *   again read-only.
  * - An object opened read-only reads the content the key held at open.
+ * - strata_obj_abort() drops a stream: the key keeps what it held.
  */
 
 enum strata_obj_flags {
@@ -126,6 +127,10 @@ struct strata_backend_ops {
 	/* Releases the object whatever it returns; an error means data
 	 * written through it may not have reached the store. */
 	int (*obj_close)(struct strata_obj *obj);
+	/* Release the object and store nothing more: what was written since
+	 * the last obj_sync is dropped where the protocol allows (an S3
+	 * stream); NULL when closing is the same (writes already landed). */
+	int (*obj_abort)(struct strata_obj *obj);
 
 	int (*stat)(struct strata_backend *be, const char *key,
 		    struct strata_obj_stat *out);
@@ -198,6 +203,8 @@ int strata_obj_fallocate(struct strata_obj *obj, int mode, uint64_t off,
 int strata_obj_fd(struct strata_obj *obj);
 /* Accepts NULL. */
 int strata_obj_close(struct strata_obj *obj);
+/* Close without storing anything more (see obj_abort); accepts NULL. */
+int strata_obj_abort(struct strata_obj *obj);
 
 extern const struct strata_backend_ops strata_local_ops;
 extern const struct strata_backend_ops strata_mem_ops;

@@ -370,3 +370,17 @@ int strata_obj_close(struct strata_obj *obj)
 	free(obj);
 	return ret;
 }
+
+int strata_obj_abort(struct strata_obj *obj)
+{
+	int ret;
+
+	if (!obj)
+		return 0;
+	if (obj->be->ops->obj_abort)
+		ret = obj->be->ops->obj_abort(obj);
+	else
+		ret = obj->be->ops->obj_close(obj);
+	free(obj);
+	return ret;
+}

@@ -153,6 +153,7 @@ struct s3_obj {
 	/* Reading. */
 	struct s3_seg *segs; /* guarded by lock: by offset */
 	uint64_t ranext;     /* end of the last read */
+	size_t rawin;	     /* bytes to keep ahead: grows to ra_max */
 	unsigned int rainflight;
 
 	/* Writing. */
@@ -1736,7 +1737,7 @@ static void s3_ra_fill(struct strata_obj *obj, uint64_t from)
 	struct s3_obj *o = s3_obj(obj);
 	struct s3_seg *last = NULL, *s;
 	uint64_t at = from - from % S3_RA_CHUNK;
-	uint64_t end = from + s3->ra_max;
+	uint64_t end = from + o->rawin;
 
 	if (end > o->size)
 		end = o->size;
@@ -1796,11 +1797,17 @@ static size_t s3_ra_read(struct strata_obj *obj, uint64_t off, void *buf,
 	bool seq;
 
 	pthread_mutex_lock(&o->lock);
-	seq = off == 0 || (off <= o->ranext + S3_RA_CHUNK &&
-			   off + S3_RA_CHUNK >= o->ranext);
-	if (!seq) {
+	seq = off <= o->ranext + S3_RA_CHUNK && off + S3_RA_CHUNK >= o->ranext;
+	if (!seq || (off == 0 && !o->segs)) {
+		/* A jump, or the first read: the caller fetches just these
+		 * bytes (the first byte comes soonest so), and read-ahead
+		 * starts with one segment past them and doubles as the
+		 * reader keeps going. */
 		s3_ra_reset(s3, o);
 		o->ranext = end;
+		o->rawin = S3_RA_CHUNK < s3->ra_max ? S3_RA_CHUNK : s3->ra_max;
+		if (seq)
+			s3_ra_fill(obj, end);
 		pthread_mutex_unlock(&o->lock);
 		return 0;
 	}
@@ -1831,6 +1838,9 @@ static size_t s3_ra_read(struct strata_obj *obj, uint64_t off, void *buf,
 			    (size_t)(end - pos);
 		memcpy((char *)buf + (pos - off), s->buf + (pos - s->off), n);
 		pos += n;
+		if (pos == s->off + s->len && o->rawin < s3->ra_max)
+			o->rawin = o->rawin * 2 < s3->ra_max ? o->rawin * 2 :
+							       s3->ra_max;
 	}
 	if (end > o->ranext)
 		o->ranext = end;
@@ -1924,16 +1934,19 @@ fail:
 	return ret;
 }
 
-static int s3_obj_close(struct strata_obj *obj)
+/* Close; store the stream first unless aborting (then abort it). */
+static int s3_obj_end(struct strata_obj *obj, bool store)
 {
 	struct s3_be *s3 = s3_be(obj->be);
 	struct s3_obj *o = s3_obj(obj);
 	int ret = 0;
 
 	if (obj->flags & STRATA_OBJ_WRITE) {
-		if (o->dirty)
+		if (o->dirty && store)
 			ret = s3_stream_store(obj);
 		s3_wait_parts(o);
+		if (o->upload[0])
+			s3_mpu_abort(obj->be, o->path, o->key, o->upload);
 		s3_stream_reset(o);
 	}
 	pthread_mutex_lock(&o->lock);
@@ -1947,6 +1960,16 @@ static int s3_obj_close(struct strata_obj *obj)
 	pthread_cond_destroy(&o->cond);
 	pthread_mutex_destroy(&o->lock);
 	return ret;
+}
+
+static int s3_obj_close(struct strata_obj *obj)
+{
+	return s3_obj_end(obj, true);
+}
+
+static int s3_obj_abort(struct strata_obj *obj)
+{
+	return s3_obj_end(obj, false);
 }
 
 /* ---- listing ---- */
@@ -2077,6 +2100,7 @@ const struct strata_backend_ops strata_s3_ops = {
 	.obj_truncate = s3_obj_truncate,
 	.obj_sync = s3_obj_sync,
 	.obj_close = s3_obj_close,
+	.obj_abort = s3_obj_abort,
 	.stat = s3_stat,
 	.remove = s3_remove,
 	.copy = s3_copy,

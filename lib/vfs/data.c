@@ -430,6 +430,7 @@ int strata_vfs_write(struct strata_vfs *vfs, uint64_t fh, uint64_t off,
 	ret = strata_obj_write(vf->obj, off, buf, size);
 	if (ret < 0)
 		return ret;
+	strata__vfs_stage_stream(vn, off, buf, size);
 	pthread_mutex_lock(&vn->lock);
 	vn_note_write(vn, off + size);
 	pthread_mutex_unlock(&vn->lock);
@@ -554,6 +555,7 @@ int strata_vfs_fallocate(struct strata_vfs *vfs, uint64_t fh, int mode,
 	if (ret < 0)
 		return ret;
 	pthread_mutex_lock(&vn->lock);
+	strata__vfs_stage_diverged(vn, UINT64_MAX);
 	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
 		/* The content changed: a new version, as for a write. */
 		vn_note_write(vn, (mode & FALLOC_FL_KEEP_SIZE) ? vn->size :
@@ -595,6 +597,7 @@ int strata__vfs_truncate(struct strata_vfs *vfs, struct vnode *vn,
 		if (ret < 0)
 			goto out;
 	}
+	strata__vfs_stage_diverged(vn, size);
 	vn->size = size;
 	vn->mtime = strata_now();
 	vn->dirty = true;

@@ -13,6 +13,13 @@
  * the file then remembers its home (vn->stage_to). Writes go to the
  * staged copy and make the home's replica stale, as any write does.
  *
+ * While a staged file is written by appends only (a new file, or one
+ * rewritten with O_TRUNC), its bytes are also streamed home as they come
+ * (struct vfs_upstream: an S3 multipart upload whose parts go up while
+ * the writer writes), so that storing it at fsync or close only completes
+ * the upload. Any other change (a write elsewhere, a truncate, fallocate)
+ * aborts the stream, and the whole staged copy is uploaded instead.
+ *
  * The staged content is uploaded home at fsync (which returns only once
  * the object is durable and its replica row committed durably) and when
  * the last writer closes (flush), and the staged copy is dropped when the
@@ -29,6 +36,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +46,126 @@
 #include "vfs_int.h"
 
 #define STAGE_CHUNK (8u << 20)
+
+/* A streamed upload of a staged file: the bytes [0, pos) went to obj. */
+struct vfs_upstream {
+	pthread_mutex_t lock;	/* taken after vn->lock, never before */
+	struct strata_obj *obj; /* NULL once broken */
+	uint64_t pos;
+};
+
+/* Drop the stream's object without storing it (up->lock held). */
+static void stream_break(struct vfs_upstream *up)
+{
+	strata_obj_abort(up->obj);
+	up->obj = NULL;
+}
+
+/* Start streaming vn (empty, staged for vn->stage_to) home; without a
+ * stream the upload copies the staged object later (vn->lock held). */
+static void stream_open(struct vnode *vn)
+{
+	struct vfs_upstream *up;
+
+	if (vn->up || !vn->stage_to)
+		return;
+	up = calloc(1, sizeof(*up));
+	if (!up)
+		return;
+	if (strata_obj_open(vn->stage_to->be, vn->key,
+			    STRATA_OBJ_WRITE | STRATA_OBJ_CREATE |
+				    STRATA_OBJ_TRUNC,
+			    &up->obj) < 0) {
+		free(up);
+		return;
+	}
+	pthread_mutex_init(&up->lock, NULL);
+	vn->up = up;
+}
+
+/* End the stream (vn->lock held; no writer left). */
+static void stream_free(struct vnode *vn)
+{
+	struct vfs_upstream *up = vn->up;
+
+	if (!up)
+		return;
+	vn->up = NULL;
+	stream_break(up);
+	pthread_mutex_destroy(&up->lock);
+	free(up);
+}
+
+void strata__vfs_stage_stream(struct vnode *vn, uint64_t off, const void *buf,
+			      size_t len)
+{
+	struct vfs_upstream *up;
+	int ret;
+
+	pthread_mutex_lock(&vn->lock);
+	up = vn->up;
+	pthread_mutex_unlock(&vn->lock);
+	if (!up)
+		return;
+	pthread_mutex_lock(&up->lock);
+	if (up->obj && off != up->pos) {
+		strata_debug(STRATA_SUB_VFS,
+			     "inode %" PRIu64
+			     ": not an append: upload at close",
+			     vn->ino);
+		stream_break(up);
+	}
+	if (up->obj) {
+		ret = strata_obj_write(up->obj, off, buf, len);
+		if (ret < 0)
+			stream_break(up); /* the upload at close tells */
+		else
+			up->pos += len;
+	}
+	pthread_mutex_unlock(&up->lock);
+}
+
+void strata__vfs_stage_diverged(struct vnode *vn, uint64_t size)
+{
+	struct vfs_upstream *up = vn->up;
+
+	if (!up)
+		return;
+	pthread_mutex_lock(&up->lock);
+	if (up->obj && size != up->pos)
+		stream_break(up);
+	pthread_mutex_unlock(&up->lock);
+}
+
+/*
+ * Store the stream, if it holds exactly the staged content: returns 0
+ * when it did, 1 when there is no such stream (copy instead), or the
+ * error of storing it (vn->lock held).
+ */
+static int stream_store(struct vnode *vn)
+{
+	struct vfs_upstream *up = vn->up;
+	struct strata_obj_stat st;
+	int ret = 1;
+
+	if (!up)
+		return 1;
+	pthread_mutex_lock(&up->lock);
+	if (up->obj && up->pos != vn->size)
+		stream_break(up);
+	if (up->obj) {
+		ret = strata_obj_sync(up->obj, false);
+		if (ret == 0)
+			ret = strata_backend_stat(vn->stage_to->be, vn->key,
+						  &st);
+		if (ret == 0 && st.size != vn->size)
+			ret = -EIO;
+		if (ret < 0)
+			stream_break(up);
+	}
+	pthread_mutex_unlock(&up->lock);
+	return ret;
+}
 
 bool strata__vfs_tier_immutable(const struct vfs_tier *t)
 {
@@ -196,6 +324,7 @@ int strata__vfs_stage_copyup(struct strata_vfs *vfs, struct vnode *vn,
 		vn->stage_to = home;
 		vn->up_valid = true;
 		vn->up_version = vn->version;
+		stream_open(vn);
 		return 0;
 	}
 	ret = stage_replica(vfs, vn, stage);
@@ -226,7 +355,9 @@ int strata__vfs_stage_upload(struct strata_vfs *vfs, struct vnode *vn,
 		return ret;
 	if (vn->up_valid && vn->up_version == vn->version)
 		return 0;
-	ret = stage_copy(vn->tier, home, vn->key, vn->size);
+	ret = stream_store(vn);
+	if (ret > 0)
+		ret = stage_copy(vn->tier, home, vn->key, vn->size);
 	if (ret == 0)
 		ret = stage_replica(vfs, vn, home);
 	if (ret == 0 && durable)
@@ -249,9 +380,12 @@ int strata__vfs_stage_settle(struct strata_vfs *vfs, struct vnode *vn)
 	struct vfs_tier *home = vn->stage_to;
 	int ret;
 
-	if (!home || !stage || stage == home)
+	if (!home || !stage || stage == home) {
+		stream_free(vn);
 		return 0;
+	}
 	ret = strata__vfs_stage_upload(vfs, vn, false);
+	stream_free(vn);
 	if (ret < 0)
 		return ret;
 	/* The row first: a crash then leaves an orphan object, never a
@@ -289,6 +423,8 @@ int strata__vfs_stage_create(struct strata_vfs *vfs, struct vnode *vn,
 	}
 	vn->stage_to = vfs->placement;
 	vn->up_valid = false;
+	strata__vfs_key(vn->ino, vn->key, sizeof(vn->key));
+	stream_open(vn);
 	*where = stage;
 	return 0;
 }

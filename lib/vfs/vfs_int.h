@@ -62,6 +62,7 @@ struct vnode {
 	struct vfs_tier *stage_to;
 	uint64_t up_version;
 	bool up_valid;
+	struct vfs_upstream *up; /* stage.c: streamed upload, or NULL */
 };
 
 struct vfile {
@@ -180,7 +181,14 @@ int strata__vfs_stage_create(struct strata_vfs *vfs, struct vnode *vn,
 int strata__vfs_stage_upload(struct strata_vfs *vfs, struct vnode *vn,
 			     bool durable);
 /* Upload, then drop the staged copy: the file is at home again. Only
- * when nobody has the file open (or the caller is the last). */
+ * when nobody has the file open (or the caller is the last). Ends the
+ * streamed upload, if any, whatever happens. */
 int strata__vfs_stage_settle(struct strata_vfs *vfs, struct vnode *vn);
+/* Written [off, off + len) of a staged file: stream it home too while the
+ * writes are appends. Called without vn->lock, after the staged write. */
+void strata__vfs_stage_stream(struct vnode *vn, uint64_t off, const void *buf,
+			      size_t len);
+/* The staged content changed other than by appending (vn->lock held). */
+void strata__vfs_stage_diverged(struct vnode *vn, uint64_t size);
 
 #endif

@@ -831,6 +831,17 @@ static void immutable_objects_are_append_streams(void **state)
 	assert_int_equal(strata_obj_write(obj, big, data + big, MIB), 0);
 	assert_int_equal(strata_obj_close(obj), 0);
 	expect_content(s, K(s, "big"), data, big + MIB);
+
+	/* Aborting drops what was written since the last sync. */
+	obj = xopen(s, K(s, "a"), STRATA_OBJ_WRITE | STRATA_OBJ_TRUNC);
+	assert_int_equal(strata_obj_write(obj, 0, data, big), 0);
+	assert_int_equal(strata_obj_abort(obj), 0);
+	expect_content(s, K(s, "a"), "z", 1);
+	obj = xopen(s, K(s, "new"), STRATA_OBJ_WRITE | STRATA_OBJ_CREATE);
+	assert_int_equal(strata_obj_write(obj, 0, "x", 1), 0);
+	assert_int_equal(strata_obj_abort(obj), 0);
+	assert_int_equal(strata_backend_stat(s->be, K(s, "new"), &st), -ENOENT);
+	assert_int_equal(strata_obj_abort(NULL), 0);
 	free(data);
 }
 
