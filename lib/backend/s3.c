@@ -19,7 +19,9 @@
  * a stream of appends. Its bytes collect in a part buffer; below partsize
  * the whole object is one PUT at sync or close, above it the stream becomes
  * a multipart upload whose parts go up on the worker threads, at most
- * s3->conns per object in flight, and which is completed at sync or close
+ * s3->conns per object and S3_UP_TOTAL bytes per tier in flight (parts
+ * double in size every S3_PART_GROW parts), and which is completed at sync
+ * or close
  * and aborted when anything fails, so a failed stream never replaces what
  * the key held. Appending after a sync, or to an object opened without
  * TRUNC, resumes from the stored object: small ones are read back, large
@@ -71,8 +73,8 @@
 #define S3_RETRIES_MAX 20
 #define S3_CONNS_DEFAULT 8u
 #define S3_CONNS_MAX 64u
-#define S3_PART_DEFAULT 8u /* MiB */
-#define S3_PART_MIN 5u	   /* MiB: S3's smallest part but the last */
+#define S3_PART_DEFAULT 16u /* MiB */
+#define S3_PART_MIN 5u	    /* MiB: S3's smallest part but the last */
 #define S3_PART_MAX 1024u
 #define S3_RA_DEFAULT 32u /* MiB ahead of a sequential reader */
 #define S3_RA_MAX 1024u
@@ -83,6 +85,10 @@
 #define S3_BACKOFF_MS 100
 #define S3_BACKOFF_MAX_MS 2000
 #define S3_MAX_PARTS 10000
+/* Parts double in size every S3_PART_GROW parts, so that 10,000 parts of
+ * at least partsize reach S3's 5 TiB object limit. */
+#define S3_PART_GROW 1000u
+#define S3_UP_TOTAL (256u << 20) /* part bytes in flight per tier */
 
 struct s3_job {
 	struct s3_job *next;
@@ -116,7 +122,9 @@ struct s3_be {
 	bool stop;
 	pthread_t *threads;
 	unsigned int nthreads;
-	size_t rabytes; /* guarded by lock: read-ahead buffers */
+	size_t rabytes;	       /* guarded by lock: read-ahead buffers */
+	size_t upbytes;	       /* guarded by lock: parts in flight */
+	pthread_cond_t upcond; /* upbytes went down */
 	atomic_bool down;
 };
 
@@ -163,6 +171,7 @@ struct s3_obj {
 	bool dirty;	 /* written since the last sync */
 	char *buf;	 /* the part being filled */
 	size_t blen;
+	size_t bcap;	     /* its size */
 	char upload[256];    /* multipart upload id, or "" */
 	unsigned int nparts; /* parts handed out so far */
 	char (*etags)[80];   /* guarded by lock: per part */
@@ -1036,6 +1045,7 @@ static int s3_open_be(struct strata_backend *be, const struct strata_uri *uri,
 	}
 	pthread_mutex_init(&s3->lock, NULL);
 	pthread_cond_init(&s3->qcond, NULL);
+	pthread_cond_init(&s3->upcond, NULL);
 	s3->hfree = calloc(2 * s3->conns + 8, sizeof(*s3->hfree));
 	s3->threads = calloc(s3->conns, sizeof(*s3->threads));
 	if (!s3->hfree || !s3->threads) {
@@ -1078,6 +1088,7 @@ static void s3_close_be(struct strata_backend *be)
 	s3->hfree = NULL;
 	s3->threads = NULL;
 	pthread_cond_destroy(&s3->qcond);
+	pthread_cond_destroy(&s3->upcond);
 	pthread_mutex_destroy(&s3->lock);
 	explicit_bzero(s3->userpwd, sizeof(s3->userpwd));
 }
@@ -1406,6 +1417,7 @@ static void s3_part_run(struct s3_job *job)
 	struct s3_part *p = (struct s3_part *)job;
 	struct strata_obj *obj = p->obj;
 	struct s3_obj *o = s3_obj(obj);
+	struct s3_be *s3 = s3_be(obj->be);
 	char etag[80] = "";
 	int ret;
 
@@ -1419,6 +1431,10 @@ static void s3_part_run(struct s3_job *job)
 	o->pinflight--;
 	pthread_cond_broadcast(&o->cond);
 	pthread_mutex_unlock(&o->lock);
+	pthread_mutex_lock(&s3->lock);
+	s3->upbytes -= p->len;
+	pthread_cond_broadcast(&s3->upcond);
+	pthread_mutex_unlock(&s3->lock);
 	free(p->buf);
 	free(p);
 }
@@ -1455,12 +1471,18 @@ static int s3_send_part(struct strata_obj *obj)
 		free(p);
 		return ret;
 	}
+	pthread_mutex_lock(&s3->lock);
+	while (s3->upbytes > 0 && s3->upbytes + o->blen > S3_UP_TOTAL)
+		pthread_cond_wait(&s3->upcond, &s3->lock);
+	s3->upbytes += o->blen;
+	pthread_mutex_unlock(&s3->lock);
 	p->job.run = s3_part_run;
 	p->obj = obj;
 	p->buf = o->buf;
 	p->len = o->blen;
 	o->buf = NULL;
 	o->blen = 0;
+	o->bcap = 0;
 	s3_queue(s3, &p->job);
 	return 0;
 }
@@ -1485,6 +1507,7 @@ static void s3_stream_reset(struct s3_obj *o)
 	free(o->buf);
 	o->buf = NULL;
 	o->blen = 0;
+	o->bcap = 0;
 	o->upload[0] = '\0';
 	o->nparts = 0;
 }
@@ -1505,7 +1528,8 @@ static int s3_stream_resume(struct strata_obj *obj)
 	if (o->stored == 0)
 		return 0;
 	if (o->stored < s3->partsize) {
-		o->buf = malloc(s3->partsize);
+		o->bcap = s3->partsize;
+		o->buf = malloc(o->bcap);
 		if (!o->buf)
 			return -ENOMEM;
 		ret = s3_get(obj->be, o->path, o->key, 0, o->buf,
@@ -1628,18 +1652,21 @@ static int s3_obj_write(struct strata_obj *obj, uint64_t off, const void *buf,
 		size_t n;
 
 		if (!o->buf) {
-			o->buf = malloc(s3->partsize);
+			unsigned int grow = o->nparts / S3_PART_GROW;
+
+			o->bcap = s3->partsize << (grow < 10 ? grow : 10);
+			o->buf = malloc(o->bcap);
 			if (!o->buf)
 				return -ENOMEM;
 		}
-		n = s3->partsize - o->blen;
+		n = o->bcap - o->blen;
 		if (n > len - done)
 			n = len - done;
 		memcpy(o->buf + o->blen, (const char *)buf + done, n);
 		o->blen += n;
 		o->wpos += n;
 		done += n;
-		if (o->blen == s3->partsize) {
+		if (o->blen == o->bcap) {
 			ret = s3_send_part(obj);
 			if (ret < 0)
 				return ret;
