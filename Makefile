@@ -9,7 +9,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 .PHONY: all build deps run stop check format format-check unit integration \
-	bench bench-nfs bench-policy clean
+	bench bench-nfs bench-s3 bench-policy clean
 
 all: build
 
@@ -52,6 +52,9 @@ bench: build
 
 bench-nfs: build
 	@./integration/bench/nfs.sh $(BUILD)/strata
+
+bench-s3: build
+	@./integration/bench/s3.sh $(BUILD)/strata
 
 bench-policy: build
 	@./integration/bench/policy.sh $(BUILD)/strata

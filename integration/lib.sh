@@ -127,6 +127,7 @@ cleanup() {
 		wait "$STRATA_PID" 2>/dev/null || true
 	fi
 	nfs_stop_all
+	s3_stop_all
 	if [ "$rc" != 0 ] && [ -f "$T/mount.log" ]; then
 		echo "--- mount log (last 40 lines)" >&2
 		tail -n 40 "$T/mount.log" >&2
@@ -246,4 +247,70 @@ umount_strata_or_kill() {
 	fi
 	wait_exit "$STRATA_PID"
 	STRATA_PID=
+}
+
+# --- S3 server (integration/servers/radosgw.sh) -----------------------------
+# Cases named NNN-s3-*.sh run with the ctest fixture `s3`, which starts one
+# radosgw (a one-node Ceph) and passes its directory in STRATA_S3_DIR. Run
+# by hand without it, s3_server starts a private one under $T (about 25 s)
+# that the cleanup trap stops.
+RADOSGW=${STRATA_RADOSGW:-$STRATA_SRC/integration/servers/radosgw.sh}
+S3_PRIVATE=
+
+# s3_server: set S3_DIR to the fixture's server, or start a private one.
+s3_server() {
+	if [ -n "${STRATA_S3_DIR:-}" ]; then
+		S3_DIR=$STRATA_S3_DIR
+		return 0
+	fi
+	S3_DIR=$T/s3
+	log "STRATA_S3_DIR is unset: starting a private radosgw on port 20629"
+	S3_PRIVATE=$S3_DIR
+	"$RADOSGW" start "$S3_DIR" 20620 > /dev/null ||
+		fail "cannot start radosgw in $S3_DIR"
+}
+
+s3_stop_all() {
+	if [ -n "$S3_PRIVATE" ]; then
+		"$RADOSGW" stop "$S3_PRIVATE" ||
+			echo "could not stop radosgw in $S3_PRIVATE" >&2
+		S3_PRIVATE=
+	fi
+}
+
+# s3_url PREFIX [OPTIONS]: the tier URL of PREFIX in the server's bucket,
+# with "&OPTIONS" appended.
+s3_url() {
+	echo "$("$RADOSGW" url "$S3_DIR" "$1")${2:+&$2}"
+}
+
+# s3 ARGS...: curl against the server as its user (see radosgw.sh curl).
+s3() {
+	"$RADOSGW" curl "$S3_DIR" "$@"
+}
+
+# s3_keys PREFIX: the keys under PREFIX/ in the bucket, one a line (at
+# most 1000: enough for a case).
+s3_keys() {
+	s3 -s "/strata?list-type=2&prefix=$1%2F" |
+		grep -o '<Key>[^<]*</Key>' | sed 's|<Key>\(.*\)</Key>|\1|'
+}
+
+# write_s3_config URL: a config with a local tier `nvme` and an S3 tier
+# `s3` at URL, new files placed on `s3`, kernel caches kept short.
+write_s3_config() {
+	cat > "$T/strata.conf" <<CONF
+[namespace]
+catalog = $T/catalog.db
+site = test
+placement = s3
+entry_timeout = 1
+attr_timeout = 1
+
+[tier nvme]
+url = file://$T/tiers/nvme
+
+[tier s3]
+url = $1
+CONF
 }

@@ -3,14 +3,16 @@
 #
 # packaging/install-deps.sh - install the Debian 12 packages Strata needs to
 # build, test and benchmark. Idempotent: it installs only what is missing and
-# does nothing (not even apt-get update) when everything is present.
+# does nothing (not even apt-get update) when everything is present. The S3
+# tests run a one-node Ceph (ceph-mon, ceph-osd, radosgw) on 127.0.0.1.
 set -eu
 
 BUILD="build-essential cmake pkg-config libfuse3-dev libsqlite3-dev libuv1-dev
 libcmocka-dev libcurl4-openssl-dev libnfs-dev"
 RUNTIME="fuse3 sqlite3"
 TEST="attr rsync git tar xz-utils mergerfs psmisc procps python3 clang-format
-nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils"
+nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils curl ceph-common ceph-mon
+ceph-osd radosgw"
 
 missing=""
 for p in $BUILD $RUNTIME $TEST; do

@@ -4,8 +4,8 @@
  *
  * A backend stores objects: byte strings named by keys ("2b/1a/000...1a2b").
  * It knows nothing about inodes, paths, the catalog or policies; the key is
- * chosen by lib/vfs from a stable file id. Each driver (local, mem, later nfs
- * and s3) fills one struct strata_backend_ops; the registry (registry.c)
+ * chosen by lib/vfs from a stable file id. Each driver (local, mem, nfs and
+ * s3) fills one struct strata_backend_ops; the registry (registry.c)
  * maps a URL scheme to a driver. Capability bits say what a driver can do;
  * callers test bits, never driver names. Where a slot is NULL the wrappers
  * below either emulate the operation or return -EOPNOTSUPP.
@@ -34,7 +34,30 @@ enum strata_bcap {
 	STRATA_BCAP_RENAME = 1u << 2,	    /* rename slot is set */
 	STRATA_BCAP_FD = 1u << 3,	    /* objects are file descriptors */
 	STRATA_BCAP_FALLOCATE = 1u << 4,    /* obj_fallocate slot is set */
+	STRATA_BCAP_COPY = 1u << 5,	    /* copy slot is set (server side) */
 };
+
+/*
+ * Objects of a driver without STRATA_BCAP_RANDOM_WRITE (S3) are immutable:
+ * what a key holds is replaced whole, never changed in place. For them:
+ *
+ * - An object opened with STRATA_OBJ_WRITE is a stream of appends. Each
+ *   obj_write must start where the stream ends (at 0 with TRUNC or for a
+ *   new object, else at the stored object's size); any other offset fails
+ *   with -EOPNOTSUPP and changes nothing.
+ * - The bytes become the key's content only at obj_sync or obj_close,
+ *   which return 0 once they are durable; until then readers of the key
+ *   see its previous content (or none). A failed sync or close leaves the
+ *   previous content in place and the written bytes are lost to the
+ *   store: the caller must keep its own copy until the sync succeeds.
+ *   Appending after a sync continues the same object.
+ * - obj_truncate only accepts the stream's current size, or 0 (start
+ *   over); anything else is -EOPNOTSUPP.
+ * - obj_read on an object opened for writing is -EOPNOTSUPP: open the key
+ *   again read-only.
+ * - An object opened read-only reads the content the key held at open.
+ * - strata_obj_abort() drops a stream: the key keeps what it held.
+ */
 
 enum strata_obj_flags {
 	STRATA_OBJ_READ = 1u << 0,
@@ -104,12 +127,21 @@ struct strata_backend_ops {
 	/* Releases the object whatever it returns; an error means data
 	 * written through it may not have reached the store. */
 	int (*obj_close)(struct strata_obj *obj);
+	/* Release the object and store nothing more: what was written since
+	 * the last obj_sync is dropped where the protocol allows (an S3
+	 * stream); NULL when closing is the same (writes already landed). */
+	int (*obj_abort)(struct strata_obj *obj);
 
 	int (*stat)(struct strata_backend *be, const char *key,
 		    struct strata_obj_stat *out);
 	int (*remove)(struct strata_backend *be, const char *key);
 	int (*rename)(struct strata_backend *be, const char *from,
 		      const char *to); /* NULL unless BCAP_RENAME */
+	/* Make to hold what from holds, in the store itself; from stays.
+	 * NULL unless BCAP_COPY; -EOPNOTSUPP for an object it cannot copy
+	 * (the core then copies by reading and writing). */
+	int (*copy)(struct strata_backend *be, const char *from,
+		    const char *to);
 	int (*list)(struct strata_backend *be, strata_backend_list_cb cb,
 		    void *arg);
 };
@@ -148,6 +180,10 @@ int strata_backend_remove(struct strata_backend *be, const char *key);
 /* Emulated by copy and remove when the driver cannot rename. */
 int strata_backend_rename(struct strata_backend *be, const char *from,
 			  const char *to);
+/* Make to a copy of from, in the store when the driver can (BCAP_COPY),
+ * else by reading and writing; a failure leaves to missing or as it was. */
+int strata_backend_copy(struct strata_backend *be, const char *from,
+			const char *to);
 int strata_backend_list(struct strata_backend *be, strata_backend_list_cb cb,
 			void *arg);
 
@@ -167,10 +203,14 @@ int strata_obj_fallocate(struct strata_obj *obj, int mode, uint64_t off,
 int strata_obj_fd(struct strata_obj *obj);
 /* Accepts NULL. */
 int strata_obj_close(struct strata_obj *obj);
+/* Close without storing anything more (see obj_abort); accepts NULL. */
+int strata_obj_abort(struct strata_obj *obj);
 
 extern const struct strata_backend_ops strata_local_ops;
 extern const struct strata_backend_ops strata_mem_ops;
 /* Linked only when built with STRATA_WITH_NFS. */
 extern const struct strata_backend_ops strata_nfs_ops;
+/* Linked only when built with STRATA_WITH_S3. */
+extern const struct strata_backend_ops strata_s3_ops;
 
 #endif

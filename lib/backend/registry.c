@@ -6,7 +6,8 @@
  * Maps a URL scheme to a driver, allocates the backend and object structs
  * with their driver-private areas, checks keys once for every driver, and
  * fills the holes a driver leaves: rename becomes copy, sync and remove when
- * the driver has no rename slot; fallocate and fd report "not supported".
+ * the driver has no rename slot (the copy made in the store when the driver
+ * has a copy slot); fallocate and fd report "not supported".
  * Holds no state of its own; thread-safety is the drivers' (backend.h).
  */
 #include <errno.h>
@@ -29,6 +30,9 @@ static const struct strata_backend_ops *const drivers[] = {
 	&strata_mem_ops,
 #ifdef STRATA_WITH_NFS
 	&strata_nfs_ops,
+#endif
+#ifdef STRATA_WITH_S3
+	&strata_s3_ops,
 #endif
 };
 
@@ -191,13 +195,9 @@ out:
 	return ret;
 }
 
-/*
- * Rename for drivers without a rename slot. The source is removed only after
- * the copy is complete and synced, so a failure leaves at worst an extra
- * object, never a missing one.
- */
-static int reg_rename_copy(struct strata_backend *be, const char *from,
-			   const char *to)
+/* Copy by reading and writing, for drivers without a copy slot. */
+static int reg_copy_rw(struct strata_backend *be, const char *from,
+		       const char *to)
 {
 	struct strata_obj *src = NULL;
 	struct strata_obj *dst = NULL;
@@ -217,15 +217,53 @@ static int reg_rename_copy(struct strata_backend *be, const char *from,
 	else
 		strata_obj_close(dst);
 	dst = NULL;
-	if (ret < 0) {
+	if (ret < 0)
 		be->ops->remove(be, to);
-		goto out;
-	}
-	ret = be->ops->remove(be, from);
 out:
 	strata_obj_close(dst);
 	strata_obj_close(src);
 	return ret;
+}
+
+int strata_backend_copy(struct strata_backend *be, const char *from,
+			const char *to)
+{
+	struct strata_obj_stat st;
+	int ret;
+
+	ret = strata__backend_key_check(from);
+	if (ret < 0)
+		return ret;
+	ret = strata__backend_key_check(to);
+	if (ret < 0)
+		return ret;
+	/* Copying an object onto itself would truncate it first. */
+	if (strcmp(from, to) == 0)
+		return be->ops->stat(be, from, &st);
+	if (be->ops->copy) {
+		ret = be->ops->copy(be, from, to);
+		if (ret != -EOPNOTSUPP)
+			return ret;
+	}
+	return reg_copy_rw(be, from, to);
+}
+
+/*
+ * Rename for drivers without a rename slot. The source is removed only after
+ * the copy is complete and synced, so a failure leaves at worst an extra
+ * object, never a missing one.
+ */
+static int reg_rename_copy(struct strata_backend *be, const char *from,
+			   const char *to)
+{
+	int ret;
+
+	ret = be->ops->copy ? be->ops->copy(be, from, to) : -EOPNOTSUPP;
+	if (ret == -EOPNOTSUPP)
+		ret = reg_copy_rw(be, from, to);
+	if (ret < 0)
+		return ret;
+	return be->ops->remove(be, from);
 }
 
 int strata_backend_rename(struct strata_backend *be, const char *from,
@@ -329,6 +367,20 @@ int strata_obj_close(struct strata_obj *obj)
 	if (!obj)
 		return 0;
 	ret = obj->be->ops->obj_close(obj);
+	free(obj);
+	return ret;
+}
+
+int strata_obj_abort(struct strata_obj *obj)
+{
+	int ret;
+
+	if (!obj)
+		return 0;
+	if (obj->be->ops->obj_abort)
+		ret = obj->be->ops->obj_abort(obj);
+	else
+		ret = obj->be->ops->obj_close(obj);
 	free(obj);
 	return ret;
 }

@@ -78,14 +78,16 @@ static const struct cfg_key cfg_keys[] = {
 
 static int cfg_check_file(struct cfg_parser *p, struct strata_cfg_tier *t);
 static int cfg_check_nfs(struct cfg_parser *p, struct strata_cfg_tier *t);
+static int cfg_check_s3(struct cfg_parser *p, struct strata_cfg_tier *t);
 
-/* Accepted tier URL schemes; s3 joins as a row with its check. */
+/* Accepted tier URL schemes. */
 static const struct {
 	const char *scheme;
 	int (*check)(struct cfg_parser *p, struct strata_cfg_tier *t);
 } cfg_schemes[] = {
 	{ "file", cfg_check_file },
 	{ "nfs", cfg_check_nfs },
+	{ "s3", cfg_check_s3 },
 };
 
 /* Options of nfs:// URLs (man/strata.conf.5) and their numeric ranges;
@@ -100,6 +102,27 @@ static const struct {
 	{ "uid", 0, 0x7fffffff }, { "gid", 0, 0x7fffffff },
 	{ "tcp-syncnt", 1, 255 }, { "debug", 0, 10 },
 	{ "version", 3, 3 },	  { "if", 0, 0 },
+};
+
+/* Options of s3:// URLs (man/strata.conf.5); max 0 takes text, which the
+ * driver (lib/backend/s3.c) checks further when it opens the tier. */
+static const struct {
+	const char *name;
+	long min;
+	long max;
+} cfg_s3_opts[] = {
+	{ "endpoint", 0, 0 },
+	{ "region", 0, 0 },
+	{ "style", 0, 0 },
+	{ "credentials", 0, 0 },
+	{ "ca", 0, 0 },
+	{ "timeout", 1, 3600 },
+	{ "connect_timeout", 1, 3600 },
+	{ "retries", 0, 20 },
+	{ "conns", 1, 64 },
+	{ "partsize", 5, 1024 },
+	{ "readahead", 0, 1024 },
+	{ "listpage", 1, 1000 },
 };
 
 struct cfg_parser {
@@ -410,6 +433,98 @@ static int cfg_check_nfs(struct cfg_parser *p, struct strata_cfg_tier *t)
 
 		if (len) {
 			ret = cfg_check_nfs_opt(p, t, q, len);
+			if (ret < 0)
+				return ret;
+		}
+		q += len;
+		if (*q == '&')
+			q++;
+	}
+	return 0;
+}
+
+/* One "key=value" of an s3:// URL. */
+static int cfg_check_s3_opt(struct cfg_parser *p, struct strata_cfg_tier *t,
+			    const char *kv, size_t len)
+{
+	const char *eq = memchr(kv, '=', len);
+	size_t klen = eq ? (size_t)(eq - kv) : len;
+	size_t vlen = eq ? (size_t)(kv + len - eq - 1) : 0;
+	char val[PATH_MAX];
+	char *end;
+	long v;
+
+	for (size_t i = 0; i < STRATA_ARRAY_SIZE(cfg_s3_opts); i++) {
+		if (strlen(cfg_s3_opts[i].name) != klen ||
+		    strncmp(cfg_s3_opts[i].name, kv, klen) != 0)
+			continue;
+		if (!eq || vlen == 0)
+			return cfg_err(
+				p, p->line,
+				"option '%.*s' in URL '%s' needs a value",
+				(int)klen, kv, t->url);
+		if (vlen >= sizeof(val))
+			return cfg_err(p, p->line,
+				       "option '%.*s' in URL '%s' is too long",
+				       (int)klen, kv, t->url);
+		memcpy(val, eq + 1, vlen);
+		val[vlen] = '\0';
+		if (cfg_s3_opts[i].max == 0) {
+			if (strcmp(cfg_s3_opts[i].name, "style") == 0 &&
+			    strcmp(val, "path") != 0 &&
+			    strcmp(val, "virtual") != 0)
+				return cfg_err(
+					p, p->line,
+					"option 'style' in URL '%s' wants 'path' or 'virtual'",
+					t->url);
+			if ((strcmp(cfg_s3_opts[i].name, "credentials") == 0 ||
+			     strcmp(cfg_s3_opts[i].name, "ca") == 0) &&
+			    val[0] != '/')
+				return cfg_err(
+					p, p->line,
+					"option '%s' in URL '%s' wants an absolute path",
+					cfg_s3_opts[i].name, t->url);
+			if (strcmp(cfg_s3_opts[i].name, "endpoint") == 0 &&
+			    strncmp(val, "http://", 7) != 0 &&
+			    strncmp(val, "https://", 8) != 0)
+				return cfg_err(
+					p, p->line,
+					"option 'endpoint' in URL '%s' wants an http:// or https:// URL",
+					t->url);
+			return 0;
+		}
+		errno = 0;
+		v = strtol(val, &end, 10);
+		if (*end || errno || v < cfg_s3_opts[i].min ||
+		    v > cfg_s3_opts[i].max)
+			return cfg_err(
+				p, p->line,
+				"option '%.*s' in URL '%s' wants a number from %ld to %ld",
+				(int)klen, kv, t->url, cfg_s3_opts[i].min,
+				cfg_s3_opts[i].max);
+		return 0;
+	}
+	return cfg_err(p, p->line, "unknown option '%.*s' in URL '%s'",
+		       (int)klen, kv, t->url);
+}
+
+/* s3://BUCKET[/PREFIX][?opt=val&...]: syntax only, the server is not
+ * asked and the credentials file is not read. */
+static int cfg_check_s3(struct cfg_parser *p, struct strata_cfg_tier *t)
+{
+	const char *q = t->uri.query;
+	int ret;
+
+	if (!t->uri.host[0])
+		return cfg_err(
+			p, p->line,
+			"URL '%s' names no bucket (write s3://BUCKET/PREFIX)",
+			t->url);
+	while (*q) {
+		size_t len = strcspn(q, "&");
+
+		if (len) {
+			ret = cfg_check_s3_opt(p, t, q, len);
 			if (ret < 0)
 				return ret;
 		}

@@ -3,6 +3,10 @@
  * lib/vfs/data.c - the data path: open files, read, write, flush, fsync,
  * truncate, and the commit of what writes did to the catalog.
  *
+ * Files at home on a tier that cannot write in place (S3) are written on a
+ * staging tier and uploaded home at flush, fsync and close (stage.c); the
+ * hooks here are the calls into stage.c.
+ *
  * An open file holds one backend object, opened at its first read or write;
  * on a local tier that object is a file descriptor, and reads hand it to
  * fuse/ for splicing. Writes go straight to the object; the new size and
@@ -152,6 +156,8 @@ int strata__vfs_vnode_load(struct strata_vfs *vfs, struct vnode *vn)
 	vn->mtime = a.mtime;
 	vn->dirty = false;
 	vn->written = false;
+	vn->stage_to = NULL;
+	vn->up_valid = false;
 	vn->loaded = true;
 	return 0;
 }
@@ -198,10 +204,8 @@ static struct vfs_tier *vn_place(struct strata_vfs *vfs, struct vnode *vn)
 	nf.gid = a.gid;
 	id = vfs->hooks.place(vfs->hooks.arg, &nf);
 	t = id ? strata__vfs_tier_by_id(vfs, id) : NULL;
-	/* Writes land in place: a tier that cannot take them is no home. */
-	if (!t || !(strata_backend_caps(t->be) & STRATA_BCAP_RANDOM_WRITE))
-		return vfs->placement;
-	return t;
+	/* An immutable home (S3) is staged by the caller. */
+	return t ? t : vfs->placement;
 }
 
 /*
@@ -213,22 +217,26 @@ static struct vfs_tier *vn_place(struct strata_vfs *vfs, struct vnode *vn)
 static int vn_create_object(struct strata_vfs *vfs, struct vnode *vn,
 			    unsigned int flags, struct strata_obj **obj)
 {
-	struct vfs_tier *tier = vn_place(vfs, vn);
+	struct vfs_tier *where;
 	char key[STRATA_KEY_MAX];
 	int ret;
 
 	strata__vfs_key(vn->ino, key, sizeof(key));
-	ret = strata_obj_open(tier->be, key,
+	ret = strata__vfs_stage_create(vfs, vn, vn_place(vfs, vn), &where);
+	if (ret < 0)
+		return ret;
+	ret = strata_obj_open(where->be, key,
 			      flags | STRATA_OBJ_WRITE | STRATA_OBJ_CREATE |
 				      STRATA_OBJ_TRUNC,
 			      obj);
 	if (ret < 0) {
 		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
 			   "cannot create object '%s' on tier '%s': %s", key,
-			   tier->name, strerror(-ret));
+			   where->name, strerror(-ret));
+		vn->stage_to = NULL;
 		return ret;
 	}
-	vn->tier = tier;
+	vn->tier = where;
 	strata_strlcpy(vn->key, key, sizeof(vn->key));
 	return 0;
 }
@@ -298,6 +306,11 @@ static int vf_new(struct strata_vfs *vfs, struct vnode *vn, int flags,
 		*oflags |= STRATA_VFS_KEEP_CACHE;
 	vn->cached_version = vn->version;
 	vn->cache_valid = true;
+	if (writer && strata__vfs_tier_immutable(vn->tier)) {
+		ret = strata__vfs_stage_copyup(vfs, vn, flags & O_TRUNC);
+		if (ret < 0)
+			goto out;
+	}
 	if (writer)
 		vn->nwriters++;
 out:
@@ -449,6 +462,7 @@ int strata_vfs_write(struct strata_vfs *vfs, uint64_t fh, uint64_t off,
 	ret = strata_obj_write(vf->obj, off, buf, size);
 	if (ret < 0)
 		return ret;
+	strata__vfs_stage_stream(vn, off, buf, size);
 	pthread_mutex_lock(&vn->lock);
 	vn_note_write(vn, off + size);
 	pthread_mutex_unlock(&vn->lock);
@@ -464,6 +478,11 @@ int strata_vfs_flush(struct strata_vfs *vfs, uint64_t fh)
 
 	pthread_mutex_lock(&vn->lock);
 	ret = strata__vfs_commit(vfs, vn, false);
+	/* The last writer's close: its data goes home now, so that close(2)
+	 * reports a failed upload. */
+	if (ret == 0 && (vf->flags & O_ACCMODE) != O_RDONLY &&
+	    vn->nwriters == 1)
+		ret = strata__vfs_stage_upload(vfs, vn, false);
 	pthread_mutex_unlock(&vn->lock);
 	return ret;
 }
@@ -486,6 +505,8 @@ int strata_vfs_fsync(struct strata_vfs *vfs, uint64_t fh, bool datasync)
 		return ret;
 	pthread_mutex_lock(&vn->lock);
 	ret = strata__vfs_commit(vfs, vn, true);
+	if (ret == 0)
+		ret = strata__vfs_stage_upload(vfs, vn, true);
 	pthread_mutex_unlock(&vn->lock);
 	return ret;
 }
@@ -507,6 +528,9 @@ int strata_vfs_release(struct strata_vfs *vfs, uint64_t fh)
 	ret = strata__vfs_commit(vfs, vn, false);
 	if ((vf->flags & O_ACCMODE) != O_RDONLY)
 		vn->nwriters--;
+	/* A failed upload is logged by stage.c and keeps the staged copy. */
+	if (ret == 0 && vn->nwriters == 0 && strata__vfs_vnode_nopen(vn) == 1)
+		strata__vfs_stage_settle(vfs, vn);
 	/* The last open file: where the content lives may change (a move)
 	 * before the next open, which reloads it. */
 	if (strata__vfs_vnode_nopen(vn) == 1 && !vn->dirty)
@@ -563,6 +587,7 @@ int strata_vfs_fallocate(struct strata_vfs *vfs, uint64_t fh, int mode,
 	if (ret < 0)
 		return ret;
 	pthread_mutex_lock(&vn->lock);
+	strata__vfs_stage_diverged(vn, UINT64_MAX);
 	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
 		/* The content changed: a new version, as for a write. */
 		vn_note_write(vn, (mode & FALLOC_FL_KEEP_SIZE) ? vn->size :
@@ -584,6 +609,11 @@ int strata__vfs_truncate(struct strata_vfs *vfs, struct vnode *vn,
 	ret = strata__vfs_vnode_load(vfs, vn);
 	if (ret < 0)
 		goto out;
+	if (strata__vfs_tier_immutable(vn->tier)) {
+		ret = strata__vfs_stage_copyup(vfs, vn, size == 0);
+		if (ret < 0)
+			goto out;
+	}
 	if (!vn->tier && size > 0) {
 		ret = vn_create_object(vfs, vn, 0, &tmp);
 		obj = tmp;
@@ -599,11 +629,14 @@ int strata__vfs_truncate(struct strata_vfs *vfs, struct vnode *vn,
 		if (ret < 0)
 			goto out;
 	}
+	strata__vfs_stage_diverged(vn, size);
 	vn->size = size;
 	vn->mtime = strata_now();
 	vn->dirty = true;
 	vn->written = true;
 	ret = strata__vfs_commit(vfs, vn, false);
+	if (ret == 0 && strata__vfs_vnode_nopen(vn) == 0)
+		ret = strata__vfs_stage_settle(vfs, vn);
 	if (ret == 0 && out)
 		ret = strata_catalog_getattr(vfs->cat, vn->ino, out);
 out:

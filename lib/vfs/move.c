@@ -310,9 +310,11 @@ static int move_copy_object(struct strata_vfs *vfs, struct vfs_tier *src,
 			ret = -EIO;
 		goto out;
 	}
+	/* Write only: an immutable store (S3) takes the bytes as a stream
+	 * and reads them back through a second, read-only open. */
 	ret = strata_obj_open(cp->dst->be, cp->key,
-			      STRATA_OBJ_READ | STRATA_OBJ_WRITE |
-				      STRATA_OBJ_CREATE | STRATA_OBJ_TRUNC,
+			      STRATA_OBJ_WRITE | STRATA_OBJ_CREATE |
+				      STRATA_OBJ_TRUNC,
 			      &out);
 	if (ret < 0) {
 		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,

@@ -697,8 +697,16 @@ int strata_vfs_statfs(struct strata_vfs *vfs, struct statvfs *out)
 		struct strata_backend_statfs bs;
 
 		ret = strata_backend_statfs(vfs->tiers[i].be, &bs);
-		if (ret < 0)
+		if (ret == -EOPNOTSUPP) {
+			/* An object store has no size: count its configured
+			 * capacity, if any, as free. */
+			bs.total = vfs->tiers[i].capacity;
+			bs.avail = bs.total;
+			bs.files = 0;
+			bs.ffree = 0;
+		} else if (ret < 0) {
 			return ret;
+		}
 		if (vfs->tiers[i].capacity && vfs->tiers[i].capacity < bs.total)
 			bs.total = vfs->tiers[i].capacity;
 		if (bs.avail > bs.total)

@@ -61,6 +61,12 @@ struct vnode {
 	uint64_t cached_version; /* what the kernel's page cache holds */
 	bool cache_valid;
 	bool moving; /* a copy or drop of it is under way (move.c) */
+	/* stage.c: the immutable tier the content goes back to, or NULL,
+	 * and the content version stored there (when up_valid). */
+	struct vfs_tier *stage_to;
+	uint64_t up_version;
+	bool up_valid;
+	struct vfs_upstream *up; /* stage.c: streamed upload, or NULL */
 };
 
 struct vfile {
@@ -175,5 +181,35 @@ int strata__vfs_truncate(struct strata_vfs *vfs, struct vnode *vn,
 void strata__vfs_attr_to_stat(const struct strata_attr *a, struct stat *st);
 /* Overlay the in-memory size and mtime of files being written. */
 void strata__vfs_overlay(struct strata_vfs *vfs, struct strata_attr *a);
+
+/* stage.c: files at home on a tier that cannot write in place (S3); all
+ * with vn->lock held. */
+/* t cannot be written in place (no STRATA_BCAP_RANDOM_WRITE). */
+bool strata__vfs_tier_immutable(const struct vfs_tier *t);
+/* The tier that stages writes for immutable tiers, or NULL. */
+struct vfs_tier *strata__vfs_stage_tier(struct strata_vfs *vfs);
+/* Before writing a file whose content is on an immutable tier: copy it
+ * (nothing with trunc) to the staging tier, which becomes vn->tier. */
+int strata__vfs_stage_copyup(struct strata_vfs *vfs, struct vnode *vn,
+			     bool trunc);
+/* The tier a new file's first object goes on: home (where placement puts
+ * it), or the staging tier when home is immutable (then vn->stage_to is
+ * set). */
+int strata__vfs_stage_create(struct strata_vfs *vfs, struct vnode *vn,
+			     struct vfs_tier *home, struct vfs_tier **where);
+/* Commit, then store the staged content at home and record it as a valid
+ * replica (durably with durable) unless it is there already. */
+int strata__vfs_stage_upload(struct strata_vfs *vfs, struct vnode *vn,
+			     bool durable);
+/* Upload, then drop the staged copy: the file is at home again. Only
+ * when nobody has the file open (or the caller is the last). Ends the
+ * streamed upload, if any, whatever happens. */
+int strata__vfs_stage_settle(struct strata_vfs *vfs, struct vnode *vn);
+/* Written [off, off + len) of a staged file: stream it home too while the
+ * writes are appends. Called without vn->lock, after the staged write. */
+void strata__vfs_stage_stream(struct vnode *vn, uint64_t off, const void *buf,
+			      size_t len);
+/* The staged content changed other than by appending (vn->lock held). */
+void strata__vfs_stage_diverged(struct vnode *vn, uint64_t size);
 
 #endif

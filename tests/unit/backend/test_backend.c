@@ -325,9 +325,16 @@ static void write_then_read_back(void **state)
 	obj = xopen(s, K(s, "a"),
 		    STRATA_OBJ_READ | STRATA_OBJ_WRITE | STRATA_OBJ_CREATE);
 	assert_int_equal(strata_obj_write(obj, 0, msg, sizeof(msg)), 0);
-	assert_int_equal(strata_obj_read(obj, 0, buf, sizeof(msg), &n), 0);
-	assert_int_equal(n, sizeof(msg));
-	assert_string_equal(buf, msg);
+	if (strata_backend_caps(s->be) & STRATA_BCAP_RANDOM_WRITE) {
+		assert_int_equal(strata_obj_read(obj, 0, buf, sizeof(msg), &n),
+				 0);
+		assert_int_equal(n, sizeof(msg));
+		assert_string_equal(buf, msg);
+	} else {
+		/* backend.h: a stream is read through another object. */
+		assert_int_equal(strata_obj_read(obj, 0, buf, sizeof(msg), &n),
+				 -EOPNOTSUPP);
+	}
 	assert_int_equal(strata_obj_close(obj), 0);
 	expect_content(s, K(s, "a"), msg, sizeof(msg));
 	assert_int_equal(strata_obj_close(NULL), 0);
@@ -410,6 +417,8 @@ static void truncate_shrinks_and_grows(void **state)
 	unsigned char want[5000] = { 0 };
 	struct strata_obj *obj;
 
+	if (!(strata_backend_caps(s->be) & STRATA_BCAP_RANDOM_WRITE))
+		skip(); /* see immutable_objects_are_append_streams */
 	fill(data, sizeof(data), 0, 3);
 	put(s, K(s, "a"), data, sizeof(data));
 	obj = xopen(s, K(s, "a"), STRATA_OBJ_READ | STRATA_OBJ_WRITE);
@@ -615,6 +624,12 @@ static void aligned_and_unaligned_writes_mix(void **state)
 	struct strata_obj *obj;
 	size_t n;
 
+	if (!(strata_backend_caps(s->be) & STRATA_BCAP_RANDOM_WRITE)) {
+		free(ref);
+		free(back);
+		free(blk);
+		skip();
+	}
 	assert_non_null(ref);
 	assert_non_null(back);
 	assert_non_null(blk);
@@ -754,6 +769,105 @@ static void concurrent_writers_on_distinct_objects(void **state)
 		expect_content(s, w[i].key, want, size);
 	}
 	free(want);
+}
+
+/* backend.h: without STRATA_BCAP_RANDOM_WRITE an object open for writing
+ * is a stream of appends that replaces the key's content at sync or close. */
+static void immutable_objects_are_append_streams(void **state)
+{
+	struct suite *s = begin(state);
+	const size_t big = 6 * MIB + 5; /* past a 5 MiB part */
+	unsigned char *data = malloc(big + MIB);
+	struct strata_obj *obj;
+	struct strata_obj_stat st;
+	char buf[16];
+	size_t n;
+
+	assert_non_null(data);
+	if (strata_backend_caps(s->be) & STRATA_BCAP_RANDOM_WRITE) {
+		free(data);
+		skip();
+	}
+	fill(data, big + MIB, 0, 21);
+	put(s, K(s, "a"), "0123456789", 10);
+
+	/* Not an append: refused, nothing changes. */
+	obj = xopen(s, K(s, "a"), STRATA_OBJ_WRITE | STRATA_OBJ_TRUNC);
+	assert_int_equal(strata_obj_write(obj, 3, "x", 1), -EOPNOTSUPP);
+	assert_int_equal(strata_obj_write(obj, 0, "new", 3), 0);
+	assert_int_equal(strata_obj_truncate(obj, 1), -EOPNOTSUPP);
+	assert_int_equal(strata_obj_truncate(obj, 3), 0);
+	assert_int_equal(strata_obj_read(obj, 0, buf, 3, &n), -EOPNOTSUPP);
+	/* Readers see the old content until the stream is stored. */
+	expect_content(s, K(s, "a"), "0123456789", 10);
+	assert_int_equal(strata_obj_sync(obj, false), 0);
+	expect_content(s, K(s, "a"), "new", 3);
+	/* Appending after a sync continues the same object. */
+	assert_int_equal(strata_obj_write(obj, 3, "er", 2), 0);
+	assert_int_equal(strata_obj_close(obj), 0);
+	expect_content(s, K(s, "a"), "newer", 5);
+
+	/* Without TRUNC the stream starts at the stored object's end. */
+	obj = xopen(s, K(s, "a"), STRATA_OBJ_WRITE);
+	assert_int_equal(strata_obj_write(obj, 0, "x", 1), -EOPNOTSUPP);
+	assert_int_equal(strata_obj_write(obj, 5, "!", 1), 0);
+	assert_int_equal(strata_obj_close(obj), 0);
+	expect_content(s, K(s, "a"), "newer!", 6);
+
+	/* Truncating to 0 starts over. */
+	obj = xopen(s, K(s, "a"), STRATA_OBJ_WRITE);
+	assert_int_equal(strata_obj_truncate(obj, 0), 0);
+	assert_int_equal(strata_obj_write(obj, 0, "z", 1), 0);
+	assert_int_equal(strata_obj_close(obj), 0);
+	expect_content(s, K(s, "a"), "z", 1);
+
+	/* A large stream synced, then appended to. */
+	obj = xopen(s, K(s, "big"),
+		    STRATA_OBJ_WRITE | STRATA_OBJ_CREATE | STRATA_OBJ_TRUNC);
+	assert_int_equal(strata_obj_write(obj, 0, data, big), 0);
+	assert_int_equal(strata_obj_sync(obj, true), 0);
+	assert_int_equal(strata_backend_stat(s->be, K(s, "big"), &st), 0);
+	assert_int_equal(st.size, big);
+	assert_int_equal(strata_obj_write(obj, big, data + big, MIB), 0);
+	assert_int_equal(strata_obj_close(obj), 0);
+	expect_content(s, K(s, "big"), data, big + MIB);
+
+	/* Aborting drops what was written since the last sync. */
+	obj = xopen(s, K(s, "a"), STRATA_OBJ_WRITE | STRATA_OBJ_TRUNC);
+	assert_int_equal(strata_obj_write(obj, 0, data, big), 0);
+	assert_int_equal(strata_obj_abort(obj), 0);
+	expect_content(s, K(s, "a"), "z", 1);
+	obj = xopen(s, K(s, "new"), STRATA_OBJ_WRITE | STRATA_OBJ_CREATE);
+	assert_int_equal(strata_obj_write(obj, 0, "x", 1), 0);
+	assert_int_equal(strata_obj_abort(obj), 0);
+	assert_int_equal(strata_backend_stat(s->be, K(s, "new"), &st), -ENOENT);
+	assert_int_equal(strata_obj_abort(NULL), 0);
+	free(data);
+}
+
+static void copy_duplicates_content(void **state)
+{
+	struct suite *s = begin(state);
+	static const char msg[] = "copied, not moved";
+	struct strata_obj_stat st;
+
+	put(s, K(s, "2b/1a/0000000000001a2b"), msg, sizeof(msg));
+	assert_int_equal(strata_backend_copy(s->be,
+					     K(s, "2b/1a/0000000000001a2b"),
+					     K(s, "9f/00/000000000000009f")),
+			 0);
+	expect_content(s, K(s, "2b/1a/0000000000001a2b"), msg, sizeof(msg));
+	expect_content(s, K(s, "9f/00/000000000000009f"), msg, sizeof(msg));
+	assert_int_equal(strata_backend_copy(s->be, K(s, "missing"),
+					     K(s, "other")),
+			 -ENOENT);
+	assert_int_equal(strata_backend_stat(s->be, K(s, "other"), &st),
+			 -ENOENT);
+	assert_int_equal(strata_backend_copy(s->be,
+					     K(s, "9f/00/000000000000009f"),
+					     K(s, "9f/00/000000000000009f")),
+			 0);
+	expect_content(s, K(s, "9f/00/000000000000009f"), msg, sizeof(msg));
 }
 
 static void sync_succeeds(void **state)
@@ -1109,6 +1223,70 @@ static void local_root_trailing_slash(void **state)
 	strata_backend_close(be);
 }
 
+#ifdef STRATA_WITH_S3
+/* Open an s3 tier; returns its error and the message in err. */
+static int s3_open_msg(const char *url, char *err, size_t errlen)
+{
+	struct strata_backend *be = NULL;
+	struct strata_uri uri;
+	int ret;
+
+	assert_int_equal(strata_uri_parse(url, &uri, err, errlen), 0);
+	ret = strata_backend_open(&uri, "cold", &be, err, errlen);
+	strata_backend_close(be);
+	return ret;
+}
+
+/* What the s3 driver refuses before it sends a request. */
+static void s3_open_refuses_bad_settings(void **state)
+{
+	char dir[] = "/tmp/strata-s3-XXXXXX";
+	char file[PATH_MAX], url[PATH_MAX + 200], err[512];
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/creds", dir);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fputs("[default]\naws_access_key_id = AK\n"
+	      "aws_secret_access_key = sekrit-value\n",
+	      f);
+	fclose(f);
+	assert_int_equal(chmod(file, 0644), 0);
+	snprintf(url, sizeof(url),
+		 "s3://bucket/p?endpoint=http://127.0.0.1:1&credentials=%s",
+		 file);
+	assert_int_equal(s3_open_msg(url, err, sizeof(err)), -EACCES);
+	assert_non_null(strstr(err, "tier 'cold' (s3): "));
+	assert_non_null(strstr(err, file));
+	assert_non_null(strstr(err, "0600"));
+
+	/* Mode 0600, but nobody answers: the message names the endpoint
+	 * and never the secret. */
+	assert_int_equal(chmod(file, 0600), 0);
+	snprintf(
+		url, sizeof(url),
+		"s3://bucket/p?endpoint=http://127.0.0.1:1&credentials=%s&timeout=2&retries=1",
+		file);
+	assert_int_equal(s3_open_msg(url, err, sizeof(err)), -EIO);
+	assert_non_null(strstr(err, "cannot reach 'http://127.0.0.1:1'"));
+	assert_null(strstr(err, "sekrit"));
+
+	assert_int_equal(s3_open_msg("s3://bucket?colour=blue", err,
+				     sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "unknown option 'colour'"));
+	assert_int_equal(s3_open_msg("s3://bucket?partsize=4", err,
+				     sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "'partsize' wants a number from 5"));
+	assert_int_equal(s3_open_msg("s3://Bad_Bucket", err, sizeof(err)),
+			 -EINVAL);
+	unlink(file);
+	rmdir(dir);
+}
+#endif
+
 static void registry_maps_schemes(void **state)
 {
 	struct strata_uri uri = { .scheme = "gopher" };
@@ -1131,6 +1309,10 @@ static void registry_maps_schemes(void **state)
 	assert_int_equal(strata_mem_ops.caps &
 				 (STRATA_BCAP_FD | STRATA_BCAP_FALLOCATE),
 			 0);
+#ifdef STRATA_WITH_S3
+	assert_ptr_equal(strata_backend_driver("s3"), &strata_s3_ops);
+	assert_int_equal(strata_s3_ops.caps & STRATA_BCAP_RANDOM_WRITE, 0);
+#endif
 }
 
 static void mem_open_object_survives_remove(void **state)
@@ -1177,6 +1359,8 @@ int main(void)
 		cmocka_unit_test(large_object_round_trip),
 		cmocka_unit_test(aligned_and_unaligned_writes_mix),
 		cmocka_unit_test(concurrent_writers_on_distinct_objects),
+		cmocka_unit_test(immutable_objects_are_append_streams),
+		cmocka_unit_test(copy_duplicates_content),
 		cmocka_unit_test(sync_succeeds),
 		cmocka_unit_test(fd_matches_caps),
 		cmocka_unit_test(fallocate_matches_caps),
@@ -1193,6 +1377,9 @@ int main(void)
 		cmocka_unit_test(local_open_unwritable_root),
 		cmocka_unit_test(local_root_trailing_slash),
 		cmocka_unit_test(registry_maps_schemes),
+#ifdef STRATA_WITH_S3
+		cmocka_unit_test(s3_open_refuses_bad_settings),
+#endif
 		cmocka_unit_test(mem_open_object_survives_remove),
 	};
 	char name[64];

@@ -593,8 +593,8 @@ static void cfg_bad_url(void **state)
 	expect_err(
 		*state, NS "[tier nvme]\nurl = gopher://filer/export\n", 6,
 		"unsupported URL scheme 'gopher' in 'gopher://filer/export'");
-	expect_err(*state, NS "[tier nvme]\nurl = s3://bucket/prefix\n", 6,
-		   "unsupported URL scheme 's3'");
+	expect_err(*state, NS "[tier nvme]\nurl = swift://bucket/prefix\n", 6,
+		   "unsupported URL scheme 'swift'");
 	expect_err(*state, NS "[tier nvme]\nurl = file://@D@/nvme?x=1\n", 6,
 		   "takes no '?' options");
 }
@@ -644,6 +644,54 @@ static void cfg_bad_nfs_urls(void **state)
 	expect_err(
 		*state, NS "[tier nvme]\nurl = nfs://filer/e?timeout\n", 6,
 		"option 'timeout' in URL 'nfs://filer/e?timeout' needs a value");
+}
+
+static void cfg_s3_urls(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const good[] = {
+		"s3://bucket",
+		"s3://bucket/some/prefix/",
+		"s3://b?endpoint=http://127.0.0.1:20609&credentials=/etc/s3",
+		"s3://b/p?region=eu-west-1&style=virtual&ca=/etc/ca.pem",
+		"s3://b?timeout=5&connect_timeout=2&retries=0&conns=16",
+		"s3://b?partsize=64&readahead=0&listpage=2",
+	};
+	char text[512];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(text, sizeof(text),
+			 "[namespace]\ncatalog = /c\nsite = lab\n"
+			 "placement = cold\n[tier cold]\nurl = %s\n",
+			 good[i]);
+		assert_int_equal(strata_cfg_parse("t.conf", text, f->cfg,
+						  f->err, sizeof(f->err)),
+				 0);
+		assert_string_equal(f->cfg->tiers[0].uri.scheme, "s3");
+		assert_string_equal(f->cfg->tiers[0].url, good[i]);
+	}
+}
+
+static void cfg_bad_s3_urls(void **state)
+{
+	expect_err(*state, NS "[tier cold]\nurl = s3:///prefix\n", 6,
+		   "URL 's3:///prefix' names no bucket");
+	expect_err(*state, NS "[tier cold]\nurl = s3://b?colour=red\n", 6,
+		   "unknown option 'colour' in URL 's3://b?colour=red'");
+	expect_err(
+		*state, NS "[tier cold]\nurl = s3://b?partsize=4\n", 6,
+		"option 'partsize' in URL 's3://b?partsize=4' wants a number from 5 to 1024");
+	expect_err(
+		*state, NS "[tier cold]\nurl = s3://b?style=dns\n", 6,
+		"option 'style' in URL 's3://b?style=dns' wants 'path' or 'virtual'");
+	expect_err(
+		*state, NS "[tier cold]\nurl = s3://b?credentials=creds\n", 6,
+		"option 'credentials' in URL 's3://b?credentials=creds' wants an absolute path");
+	expect_err(
+		*state, NS "[tier cold]\nurl = s3://b?endpoint=ftp://x\n", 6,
+		"option 'endpoint' in URL 's3://b?endpoint=ftp://x' wants an http:// or https:// URL");
+	expect_err(*state, NS "[tier cold]\nurl = s3://b?timeout\n", 6,
+		   "option 'timeout' in URL 's3://b?timeout' needs a value");
 }
 
 static void cfg_bad_file_path_not_absolute(void **state)
@@ -851,6 +899,8 @@ int main(void)
 		cmocka_unit_test(cfg_bad_url),
 		cmocka_unit_test(cfg_nfs_urls),
 		cmocka_unit_test(cfg_bad_nfs_urls),
+		cmocka_unit_test(cfg_s3_urls),
+		cmocka_unit_test(cfg_bad_s3_urls),
 		cmocka_unit_test(cfg_bad_file_path_not_absolute),
 		cmocka_unit_test(cfg_bad_file_dir_missing),
 		cmocka_unit_test(cfg_bad_file_not_a_dir),

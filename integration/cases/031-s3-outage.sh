@@ -1,0 +1,118 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# 031-s3-outage: an S3 tier (the ctest fixture `s3`, a real radosgw) that
+# goes away and comes back. radosgw stopped in the middle of a sequential
+# read of a 60 MiB S3-resident file makes the read fail with EIO within
+# the tier's timeout (timeout=4 in the URL) instead of hanging; once
+# radosgw is back the same mount reads the file whole again, and writes.
+# A new file written while radosgw is down: close(2) reports the failed
+# upload, and the data stays readable on the local staging tier, never
+# dropped. At mount time, wrong credentials, a credentials file readable
+# by others, and an endpoint that does not answer each make the mount
+# refuse with a message naming the tier (and the file), and no secret
+# appears in any message.
+
+. "$(dirname "$0")/../lib.sh"
+
+[ "$STRATA_TEST_DIRECT" = 1 ] && exit 0 # nothing here is plain POSIX
+s3_server
+PFX=031-$$
+TIMEOUT=4
+URL=$(s3_url "$PFX" "timeout=$TIMEOUT&readahead=8")
+write_s3_config "$URL"
+mount_strata
+
+rgw_back() {
+	"$RADOSGW" rgw-start "$S3_DIR" > /dev/null || fail "radosgw did not come back"
+}
+
+MIB=$((1024 * 1024))
+head -c $((60 * MIB)) /dev/urandom > "$T/big"
+cp "$T/big" "$M/big" || fail "cp onto the S3 tier"
+umount_strata
+mount_strata
+
+log "radosgw stopped during a read: EIO within ${TIMEOUT} s"
+python3 - "$M/big" "$RADOSGW" "$S3_DIR" "$TIMEOUT" <<'PY' || rc=$?
+import errno, os, subprocess, sys, time
+path, rgw, s3dir, timeout = sys.argv[1:]
+fd = os.open(path, os.O_RDONLY)
+assert len(os.read(fd, 1 << 20)) == 1 << 20
+subprocess.run([rgw, "rgw-stop", s3dir], check=True)
+t0 = time.monotonic()
+try:
+    while os.read(fd, 1 << 20):
+        pass
+    sys.exit("the whole file was read with radosgw stopped")
+except OSError as e:
+    took = time.monotonic() - t0
+    print("--- read failed with %s after %.1f s" % (errno.errorcode[e.errno], took))
+    if e.errno != errno.EIO:
+        sys.exit("want EIO")
+    if took > float(timeout) + 3:
+        sys.exit("EIO came after %.1f s, the timeout is %s s" % (took, timeout))
+PY
+[ "${rc:-0}" = 0 ] || { rgw_back; fail "read during the outage"; }
+rgw_back
+
+log "radosgw is back: the same mount serves again"
+cmp "$M/big" "$T/big" || fail "read after radosgw came back"
+head -c 777777 /dev/urandom > "$T/after"
+cp "$T/after" "$M/after" || fail "write after radosgw came back"
+cmp "$M/after" "$T/after" || fail "read back after radosgw came back"
+
+log "a file written while radosgw is down stays staged, never dropped"
+"$RADOSGW" rgw-stop "$S3_DIR"
+head -c $((3 * MIB)) /dev/urandom > "$T/down"
+rc=0
+cp "$T/down" "$M/down" 2> "$T/cp.err" || rc=$?
+[ "$rc" != 0 ] || { rgw_back; fail "close(2) did not report the failed upload"; }
+grep -q "Input/output error" "$T/cp.err" ||
+	{ rgw_back; fail "cp said: $(cat "$T/cp.err")"; }
+cmp "$M/down" "$T/down" || { rgw_back; fail "the staged data is not readable"; }
+grep -q "cannot upload inode .* to tier 's3'" "$T/mount.log" ||
+	{ rgw_back; fail "the failed upload was not logged"; }
+rgw_back
+cmp "$M/down" "$T/down" || fail "staged data after radosgw came back"
+[ -n "$(find "$T/tiers/nvme" -type f)" ] || fail "no staged copy on 'nvme'"
+umount_strata
+mount_strata
+cmp "$M/down" "$T/down" || fail "staged data after a remount"
+cmp "$M/big" "$T/big" || fail "S3 data after a remount"
+umount_strata
+
+# refused URL WANT...: the mount must fail, naming the tier, saying WANT.
+refused() {
+	local url=$1 out rc=0
+
+	shift
+	write_s3_config "$url"
+	out=$(timeout 120 "$STRATA_BIN" mount -f -c "$T/strata.conf" "$M" 2>&1) ||
+		rc=$?
+	[ "$rc" = 1 ] || fail "mount exited $rc, want 1: $out"
+	is_mounted "$M" && fail "something is mounted after the refusal"
+	[[ "$out" == *"tier 's3'"* ]] || fail "the refusal does not name the tier: $out"
+	for w in "$@"; do
+		[[ "$out" == *"$w"* ]] || fail "the refusal does not say '$w': $out"
+	done
+	[[ "$out" == *"$SECRET"* ]] && fail "a secret reached a message: $out"
+	echo "--- refused: $out"
+}
+
+log "wrong credentials, a credentials file readable by others, no server"
+AK=$(sed -n 's/^aws_access_key_id *= *//p' "$S3_DIR/credentials")
+SECRET=wrong$$secret
+(umask 077 && printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
+	"$AK" "$SECRET" > "$T/wrong")
+refused "$(s3_url "$PFX")&credentials=$T/wrong" "denied" "SignatureDoesNotMatch"
+printf '[default]\naws_access_key_id = NOSUCHKEY\naws_secret_access_key = %s\n' \
+	"$SECRET" > "$T/nokey"
+chmod 600 "$T/nokey"
+refused "$(s3_url "$PFX")&credentials=$T/nokey" "denied" "InvalidAccessKeyId"
+chmod 644 "$T/wrong"
+refused "$(s3_url "$PFX")&credentials=$T/wrong" "'$T/wrong'" "0600"
+chmod 600 "$T/wrong"
+refused "s3://strata/$PFX?endpoint=http://127.0.0.1:1&credentials=$T/wrong&timeout=2" \
+	"cannot reach 'http://127.0.0.1:1'"
+log "ok"
