@@ -375,7 +375,7 @@ static int rules_count(void *arg, const struct strata_job *job,
 
 static int rules_plan(int argc, char **argv, struct strata_ctx *ctx)
 {
-	struct strata_plan_stats st, st2;
+	struct strata_plan_stats st;
 	struct timespec now = strata_now();
 	struct rules_plan *rp = NULL;
 	struct rules_ns ns;
@@ -391,9 +391,6 @@ static int rules_plan(int argc, char **argv, struct strata_ctx *ctx)
 		goto out;
 	}
 	ret = strata_plan_run(ns.pol, NULL, ns.vfs, now, rules_count, rp, &st);
-	if (ret == 0)
-		ret = strata_plan_evict(ns.pol, ns.vfs, now, rules_count, rp,
-					&st2);
 	if (ret < 0) {
 		cmd_error(ctx, "planning failed: %s", strerror(-ret));
 		goto out;
@@ -403,8 +400,7 @@ static int rules_plan(int argc, char **argv, struct strata_ctx *ctx)
 		printf("%-20s %-5s %10" PRIu64 " %16" PRIu64 "\n",
 		       rp->v[i].rule, strata_plan_kind_name(rp->v[i].kind),
 		       rp->v[i].files, rp->v[i].bytes);
-	printf("%" PRIu64 " files looked at; nothing was moved\n",
-	       st.files + st2.files);
+	printf("%" PRIu64 " files looked at; nothing was moved\n", st.files);
 	status = 0;
 out:
 	free(rp);

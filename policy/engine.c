@@ -647,9 +647,6 @@ static void eng_pass_work(uv_work_t *req)
 				  (now.tv_sec - (time_t)e->heat_keep) / 3600);
 	ret = strata_plan_run(e->policy, e->prev, e->vfs, now, eng_enqueue, e,
 			      &st);
-	if (ret == 0)
-		ret = strata_plan_evict(e->policy, e->vfs, now, eng_enqueue, e,
-					&st);
 	if (ret < 0)
 		strata_log(STRATA_LOG_ERR, STRATA_SUB_POLICY,
 			   "evaluation pass failed: %s", strerror(-ret));

@@ -30,6 +30,9 @@
 #include "vfs.h"
 
 #define PLAN_PAGE 1024
+/* Files one pass moves off an over-full tier at most; the next pass takes
+ * the next ones, so memory never follows the tier's file count. */
+#define PLAN_EVICT_MAX 16384
 #define PLAN_CQ_MAX 512 /* filter nodes: plenty for any rules file */
 #define PLAN_TAGS_MAX 32
 #define PLAN_NS 1000000000ll
@@ -565,28 +568,24 @@ static int plan_replace(struct plan_ctx *pc, const struct strata_scan_row *row,
  * follows the current placement only from there, so a rename or a rule
  * change never undoes what migrate or evict rules did.
  */
-static int plan_row(struct plan_ctx *pc, const struct strata_policy *prev,
-		    const struct strata_scan_row *row, const char *old_path,
-		    strata_plan_cb cb, void *arg)
+static int plan_row_facts(struct plan_ctx *pc, const struct strata_policy *prev,
+			  const struct strata_scan_row *row, const char *path,
+			  const struct strata_policy_facts *f,
+			  const char *old_path, strata_plan_cb cb, void *arg)
 {
-	const char *names[STRATA_SCAN_TIERS];
 	struct strata_policy_decision d;
-	struct strata_policy_facts f, of;
+	struct strata_policy_facts of;
 	struct strata_policy_action old, cur;
-	char path[PATH_MAX];
 	int ret;
 
-	ret = plan_facts(pc, row, path, sizeof(path), names, &f);
-	if (ret < 0)
-		return ret == -ENAMETOOLONG ? 0 : ret;
 	/* No content, nothing to copy: an empty file has no replica. */
-	if (f.ntiers == 0)
+	if (f->ntiers == 0)
 		return 0;
-	strata_policy_decide(pc->p, &f, pc->now, &d);
-	ret = plan_decision(pc, row, path, &f, &d, cb, arg);
+	strata_policy_decide(pc->p, f, pc->now, &d);
+	ret = plan_decision(pc, row, path, f, &d, cb, arg);
 	if (ret < 0)
 		return ret;
-	of = f;
+	of = *f;
 	if (old_path) {
 		of.path = old_path;
 		of.name = NULL;
@@ -595,10 +594,204 @@ static int plan_row(struct plan_ctx *pc, const struct strata_policy *prev,
 	if (!prev || strata_policy_place(prev, &of, pc->now, &old) < 0 ||
 	    !old.tier)
 		return 0;
-	if (strata_policy_place(pc->p, &f, pc->now, &cur) < 0 || !cur.tier ||
+	if (strata_policy_place(pc->p, f, pc->now, &cur) < 0 || !cur.tier ||
 	    strcmp(cur.tier, old.tier) == 0)
 		return 0;
-	return plan_replace(pc, row, path, &f, &d, old.tier, cb, arg);
+	return plan_replace(pc, row, path, f, &d, old.tier, cb, arg);
+}
+
+static int plan_row(struct plan_ctx *pc, const struct strata_policy *prev,
+		    const struct strata_scan_row *row, const char *old_path,
+		    strata_plan_cb cb, void *arg)
+{
+	const char *names[STRATA_SCAN_TIERS];
+	struct strata_policy_facts f;
+	char path[PATH_MAX];
+	int ret;
+
+	ret = plan_facts(pc, row, path, sizeof(path), names, &f);
+	if (ret < 0)
+		return ret == -ENAMETOOLONG ? 0 : ret;
+	return plan_row_facts(pc, prev, row, path, &f, old_path, cb, arg);
+}
+
+/* An evict candidate: what ordering and the job need, no more. */
+struct plan_cand {
+	double key; /* larger: colder, goes first */
+	uint64_t size;
+	strata_ino_t ino;
+	bool other; /* a valid copy is elsewhere too: a drop will do */
+};
+
+/*
+ * The coldest files, just enough of them to free need bytes and at most
+ * PLAN_EVICT_MAX: a min-heap on key, so its top is the warmest file kept,
+ * which goes as soon as the others cover need without it.
+ */
+struct plan_heap {
+	struct plan_cand *v;
+	size_t n;
+	size_t cap;
+	uint64_t bytes;
+	uint64_t need;
+};
+
+static void plan_heap_swap(struct plan_cand *a, struct plan_cand *b)
+{
+	struct plan_cand t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+static void plan_heap_down(struct plan_heap *h, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < h->n && h->v[l].key < h->v[m].key)
+			m = l;
+		if (r < h->n && h->v[r].key < h->v[m].key)
+			m = r;
+		if (m == i)
+			return;
+		plan_heap_swap(&h->v[i], &h->v[m]);
+		i = m;
+	}
+}
+
+static int plan_heap_push(struct plan_heap *h, const struct plan_cand *c)
+{
+	struct plan_cand *nv;
+	size_t i;
+
+	/* Already enough, or as many as one pass moves, and c is warmer
+	 * than every file kept: skip. */
+	if (h->n && (h->bytes >= h->need || h->n >= PLAN_EVICT_MAX) &&
+	    c->key <= h->v[0].key)
+		return 0;
+	if (h->n == h->cap) {
+		h->cap = h->cap ? h->cap * 2 : 256;
+		nv = realloc(h->v, h->cap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		h->v = nv;
+	}
+	i = h->n++;
+	h->v[i] = *c;
+	h->bytes += c->size;
+	while (i && h->v[(i - 1) / 2].key > h->v[i].key) {
+		plan_heap_swap(&h->v[i], &h->v[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	while (h->n > 1 &&
+	       (h->bytes - h->v[0].size >= h->need || h->n > PLAN_EVICT_MAX)) {
+		h->bytes -= h->v[0].size;
+		h->v[0] = h->v[--h->n];
+		plan_heap_down(h, 0);
+	}
+	return 0;
+}
+
+static int plan_cand_cmp(const void *a, const void *b)
+{
+	const struct plan_cand *x = a, *y = b;
+
+	return x->key < y->key ? 1 : x->key > y->key ? -1 : 0;
+}
+
+/* The tier an evict rule sends files to: its tier, or its site's first. */
+static const char *plan_evict_to(const struct plan_ctx *pc,
+				 const struct strata_policy_rule *r)
+{
+	if (r->to.tier)
+		return r->to.tier;
+	for (unsigned int i = 0; i < pc->ntiers; i++)
+		if (r->to.site && strcmp(pc->tiers[i].site, r->to.site) == 0)
+			return pc->tiers[i].name;
+	return NULL;
+}
+
+/* An over-full tier of a pass and the coldest files it could lose. */
+struct plan_evict {
+	const struct strata_vfs_tier_info *tier;
+	const struct strata_policy_rule *rule;
+	struct plan_heap heap;
+};
+
+/* Which tiers are over an evict rule's high mark, into ev; returns how
+ * many. */
+static unsigned int plan_evicting(struct plan_ctx *pc, struct plan_evict *ev)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < pc->ntiers; i++) {
+		const struct strata_vfs_tier_info *t = &pc->tiers[i];
+		const struct strata_policy_rule *r;
+		uint64_t low;
+
+		if (!t->capacity)
+			continue;
+		r = strata_policy_evict_rule(pc->p, t->name,
+					     (double)t->used * 100.0 /
+						     (double)t->capacity);
+		if (!r)
+			continue;
+		low = (uint64_t)((double)t->capacity * r->low / 100.0);
+		memset(&ev[n], 0, sizeof(ev[n]));
+		ev[n].tier = t;
+		ev[n].rule = r;
+		ev[n].heap.need = t->used > low ? t->used - low : 0;
+		n++;
+	}
+	return n;
+}
+
+/* A file of an over-full tier: a candidate, by how cold it is. */
+static int plan_evict_row(struct plan_ctx *pc, struct plan_evict *ev,
+			  const struct strata_scan_row *row,
+			  const struct strata_policy_facts *f)
+{
+	struct plan_cand c;
+	bool held = false;
+
+	for (unsigned int i = 0; i < row->ntiers; i++)
+		held |= row->tiers[i] == ev->tier->id;
+	if (!held || !ev->heap.need ||
+	    strata_policy_evict_key(pc->p, ev->rule, f, pc->now, &c.key) < 0)
+		return 0;
+	c.size = f->size;
+	c.ino = row->attr.ino;
+	c.other = f->ntiers > 1;
+	return plan_heap_push(&ev->heap, &c);
+}
+
+/* The jobs of an over-full tier: coldest first; a file with a valid copy
+ * elsewhere just loses this one. */
+static int plan_evict_jobs(struct plan_ctx *pc, struct plan_evict *ev,
+			   strata_plan_cb cb, void *arg)
+{
+	const char *to = plan_evict_to(pc, ev->rule);
+	struct strata_scan_row row;
+	struct plan_heap *h = &ev->heap;
+	int ret = 0;
+
+	if (h->n)
+		qsort(h->v, h->n, sizeof(*h->v), plan_cand_cmp);
+	memset(&row, 0, sizeof(row));
+	for (size_t i = 0; ret == 0 && i < h->n; i++) {
+		row.attr.ino = h->v[i].ino;
+		row.attr.size = h->v[i].size;
+		if (h->v[i].other)
+			ret = plan_job(pc, STRATA_JOB_DROP, &row, NULL,
+				       ev->tier->name, NULL, ev->rule, false,
+				       cb, arg);
+		else if (to)
+			ret = plan_job(pc, STRATA_JOB_MOVE, &row, NULL,
+				       ev->tier->name, to, ev->rule, false, cb,
+				       arg);
+	}
+	return ret;
 }
 
 int strata_plan_run(const struct strata_policy *p,
@@ -606,10 +799,15 @@ int strata_plan_run(const struct strata_policy *p,
 		    struct timespec now, strata_plan_cb cb, void *arg,
 		    struct strata_plan_stats *st)
 {
+	struct plan_evict ev[STRATA_CFG_MAX_TIERS];
 	struct strata_catalog_query q = { 0 };
 	struct strata_scan_row *rows = NULL;
+	const char *names[STRATA_SCAN_TIERS];
+	struct strata_policy_facts f;
+	char path[PATH_MAX];
 	struct plan_ctx *pc;
 	strata_ino_t after = 0;
+	unsigned int nev = 0;
 	size_t n;
 	int ret;
 
@@ -620,22 +818,43 @@ int strata_plan_run(const struct strata_policy *p,
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = plan_init(pc, p, vfs, now, false);
+	ret = plan_init(pc, p, vfs, now, true);
 	if (ret < 0)
 		goto out;
+	nev = plan_evicting(pc, ev);
 	q.where = plan_filter(pc, prev != NULL);
 	q.or_pinned = true; /* pins outrank the rules the filter knows */
+	q.with_tags = pc->want_tags;
+	/* Eviction looks at every file of the tier: one scan of all files,
+	 * the filter's verdict coming back as a column, serves both. */
+	q.where_as_column = nev > 0;
 	do {
 		ret = strata_catalog_scan(pc->cat, &q, after, rows, PLAN_PAGE,
 					  &n);
 		for (size_t i = 0; ret == 0 && i < n; i++) {
+			const struct strata_scan_row *row = &rows[i];
+
 			st->files++;
-			ret = plan_row(pc, prev, &rows[i], NULL, cb, arg);
+			ret = plan_facts(pc, row, path, sizeof(path), names,
+					 &f);
+			if (ret < 0) {
+				ret = ret == -ENAMETOOLONG ? 0 : ret;
+				continue;
+			}
+			if (row->wanted)
+				ret = plan_row_facts(pc, prev, row, path, &f,
+						     NULL, cb, arg);
+			for (unsigned int k = 0; ret == 0 && k < nev; k++)
+				ret = plan_evict_row(pc, &ev[k], row, &f);
 		}
 		if (n)
 			after = rows[n - 1].attr.ino;
 	} while (ret == 0 && n == PLAN_PAGE);
+	for (unsigned int k = 0; ret == 0 && k < nev; k++)
+		ret = plan_evict_jobs(pc, &ev[k], cb, arg);
 out:
+	for (unsigned int k = 0; k < nev; k++)
+		free(ev[k].heap.v);
 	if (pc)
 		plan_release(pc);
 	free(pc);
@@ -853,188 +1072,4 @@ int strata_plan_explain(const struct strata_policy *p, struct strata_vfs *vfs,
 	const struct plan_one po = { .say = cb, .say_arg = arg };
 
 	return plan_one(p, vfs, ino, now, plan_explain_fn, &po);
-}
-
-/* An evict candidate: what ordering and the job need, no more. */
-struct plan_cand {
-	double key; /* larger: colder, goes first */
-	uint64_t size;
-	strata_ino_t ino;
-	bool other; /* a valid copy is elsewhere too: a drop will do */
-};
-
-/*
- * The coldest files, just enough of them to free need bytes: a min-heap
- * on key, so its top is the warmest file kept, which goes as soon as the
- * others cover need without it. Memory follows the files to move, not
- * the files on the tier.
- */
-struct plan_heap {
-	struct plan_cand *v;
-	size_t n;
-	size_t cap;
-	uint64_t bytes;
-	uint64_t need;
-};
-
-static void plan_heap_swap(struct plan_cand *a, struct plan_cand *b)
-{
-	struct plan_cand t = *a;
-
-	*a = *b;
-	*b = t;
-}
-
-static void plan_heap_down(struct plan_heap *h, size_t i)
-{
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-
-		if (l < h->n && h->v[l].key < h->v[m].key)
-			m = l;
-		if (r < h->n && h->v[r].key < h->v[m].key)
-			m = r;
-		if (m == i)
-			return;
-		plan_heap_swap(&h->v[i], &h->v[m]);
-		i = m;
-	}
-}
-
-static int plan_heap_push(struct plan_heap *h, const struct plan_cand *c)
-{
-	struct plan_cand *nv;
-	size_t i;
-
-	/* Already enough, and c is warmer than every file kept: skip. */
-	if (h->n && h->bytes >= h->need && c->key <= h->v[0].key)
-		return 0;
-	if (h->n == h->cap) {
-		h->cap = h->cap ? h->cap * 2 : 256;
-		nv = realloc(h->v, h->cap * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		h->v = nv;
-	}
-	i = h->n++;
-	h->v[i] = *c;
-	h->bytes += c->size;
-	while (i && h->v[(i - 1) / 2].key > h->v[i].key) {
-		plan_heap_swap(&h->v[i], &h->v[(i - 1) / 2]);
-		i = (i - 1) / 2;
-	}
-	while (h->n > 1 && h->bytes - h->v[0].size >= h->need) {
-		h->bytes -= h->v[0].size;
-		h->v[0] = h->v[--h->n];
-		plan_heap_down(h, 0);
-	}
-	return 0;
-}
-
-static int plan_cand_cmp(const void *a, const void *b)
-{
-	const struct plan_cand *x = a, *y = b;
-
-	return x->key < y->key ? 1 : x->key > y->key ? -1 : 0;
-}
-
-/* The tier an evict rule sends files to: its tier, or its site's first. */
-static const char *plan_evict_to(const struct plan_ctx *pc,
-				 const struct strata_policy_rule *r)
-{
-	if (r->to.tier)
-		return r->to.tier;
-	for (unsigned int i = 0; i < pc->ntiers; i++)
-		if (r->to.site && strcmp(pc->tiers[i].site, r->to.site) == 0)
-			return pc->tiers[i].name;
-	return NULL;
-}
-
-/* The coldest files of one over-full tier, until it would be under the
- * rule's low mark, coldest first. */
-static int plan_evict_tier(struct plan_ctx *pc,
-			   const struct strata_vfs_tier_info *t,
-			   const struct strata_policy_rule *r,
-			   strata_plan_cb cb, void *arg,
-			   struct strata_plan_stats *st)
-{
-	struct strata_catalog_query q = { .on_tier = t->id };
-	const char *names[STRATA_SCAN_TIERS];
-	struct strata_policy_facts f;
-	struct strata_scan_row *rows, job_row;
-	uint64_t low = (uint64_t)((double)t->capacity * r->low / 100.0);
-	struct plan_heap h = { .need = t->used > low ? t->used - low : 0 };
-	const char *to = plan_evict_to(pc, r);
-	struct plan_cand c;
-	strata_ino_t after = 0;
-	size_t n;
-	int ret;
-
-	if (!h.need)
-		return 0;
-	rows = calloc(PLAN_PAGE, sizeof(*rows));
-	if (!rows)
-		return -ENOMEM;
-	do {
-		ret = strata_catalog_scan(pc->cat, &q, after, rows, PLAN_PAGE,
-					  &n);
-		for (size_t i = 0; ret == 0 && i < n; i++) {
-			st->files++;
-			if (plan_facts(pc, &rows[i], NULL, 0, names, &f) < 0 ||
-			    strata_policy_evict_key(pc->p, r, &f, pc->now,
-						    &c.key) < 0)
-				continue;
-			c.size = f.size;
-			c.ino = rows[i].attr.ino;
-			c.other = f.ntiers > 1;
-			ret = plan_heap_push(&h, &c);
-		}
-		if (n)
-			after = rows[n - 1].attr.ino;
-	} while (ret == 0 && n == PLAN_PAGE);
-	if (ret == 0 && h.n)
-		qsort(h.v, h.n, sizeof(*h.v), plan_cand_cmp);
-	memset(&job_row, 0, sizeof(job_row));
-	for (size_t i = 0; ret == 0 && i < h.n; i++) {
-		job_row.attr.ino = h.v[i].ino;
-		job_row.attr.size = h.v[i].size;
-		if (h.v[i].other)
-			ret = plan_job(pc, STRATA_JOB_DROP, &job_row, NULL,
-				       t->name, NULL, r, false, cb, arg);
-		else if (to)
-			ret = plan_job(pc, STRATA_JOB_MOVE, &job_row, NULL,
-				       t->name, to, r, false, cb, arg);
-	}
-	free(h.v);
-	free(rows);
-	return ret;
-}
-
-int strata_plan_evict(const struct strata_policy *p, struct strata_vfs *vfs,
-		      struct timespec now, strata_plan_cb cb, void *arg,
-		      struct strata_plan_stats *st)
-{
-	const struct strata_policy_rule *r;
-	struct plan_ctx *pc;
-	int ret;
-
-	memset(st, 0, sizeof(*st));
-	pc = malloc(sizeof(*pc));
-	if (!pc)
-		return -ENOMEM;
-	ret = plan_init(pc, p, vfs, now, true);
-	for (unsigned int i = 0; ret == 0 && i < pc->ntiers; i++) {
-		const struct strata_vfs_tier_info *t = &pc->tiers[i];
-
-		if (!t->capacity)
-			continue;
-		r = strata_policy_evict_rule(p, t->name,
-					     (double)t->used * 100.0 /
-						     (double)t->capacity);
-		if (r)
-			ret = plan_evict_tier(pc, t, r, cb, arg, st);
-	}
-	plan_release(pc);
-	free(pc);
-	return ret;
 }

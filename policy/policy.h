@@ -274,22 +274,20 @@ struct strata_plan_stats {
 };
 
 /*
- * One evaluation pass over the catalog: migrate and replicate rules and
- * pins. The rules' conditions become one catalog filter, so files no rule
- * can match are never read; the evaluator decides the rest. With prev
- * (the rules before a change), files that prev's placement put where they
- * are and the new placement sends elsewhere are moved too (re-placement).
- * Reads the catalog only: never a backend.
+ * One evaluation pass over the catalog: migrate and replicate rules, pins,
+ * and evict rules of tiers over their high mark (their coldest files,
+ * until the tier would be under its low mark, at most 16,384 files a
+ * pass). The migrate and replicate rules' conditions become one catalog
+ * filter, so files no rule can match are never evaluated; the evaluator
+ * decides the rest. With prev (the rules before a change), files that
+ * prev's placement put where they are and the new placement sends
+ * elsewhere are moved too (re-placement). Reads the catalog only: never a
+ * backend's bytes.
  */
 int strata_plan_run(const struct strata_policy *p,
 		    const struct strata_policy *prev, struct strata_vfs *vfs,
 		    struct timespec now, strata_plan_cb cb, void *arg,
 		    struct strata_plan_stats *st);
-/* Evict rules: for each tier over its high mark, its coldest files until
- * it would be under the low mark. */
-int strata_plan_evict(const struct strata_policy *p, struct strata_vfs *vfs,
-		      struct timespec now, strata_plan_cb cb, void *arg,
-		      struct strata_plan_stats *st);
 /*
  * One file after a change: the jobs a pass would make for it, and, after
  * a rename of the file or of a directory above it from path from to path

@@ -209,6 +209,10 @@ struct strata_catalog_query {
 	const struct strata_cq *where;
 	uint32_t on_tier;
 	bool or_pinned; /* pinned files pass whatever where says */
+	/* Every file comes back, and where's verdict (or pinned) is the
+	 * row's wanted flag instead of a condition. */
+	bool where_as_column;
+	bool with_tags; /* fill has_tags (one more index probe per row) */
 };
 
 #define STRATA_SCAN_TIERS 8 /* valid replicas reported per file */
@@ -221,7 +225,8 @@ struct strata_scan_row {
 	uint32_t pin_tier;		   /* 0: not pinned */
 	uint32_t tiers[STRATA_SCAN_TIERS]; /* holding the current version */
 	unsigned int ntiers;
-	bool has_tags; /* it has user.* xattrs */
+	bool has_tags; /* it has user.* xattrs (with_tags) */
+	bool wanted;   /* it passes where (always, unless where_as_column) */
 };
 
 struct strata_catalog;

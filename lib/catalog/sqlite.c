@@ -2394,39 +2394,56 @@ static void cat_sql_cq(struct cat_sql_buf *b, const struct strata_cq *q)
  * that tier; without, the inode table in ino order. The valid tiers and
  * the pin come from the primary keys of replicas and pins.
  */
+/* The filter's verdict, pins included when asked. */
+static void cat_sql_where(struct cat_sql_buf *b,
+			  const struct strata_catalog_query *q)
+{
+	cat_sql_put(b, "(");
+	if (q->where)
+		cat_sql_cq(b, q->where);
+	else
+		cat_sql_put(b, "1");
+	if (q->or_pinned)
+		cat_sql_put(b, " OR i.ino IN (SELECT ino FROM pins)");
+	cat_sql_put(b, ")");
+}
+
 static int cat_scan_sql(const struct strata_catalog_query *q, char *buf,
 			size_t len)
 {
-	/* The valid tiers, the pin and whether there are user tags come
-	 * from the primary keys of replicas, pins and xattrs. */
+	/* The valid tiers and the pin come from the primary keys of
+	 * replicas and pins; user tags, when asked, from xattrs'. */
 	static const char cols[] = "SELECT " CAT_ATTR_COLS(
 		"i.") ", d.parent, d.name,"
 		      " (SELECT group_concat(r.tier_id) FROM replicas AS r"
 		      "  WHERE r.ino = i.ino AND r.state = 0"
 		      "  AND r.version = i.version),"
-		      " (SELECT p.tier_id FROM pins AS p WHERE p.ino = i.ino),"
-		      " EXISTS (SELECT 1 FROM xattrs AS x WHERE x.ino = i.ino"
-		      "  AND x.name >= 'user.' AND x.name < 'user/')";
+		      " (SELECT p.tier_id FROM pins AS p WHERE p.ino = i.ino), ";
+	static const char tags[] =
+		"EXISTS (SELECT 1 FROM xattrs AS x WHERE x.ino = i.ino"
+		" AND x.name >= 'user.' AND x.name < 'user/'), ";
 	static const char from_tier[] =
 		" FROM replicas AS t JOIN inodes AS i ON i.ino = t.ino"
 		" JOIN dentries AS d ON d.ino = i.ino"
 		" WHERE t.tier_id = ?3 AND t.state = 0"
-		" AND t.version = i.version AND t.ino > ?1 AND";
+		" AND t.version = i.version AND t.ino > ?1";
 	static const char from_all[] =
 		" FROM inodes AS i JOIN dentries AS d ON d.ino = i.ino"
-		" WHERE i.ino > ?1 AND";
+		" WHERE i.ino > ?1";
 	struct cat_sql_buf b = { .p = buf, .len = len };
 
 	cat_sql_put(&b, cols);
-	cat_sql_put(&b, q->on_tier ? from_tier : from_all);
-	cat_sql_put(&b, " (i.mode & 61440) = 32768 AND i.nlink > 0 AND (");
-	if (q->where)
-		cat_sql_cq(&b, q->where);
+	cat_sql_put(&b, q->with_tags ? tags : "0, ");
+	if (q->where_as_column)
+		cat_sql_where(&b, q);
 	else
 		cat_sql_put(&b, "1");
-	if (q->or_pinned)
-		cat_sql_put(&b, " OR i.ino IN (SELECT ino FROM pins)");
-	cat_sql_put(&b, ")");
+	cat_sql_put(&b, q->on_tier ? from_tier : from_all);
+	cat_sql_put(&b, " AND (i.mode & 61440) = 32768 AND i.nlink > 0");
+	if (!q->where_as_column) {
+		cat_sql_put(&b, " AND ");
+		cat_sql_where(&b, q);
+	}
 	/* Every name of a hard-linked file comes back, first name first;
 	 * cat_scan keeps the first of each inode. */
 	cat_sql_put(&b, q->on_tier ? " ORDER BY t.ino, d.cookie LIMIT ?2" :
@@ -2464,6 +2481,7 @@ static int cat_scan(struct strata_catalog *cat,
 
 		wide.where = NULL;
 		wide.or_pinned = false;
+		wide.where_as_column = false;
 		ret = cat_scan_sql(&wide, sql, sizeof(sql));
 	}
 	if (ret < 0)
@@ -2500,6 +2518,7 @@ static int cat_scan(struct strata_catalog *cat,
 		row->pin_tier =
 			(uint32_t)sqlite3_column_int64(st, CAT_ATTR_NCOLS + 3);
 		row->has_tags = sqlite3_column_int(st, CAT_ATTR_NCOLS + 4);
+		row->wanted = sqlite3_column_int(st, CAT_ATTR_NCOLS + 5);
 	}
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		ret = cat_errno(c, rc, "scan files");

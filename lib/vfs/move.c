@@ -312,10 +312,9 @@ static int move_copy_object(struct strata_vfs *vfs, struct vfs_tier *src,
 	}
 	/* Write only: an immutable store (S3) takes the bytes as a stream
 	 * and reads them back through a second, read-only open. */
-	ret = strata_obj_open(cp->dst->be, cp->key,
-			      STRATA_OBJ_WRITE | STRATA_OBJ_CREATE |
-				      STRATA_OBJ_TRUNC,
-			      &out);
+	ret = strata_obj_open(
+		cp->dst->be, cp->key,
+		STRATA_OBJ_WRITE | STRATA_OBJ_CREATE | STRATA_OBJ_TRUNC, &out);
 	if (ret < 0) {
 		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
 			   "cannot create object '%s' on tier '%s': %s",

@@ -306,8 +306,8 @@ static void evict_takes_the_coldest_until_under_the_low_mark(void **state)
 	}
 	rules(fx, "e: evict fast to slow when used > 80% until used < 50%\n");
 	fx->njobs = 0;
-	assert_int_equal(strata_plan_evict(fx->pol, fx->vfs, strata_now(),
-					   collect, fx, &st),
+	assert_int_equal(strata_plan_run(fx->pol, NULL, fx->vfs, strata_now(),
+					 collect, fx, &st),
 			 0);
 	/* 8800 - 5000 = 3800 bytes to free: the two coldest files. */
 	assert_int_equal(fx->njobs, 2);
