@@ -31,6 +31,7 @@
 #include "cfg.h"
 #include "log.h"
 #include "policy.h"
+#include "policy_int.h"
 #include "util.h"
 #include "vfs.h"
 
@@ -97,6 +98,7 @@ struct strata_engine {
 	bool events_lost;
 	uint64_t reserved[STRATA_CFG_MAX_TIERS]; /* by tier index */
 	struct strata_job under_way[64];	 /* loop thread; id 0: free */
+	struct strata_ctl *ctl; /* the control socket (ctl.c) */
 };
 
 /* Names ------------------------------------------------------------------ */
@@ -695,6 +697,7 @@ static void eng_wake(uv_async_t *a)
 	uv_close((uv_handle_t *)&e->pass_timer, eng_close_cb);
 	uv_close((uv_handle_t *)&e->jobs_timer, eng_close_cb);
 	uv_close((uv_handle_t *)&e->rules_timer, eng_close_cb);
+	strata__ctl_close(e->ctl);
 }
 
 static void eng_run(void *arg)
@@ -728,6 +731,31 @@ static int eng_handles(struct strata_engine *e)
 			       ENG_RULES_MS);
 	uv_timer_start(&e->pass_timer, eng_pass_tick, 0, 0);
 	return 0;
+}
+
+/* The control channel's view of the engine (policy_int.h). */
+struct strata_vfs *strata__engine_vfs(struct strata_engine *e)
+{
+	return e->vfs;
+}
+
+const struct strata_cfg *strata__engine_cfg(struct strata_engine *e)
+{
+	return e->cfg;
+}
+
+void strata__engine_kick(struct strata_engine *e, bool pass)
+{
+	bool stopping;
+
+	pthread_mutex_lock(&e->lock);
+	stopping = e->stopping;
+	pthread_mutex_unlock(&e->lock);
+	if (stopping)
+		return;
+	eng_dispatch(e);
+	if (pass)
+		eng_pass_soon(e, 0);
 }
 
 int strata_engine_start(const struct strata_cfg *cfg, struct strata_vfs *vfs,
@@ -780,8 +808,15 @@ int strata_engine_start(const struct strata_cfg *cfg, struct strata_vfs *vfs,
 	ret = uv_loop_init(&e->loop);
 	if (ret == 0)
 		ret = eng_handles(e);
-	if (ret == 0)
-		ret = uv_thread_create(&e->thread, eng_run, e);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot start the policy engine: %s",
+			 uv_strerror(ret));
+		goto fail;
+	}
+	ret = strata__ctl_open(e, &e->loop, &e->ctl, err, errlen);
+	if (ret < 0)
+		goto fail;
+	ret = uv_thread_create(&e->thread, eng_run, e);
 	if (ret < 0) {
 		snprintf(err, errlen, "cannot start the policy engine: %s",
 			 uv_strerror(ret));
@@ -818,6 +853,7 @@ void strata_engine_stop(struct strata_engine *e)
 		uv_run(&e->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&e->loop);
 	}
+	strata__ctl_free(e->ctl);
 	strata_policy_free(e->policy);
 	strata_policy_free(e->prev);
 	pthread_rwlock_destroy(&e->rules_lock);
