@@ -41,9 +41,9 @@ struct strata_json {
 	double num;
 	bool is_int; /* num is an integer that int64 holds exactly */
 	int64_t i;
-	char *str;  /* STRING: NUL-terminated; len excludes the NUL */
-	size_t len; /* STRING: bytes; ARRAY, OBJECT: members */
-	char **keys;		   /* OBJECT: the member names */
+	char *str;   /* STRING: NUL-terminated; len excludes the NUL */
+	size_t len;  /* STRING: bytes; ARRAY, OBJECT: members */
+	char **keys; /* OBJECT: the member names */
 	struct strata_json **items; /* ARRAY, OBJECT: the members */
 };
 

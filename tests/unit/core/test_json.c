@@ -53,11 +53,12 @@ static void request_members_are_found(void **state)
 
 static void escapes_are_undone(void **state)
 {
-	struct strata_json *j =
-		parse_ok("\"a\\\"b\\\\c\\/d\\n\\t\\u00e9\\ud83d\\ude00\\u0001\"");
+	struct strata_json *j = parse_ok(
+		"\"a\\\"b\\\\c\\/d\\n\\t\\u00e9\\ud83d\\ude00\\u0001\"");
 
 	(void)state;
-	assert_string_equal(j->str, "a\"b\\c/d\n\t\xc3\xa9\xf0\x9f\x98\x80\x01");
+	assert_string_equal(j->str,
+			    "a\"b\\c/d\n\t\xc3\xa9\xf0\x9f\x98\x80\x01");
 	assert_int_equal(j->len, strlen(j->str));
 	strata_json_free(j);
 }
@@ -140,11 +141,26 @@ static void writer_round_trips(void **state)
 static void malformed_texts_are_refused(void **state)
 {
 	static const char *const bad[] = {
-		"",	     "{",	  "[1,]",	  "{\"a\"}",
-		"{\"a\":}",  "{a:1}",	  "\"open",	  "[1 2]",
-		"01",	     "1.",	  "-",		  "tru",
-		"nul",	     "\"\\x\"",	  "\"\\u12\"",	  "\"\\udc00\"",
-		"\"\\ud800\"", "{} {}",	  "\"a\nb\"",	  "[1,2",
+		"",
+		"{",
+		"[1,]",
+		"{\"a\"}",
+		"{\"a\":}",
+		"{a:1}",
+		"\"open",
+		"[1 2]",
+		"01",
+		"1.",
+		"-",
+		"tru",
+		"nul",
+		"\"\\x\"",
+		"\"\\u12\"",
+		"\"\\udc00\"",
+		"\"\\ud800\"",
+		"{} {}",
+		"\"a\nb\"",
+		"[1,2",
 	};
 	struct strata_json *j = (struct strata_json *)1;
 	char deep[STRATA_JSON_DEPTH + 2];
@@ -152,9 +168,9 @@ static void malformed_texts_are_refused(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(
-			strata_json_parse(bad[i], strlen(bad[i]), &j, &where),
-			-EINVAL);
+		assert_int_equal(strata_json_parse(bad[i], strlen(bad[i]), &j,
+						   &where),
+				 -EINVAL);
 		assert_null(j);
 	}
 	memset(deep, '[', sizeof(deep));
