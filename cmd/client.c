@@ -24,9 +24,9 @@
 #include "policy.h"
 #include "util.h"
 
-#define CLIENT_POLL_MS 250	/* between progress requests */
-#define CLIENT_PLAIN_S 2.0	/* between plain progress lines */
-#define CLIENT_BAR 30		/* characters of the bar */
+#define CLIENT_POLL_MS 250 /* between progress requests */
+#define CLIENT_PLAIN_S 2.0 /* between plain progress lines */
+#define CLIENT_BAR 30	   /* characters of the bar */
 
 int cmd_parse(int argc, char **argv, struct strata_ctx *ctx, unsigned int bits,
 	      const char *usage, struct cmd_opts *o)
@@ -147,10 +147,9 @@ static int client_sock_connect(const char *path)
 		base = strrchr(path, '/') + 1;
 		dir[base - path] = '\0';
 		dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0 ||
-		    snprintf(sa.sun_path, sizeof(sa.sun_path),
-			     "/proc/self/fd/%d/%s", dfd,
-			     base) >= (int)sizeof(sa.sun_path))
+		if (dfd < 0 || snprintf(sa.sun_path, sizeof(sa.sun_path),
+					"/proc/self/fd/%d/%s", dfd,
+					base) >= (int)sizeof(sa.sun_path))
 			ret = dfd < 0 ? -errno : -ENAMETOOLONG;
 	}
 	if (ret == 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
@@ -336,8 +335,8 @@ static int client_read_line(struct cmd_conn *c, char **line, size_t *llen)
 	}
 }
 
-int cmd_call(struct strata_ctx *ctx, struct cmd_conn *c,
-	     struct strata_jw *req, struct strata_json **reply)
+int cmd_call(struct strata_ctx *ctx, struct cmd_conn *c, struct strata_jw *req,
+	     struct strata_json **reply)
 {
 	const char *text;
 	char *line = NULL;
@@ -374,8 +373,7 @@ int cmd_call(struct strata_ctx *ctx, struct cmd_conn *c,
 	return 0;
 }
 
-static void client_json_value(const struct strata_json *j,
-			      struct strata_jw *w)
+static void client_json_value(const struct strata_json *j, struct strata_jw *w)
 {
 	switch (j->type) {
 	case STRATA_JSON_NULL:
@@ -477,7 +475,8 @@ static void client_draw(const struct strata_json *p, double elapsed, bool tty,
 			bool last)
 {
 	uint64_t files = client_u(p, "files"), done = client_u(p, "files_done");
-	uint64_t bytes = client_u(p, "bytes"), bdone = client_u(p, "bytes_done");
+	uint64_t bytes = client_u(p, "bytes"),
+		 bdone = client_u(p, "bytes_done");
 	char b1[32], b2[32], rate_s[32], eta[32], bar[CLIENT_BAR + 1];
 	double rate = elapsed > 0 ? (double)bdone / elapsed : 0;
 	double frac = bytes ? (double)bdone / (double)bytes :
@@ -530,7 +529,8 @@ int cmd_wait(struct strata_ctx *ctx, struct cmd_conn *c, bool json)
 			goto out;
 		if (strata_json_get_bool(p, "done", false))
 			break;
-		if (!json && (tty || client_now() - last_line >= CLIENT_PLAIN_S)) {
+		if (!json &&
+		    (tty || client_now() - last_line >= CLIENT_PLAIN_S)) {
 			client_draw(p, client_now() - start, tty, false);
 			last_line = client_now();
 		}
@@ -555,8 +555,7 @@ out:
 
 /* Tables ---------------------------------------------------------------- */
 
-void cmd_table_init(struct cmd_table *t, unsigned int ncols,
-		    unsigned int right)
+void cmd_table_init(struct cmd_table *t, unsigned int ncols, unsigned int right)
 {
 	memset(t, 0, sizeof(*t));
 	t->ncols = ncols;
@@ -629,8 +628,8 @@ int cmd_move_run(int argc, char **argv, struct strata_ctx *ctx,
 	char size[32];
 	int status;
 
-	status = cmd_parse(argc, argv, ctx, bits | CMD_OPT_WAIT | CMD_OPT_R, usage,
-			   &o);
+	status = cmd_parse(argc, argv, ctx, bits | CMD_OPT_WAIT | CMD_OPT_R,
+			   usage, &o);
 	if (status)
 		return status < 0 ? 0 : status;
 	if (optind >= argc || !o.tier) {
@@ -663,9 +662,8 @@ int cmd_move_run(int argc, char **argv, struct strata_ctx *ctx,
 		goto out;
 	}
 	cmd_size(client_u(reply, "bytes"), size, sizeof(size));
-	printf("%s: %" PRIu64 " files (%s), %" PRIu64 " jobs queued\n",
-	       argv[0], client_u(reply, "files"), size,
-	       client_u(reply, "jobs"));
+	printf("%s: %" PRIu64 " files (%s), %" PRIu64 " jobs queued\n", argv[0],
+	       client_u(reply, "files"), size, client_u(reply, "jobs"));
 out:
 	strata_json_free(reply);
 	strata_jw_release(&req);

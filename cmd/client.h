@@ -87,8 +87,8 @@ int cmd_put_paths(struct strata_ctx *ctx, const struct cmd_conn *c,
  * {"ok":false} reply prints its error and returns 1 (*reply is then
  * freed and NULL), so does a broken connection. 0 on ok.
  */
-int cmd_call(struct strata_ctx *ctx, struct cmd_conn *c,
-	     struct strata_jw *req, struct strata_json **reply);
+int cmd_call(struct strata_ctx *ctx, struct cmd_conn *c, struct strata_jw *req,
+	     struct strata_json **reply);
 
 /*
  * Poll "progress" until the batch (or import) is done, drawing a bar on

@@ -9,6 +9,7 @@
 
 int cmd_free(int argc, char **argv, struct strata_ctx *ctx)
 {
-	return cmd_move_run(argc, argv, ctx, CMD_OPT_FROM,
-			    "PATH... --from TIER [-r] [--wait] [-c CONFIG] [--json]");
+	return cmd_move_run(
+		argc, argv, ctx, CMD_OPT_FROM,
+		"PATH... --from TIER [-r] [--wait] [-c CONFIG] [--json]");
 }

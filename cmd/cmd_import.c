@@ -19,8 +19,7 @@
 
 #include "client.h"
 
-#define IMPORT_USAGE \
-	"BACKEND-PATH --tier TIER --into PATH [-c CONFIG] [--json]"
+#define IMPORT_USAGE "BACKEND-PATH --tier TIER --into PATH [-c CONFIG] [--json]"
 
 static uint64_t import_u(const struct strata_json *j, const char *key)
 {
@@ -78,8 +77,7 @@ int cmd_import(int argc, char **argv, struct strata_ctx *ctx)
 				"%simported %" PRIu64 " files, %" PRIu64
 				" skipped%s",
 				tty ? "\r" : "", import_u(p, "files"),
-				import_u(p, "skipped"),
-				tty ? "\033[K" : "\n");
+				import_u(p, "skipped"), tty ? "\033[K" : "\n");
 		polls++;
 		poll(NULL, 0, 250);
 	}

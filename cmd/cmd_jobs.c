@@ -17,7 +17,7 @@
 
 #include "client.h"
 
-#define JOBS_USAGE                                                     \
+#define JOBS_USAGE                                                       \
 	"[list] [--state pending|running|failed] [PATH] | cancel ID...|" \
 	"--all | retry ID...|--all [-c CONFIG] [--json]"
 
@@ -134,9 +134,9 @@ int cmd_jobs(int argc, char **argv, struct strata_ctx *ctx)
 	} else {
 		int64_t n = 0;
 
-		strata_json_get_int(reply, strcmp(sub, "cancel") == 0 ?
-						   "cancelled" :
-						   "retried",
+		strata_json_get_int(reply,
+				    strcmp(sub, "cancel") == 0 ? "cancelled" :
+								 "retried",
 				    &n);
 		printf("%s: %" PRId64 " jobs\n",
 		       strcmp(sub, "cancel") == 0 ? "cancelled" : "retried", n);

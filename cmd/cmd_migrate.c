@@ -9,6 +9,7 @@
 
 int cmd_migrate(int argc, char **argv, struct strata_ctx *ctx)
 {
-	return cmd_move_run(argc, argv, ctx, CMD_OPT_TO,
-			    "PATH... --to TIER [-r] [--wait] [-c CONFIG] [--json]");
+	return cmd_move_run(
+		argc, argv, ctx, CMD_OPT_TO,
+		"PATH... --to TIER [-r] [--wait] [-c CONFIG] [--json]");
 }

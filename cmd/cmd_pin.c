@@ -24,9 +24,9 @@ int cmd_pin(int argc, char **argv, struct strata_ctx *ctx)
 	int64_t files = 0, bytes = 0, jobs = 0;
 	int status;
 
-	status = cmd_parse(argc, argv, ctx, CMD_OPT_TIER | CMD_OPT_R |
-						    CMD_OPT_WAIT,
-			   PIN_USAGE, &o);
+	status = cmd_parse(argc, argv, ctx,
+			   CMD_OPT_TIER | CMD_OPT_R | CMD_OPT_WAIT, PIN_USAGE,
+			   &o);
 	if (status)
 		return status < 0 ? 0 : status;
 	if (optind >= argc || !o.tier) {

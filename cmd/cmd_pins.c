@@ -29,8 +29,8 @@ int cmd_pins(int argc, char **argv, struct strata_ctx *ctx)
 		cmd_error(ctx, "usage: strata pins %s", PINS_USAGE);
 		return 2;
 	}
-	status = cmd_connect(ctx, o.config,
-			     optind < argc ? argv[optind] : NULL, &c);
+	status = cmd_connect(ctx, o.config, optind < argc ? argv[optind] : NULL,
+			     &c);
 	if (status)
 		return status;
 	strata_jw_obj(&req);

@@ -25,8 +25,8 @@ static const char *const status_keys[] = { "capacity", "used",	  "free",
 					   "files",    "pending", "running",
 					   "failed" };
 
-static void status_row(struct cmd_table *t, const char *name,
-		       const char *site, const uint64_t *v)
+static void status_row(struct cmd_table *t, const char *name, const char *site,
+		       const uint64_t *v)
 {
 	char cells[7][32];
 	const char *row[9] = { name, site };
@@ -43,8 +43,8 @@ static void status_row(struct cmd_table *t, const char *name,
 
 int cmd_status(int argc, char **argv, struct strata_ctx *ctx)
 {
-	static const char *const head[] = { "TIER",  "SITE",	"CAPACITY",
-					    "USED",  "FREE",	"FILES",
+	static const char *const head[] = { "TIER",    "SITE",	  "CAPACITY",
+					    "USED",    "FREE",	  "FILES",
 					    "PENDING", "RUNNING", "FAILED" };
 	struct status_site sites[STATUS_SITES];
 	const struct strata_json *tiers, *jobs;
@@ -63,8 +63,8 @@ int cmd_status(int argc, char **argv, struct strata_ctx *ctx)
 		cmd_error(ctx, "usage: strata status %s", STATUS_USAGE);
 		return 2;
 	}
-	status = cmd_connect(ctx, o.config,
-			     optind < argc ? argv[optind] : NULL, &c);
+	status = cmd_connect(ctx, o.config, optind < argc ? argv[optind] : NULL,
+			     &c);
 	if (status)
 		return status;
 	strata_jw_obj(&req);

@@ -348,7 +348,8 @@ static int ctl_file_reps(struct strata_ctl *ctl, uint64_t ino,
 	return ret;
 }
 
-static bool ctl_valid(const struct strata_attr *a, const struct strata_replica *r)
+static bool ctl_valid(const struct strata_attr *a,
+		      const struct strata_replica *r)
 {
 	return r->state == STRATA_REPLICA_VALID && r->version == a->version;
 }
@@ -392,8 +393,8 @@ static int ctl_job(struct strata_ctl *ctl, enum strata_job_kind kind,
 }
 
 /* Bytes of the files that lack a valid copy on tier. */
-static int ctl_need(struct ctl_req *r, const struct ctl_files *f,
-		    uint32_t tier, uint64_t *need)
+static int ctl_need(struct ctl_req *r, const struct ctl_files *f, uint32_t tier,
+		    uint64_t *need)
 {
 	struct ctl_reps reps;
 	struct strata_attr a;
@@ -415,8 +416,8 @@ static int ctl_need(struct ctl_req *r, const struct ctl_files *f,
 
 static void ctl_size_str(uint64_t v, char *buf, size_t len)
 {
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB",
-					     "PiB" };
+	static const char *const units[] = { "B",   "KiB", "MiB",
+					     "GiB", "TiB", "PiB" };
 	double d = (double)v;
 	unsigned int u = 0;
 
@@ -564,8 +565,8 @@ static bool ctl_dirty(struct strata_ctl *ctl, uint64_t ino)
 	return strcmp(state, "dirty") == 0;
 }
 
-static void ctl_batch_mark(struct ctl_batch *b, size_t i,
-			   enum ctl_fstate st, const char *why)
+static void ctl_batch_mark(struct ctl_batch *b, size_t i, enum ctl_fstate st,
+			   const char *why)
 {
 	b->state[i] = (unsigned char)st;
 	if (st == CTL_DONE) {
@@ -611,7 +612,8 @@ static int ctl_batch_poll(struct strata_ctl *ctl, struct ctl_batch *b,
 		}
 		ret = ctl_file_reps(ctl, b->files.v[i].ino, &a, &reps);
 		if (ret == -ENOENT) {
-			ctl_batch_mark(b, i, CTL_FAILED, "the file was removed");
+			ctl_batch_mark(b, i, CTL_FAILED,
+				       "the file was removed");
 			continue;
 		}
 		if (ret < 0)
@@ -804,8 +806,7 @@ static int ctl_op_progress(struct ctl_req *r)
 	strata_jw_kuint(r->w, "files_done", b->files_done);
 	strata_jw_kuint(r->w, "bytes_done", b->bytes_done + partial);
 	strata_jw_kuint(r->w, "failed", b->nfailed);
-	strata_jw_kbool(r->w, "done",
-			b->files_done + b->nfailed == b->files.n);
+	strata_jw_kbool(r->w, "done", b->files_done + b->nfailed == b->files.n);
 	strata_jw_key(r->w, "failures");
 	strata_jw_arr(r->w);
 	for (size_t i = 0; i < b->files.n; i++) {
@@ -859,20 +860,19 @@ static int ctl_op_where(struct ctl_req *r)
 		strata_jw_kuint(r->w, "size", a.size);
 		strata_jw_kuint(r->w, "version", a.version);
 		if (strata_catalog_pin_get(r->ctl->cat, a.ino, &pin) == 0)
-			strata_jw_kstr(r->w, "pin",
-				       ctl_tier_name(r->ctl, pin));
+			strata_jw_kstr(r->w, "pin", ctl_tier_name(r->ctl, pin));
 		else
 			strata_jw_kstr(r->w, "pin", NULL);
 		strata_jw_kstr(r->w, "state",
-			       dirty ? "dirty" :
+			       dirty	   ? "dirty" :
 			       a.size == 0 ? "empty" :
 					     "durable");
 		strata_jw_key(r->w, "durable_on");
 		strata_jw_arr(r->w);
 		for (unsigned int k = 0; !dirty && k < reps.n; k++)
 			if (ctl_valid(&a, &reps.v[k]))
-				strata_jw_str(r->w, ctl_tier_name(
-							    r->ctl,
+				strata_jw_str(r->w,
+					      ctl_tier_name(r->ctl,
 							    reps.v[k].tier_id));
 		strata_jw_arr_end(r->w);
 		strata_jw_key(r->w, "replicas");
@@ -880,7 +880,8 @@ static int ctl_op_where(struct ctl_req *r)
 		for (unsigned int k = 0; k < reps.n; k++) {
 			strata_jw_obj(r->w);
 			strata_jw_kstr(r->w, "tier",
-				       ctl_tier_name(r->ctl, reps.v[k].tier_id));
+				       ctl_tier_name(r->ctl,
+						     reps.v[k].tier_id));
 			strata_jw_kuint(r->w, "version", reps.v[k].version);
 			strata_jw_kstr(r->w, "state",
 				       ctl_rep_state(&a, &reps.v[k]));
@@ -1028,7 +1029,7 @@ static int ctl_op_pins(struct ctl_req *r)
 {
 	const struct strata_cq none_true = { .kind = STRATA_CQ_TRUE };
 	const struct strata_cq none = { .kind = STRATA_CQ_NOT,
-					 .left = &none_true };
+					.left = &none_true };
 	struct strata_catalog_query q = { .where = &none, .or_pinned = true };
 	struct strata_scan_row *rows;
 	char path[PATH_MAX];
@@ -1100,11 +1101,13 @@ static int ctl_op_jobs(struct ctl_req *r)
 		strata_jw_kstr(r->w, "kind", strata_plan_kind_name(j->kind));
 		strata_jw_kstr(r->w, "path", path);
 		strata_jw_kstr(r->w, "from",
-			       j->src_tier ? ctl_tier_name(r->ctl, j->src_tier) :
-					     NULL);
+			       j->src_tier ?
+				       ctl_tier_name(r->ctl, j->src_tier) :
+				       NULL);
 		strata_jw_kstr(r->w, "to",
-			       j->dst_tier ? ctl_tier_name(r->ctl, j->dst_tier) :
-					     NULL);
+			       j->dst_tier ?
+				       ctl_tier_name(r->ctl, j->dst_tier) :
+				       NULL);
 		strata_jw_kstr(r->w, "state", ctl_job_state(j->state));
 		strata_jw_kuint(r->w, "attempts", j->attempts);
 		strata_jw_kuint(r->w, "bytes_done", j->bytes_done);
@@ -1142,9 +1145,8 @@ static int ctl_jobs_change(struct ctl_req *r, bool retry)
 					       "job ids must be integers");
 				break;
 			}
-			ret = strata_catalog_job_get(r->ctl->cat,
-						     ids->items[i]->i,
-						     &q.v[q.n]);
+			ret = strata_catalog_job_get(
+				r->ctl->cat, ids->items[i]->i, &q.v[q.n]);
 			if (ret == -ENOENT)
 				ret = ctl_fail(r, ret, "no job %" PRId64,
 					       ids->items[i]->i);
@@ -1181,8 +1183,8 @@ static int ctl_jobs_change(struct ctl_req *r, bool retry)
 		else if (ret == -ENOENT)
 			ret = 0;
 		else
-			ret = ctl_fail(r, ret, "cannot change job %" PRId64
-					       ": %s",
+			ret = ctl_fail(r, ret,
+				       "cannot change job %" PRId64 ": %s",
 				       j.id, strerror(-ret));
 	}
 	free(q.v);

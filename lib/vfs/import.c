@@ -49,8 +49,7 @@ static int import_fail(struct import_walk *w, int ret, const char *what,
 }
 
 /* The directory dir (a path relative to into), made where missing. */
-static int import_dir(struct import_walk *w, const char *dir,
-		      strata_ino_t *out)
+static int import_dir(struct import_walk *w, const char *dir, strata_ino_t *out)
 {
 	char buf[PATH_MAX];
 	struct strata_attr a, tmpl;
@@ -150,8 +149,8 @@ static int import_one(void *arg, const char *key,
 	char *slash;
 	int ret;
 
-	if (w->plen && (strncmp(key, w->prefix, w->plen) != 0 ||
-			key[w->plen] != '/'))
+	if (w->plen &&
+	    (strncmp(key, w->prefix, w->plen) != 0 || key[w->plen] != '/'))
 		return 0;
 	if (strata_strlcpy(rel, key + w->plen + (w->plen ? 1 : 0),
 			   sizeof(rel)) < 0 ||
@@ -190,9 +189,10 @@ static int import_one(void *arg, const char *key,
 	w->st->files++;
 	w->st->bytes += ost->size;
 report:
-	if (w->cb && (w->st->files + w->st->skipped + w->st->conflicts) %
-				     IMPORT_REPORT_EVERY ==
-			     0 &&
+	if (w->cb &&
+	    (w->st->files + w->st->skipped + w->st->conflicts) %
+			    IMPORT_REPORT_EVERY ==
+		    0 &&
 	    w->cb(w->arg, w->st) != 0) {
 		snprintf(w->err, w->errlen, "import stopped");
 		w->ret = -ECANCELED;
