@@ -496,8 +496,12 @@ static void client_draw(const struct strata_json *p, double elapsed, bool tty,
 	client_eta(last ? 0 : left, eta, sizeof(eta));
 	if (!tty) {
 		fprintf(stderr,
-			"%" PRIu64 "/%" PRIu64 " files, %s/%s, %s/s, eta %s\n",
-			done, files, b1, b2, rate_s, eta);
+			"%" PRIu64 "/%" PRIu64
+			" files, %s/%s, %s/s, eta %s%s\n",
+			done, files, b1, b2, rate_s, eta,
+			client_u(p, "retrying") ? " (some jobs failed and "
+						  "retry: see strata jobs)" :
+						  "");
 		return;
 	}
 	for (int i = 0; i < CLIENT_BAR; i++)

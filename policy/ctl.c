@@ -82,6 +82,7 @@ struct ctl_batch {
 	uint64_t files_done;
 	uint64_t bytes_done;
 	uint64_t nfailed;
+	uint64_t retrying; /* files whose job failed and will try again */
 };
 
 struct ctl_client;
@@ -591,6 +592,7 @@ static int ctl_batch_poll(struct strata_ctl *ctl, struct ctl_batch *b,
 	int ret;
 
 	*partial = 0;
+	b->retrying = 0;
 	ret = ctl_jobs_load(ctl, &q);
 	if (ret < 0)
 		goto out;
@@ -608,6 +610,8 @@ static int ctl_batch_poll(struct strata_ctl *ctl, struct ctl_batch *b,
 		}
 		if (j) {
 			*partial += j->bytes_done;
+			if (j->last_error[0])
+				b->retrying++;
 			continue;
 		}
 		ret = ctl_file_reps(ctl, b->files.v[i].ino, &a, &reps);
@@ -632,8 +636,11 @@ static int ctl_batch_poll(struct strata_ctl *ctl, struct ctl_batch *b,
 			ctl_batch_mark(b, i, CTL_DONE, NULL);
 		else if (b->goal != CTL_GOAL_SETTLED)
 			ctl_batch_mark(b, i, CTL_FAILED,
-				       "no job is left for it (cancelled?) "
-				       "and it is not where it should be");
+				       b->goal == CTL_GOAL_ON ?
+					       "its job ended without a valid "
+					       "copy on the tier (cancelled?)" :
+					       "its job ended with a copy left "
+					       "on the tier (cancelled?)");
 	}
 	ret = 0;
 out:
@@ -806,6 +813,7 @@ static int ctl_op_progress(struct ctl_req *r)
 	strata_jw_kuint(r->w, "files_done", b->files_done);
 	strata_jw_kuint(r->w, "bytes_done", b->bytes_done + partial);
 	strata_jw_kuint(r->w, "failed", b->nfailed);
+	strata_jw_kuint(r->w, "retrying", b->retrying);
 	strata_jw_kbool(r->w, "done", b->files_done + b->nfailed == b->files.n);
 	strata_jw_key(r->w, "failures");
 	strata_jw_arr(r->w);

@@ -306,6 +306,7 @@ static void eng_job_work(uv_work_t *req)
 	struct eng_job *ej = req->data;
 	struct strata_engine *e = ej->e;
 	const struct strata_job *j = &ej->job;
+	struct strata_attr a;
 	int ret = 0;
 
 	if (j->kind == STRATA_JOB_COPY || j->kind == STRATA_JOB_MOVE) {
@@ -314,13 +315,21 @@ static void eng_job_work(uv_work_t *req)
 			ret = strata_vfs_copy(e->vfs, j->ino, j->dst_tier,
 					      &ej->copied);
 		eng_unreserve(e, ej);
+		/* A file that is gone: done. A source object that is gone
+		 * while the file lives is a failure, not a success. */
+		if (ret == -ENOENT &&
+		    strata_catalog_getattr(e->cat, j->ino, &a) == -ENOENT) {
+			ej->ret = 0;
+			return;
+		}
 	}
 	if (ret == 0 &&
-	    (j->kind == STRATA_JOB_MOVE || j->kind == STRATA_JOB_DROP))
+	    (j->kind == STRATA_JOB_MOVE || j->kind == STRATA_JOB_DROP)) {
 		ret = strata_vfs_drop(e->vfs, j->ino, j->src_tier);
-	/* A drop of what is gone already, a file that is gone: done. */
-	if (ret == -ENOENT)
-		ret = 0;
+		/* A drop of what is gone already: done. */
+		if (ret == -ENOENT)
+			ret = 0;
+	}
 	ej->ret = ret;
 }
 
