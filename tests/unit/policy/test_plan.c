@@ -55,9 +55,8 @@ static int setup(void **state)
 		assert_int_equal(
 			strata_uri_parse(url, &t->uri, err, sizeof(err)), 0);
 	}
-	assert_int_equal(strata_vfs_new(&fx->cfg, &opts, &fx->vfs, err,
-					sizeof(err)),
-			 0);
+	assert_int_equal(
+		strata_vfs_new(&fx->cfg, &opts, &fx->vfs, err, sizeof(err)), 0);
 	*state = fx;
 	return 0;
 }
@@ -94,9 +93,8 @@ static uint64_t file(struct fixture *fx, const char *name, size_t len)
 					   O_RDWR, &st, &fh, &oflags),
 			 0);
 	if (len) {
-		assert_int_equal(strata_vfs_write(fx->vfs, fh, 0, buf, len,
-						  &done),
-				 0);
+		assert_int_equal(
+			strata_vfs_write(fx->vfs, fh, 0, buf, len, &done), 0);
 	}
 	assert_int_equal(strata_vfs_release(fx->vfs, fh), 0);
 	return st.st_ino;
@@ -153,8 +151,8 @@ static void migrate_moves_only_matching_files(void **state)
 	assert_string_equal(fx->jobs[0].rule, "big");
 }
 
-static void conditions_the_filter_cannot_judge_pass_to_the_evaluator(
-	void **state)
+static void
+conditions_the_filter_cannot_judge_pass_to_the_evaluator(void **state)
 {
 	struct fixture *fx = *state;
 	uint64_t keep = file(fx, "keep.pt", 2000);
