@@ -21,9 +21,9 @@ static const struct strata_cmd cmds[] = {
 	{ "umount", cmd_umount, "MOUNTPOINT", "flush and unmount a namespace" },
 	{ "rules", cmd_rules,
 	  "check [-c CONFIG] FILE | explain -c CONFIG [-r RULES] PATH | "
-	  "plan -c CONFIG [-r RULES]",
+	  "plan -c CONFIG [-r RULES] [--json]",
 	  "check rules, explain a file, plan a pass: moving nothing" },
-	{ "fsck", cmd_fsck, "[--repair] -c CONFIG",
+	{ "fsck", cmd_fsck, "[--repair] [--json] -c CONFIG",
 	  "check an unmounted catalog against its tiers" },
 	{ "status", cmd_status, "[-c CONFIG] [--json] [PATH]",
 	  "show each tier's and site's space, files and jobs" },

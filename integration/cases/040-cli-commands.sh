@@ -263,4 +263,9 @@ log "the mount stops: the socket goes, commands say no mount runs"
 umount_strata
 [ ! -e "$T/catalog.db.sock" ] || fail "the socket outlived the mount"
 expect 1 "no running mount" "$S" pins -c "$T/strata.conf"
+json "$S" fsck --json -c "$T/strata.conf"
+[ "$(jq_ 'j["found"]')" = 0 ] || fail "fsck after the commands: $(cat "$T/json")"
+json "$S" rules check --json -c "$T/strata.conf" "$T/rules"
+[ "$(jq_ '(j["errors"], j["rules"], j["ok"])')" = "(0, 1, True)" ] ||
+	fail "rules check --json: $(cat "$T/json")"
 log "ok"

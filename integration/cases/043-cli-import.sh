@@ -124,5 +124,11 @@ done
 umount_strata
 
 log "fsck: imported objects are the catalog's, nothing is orphaned"
-"$STRATA_BIN" fsck -c "$T/strata.conf" > "$T/out" 2>&1 || { cat "$T/out" >&2; fail "fsck"; }
+"$STRATA_BIN" fsck --json -c "$T/strata.conf" > "$T/json" 2> "$T/err" ||
+	{ cat "$T/json" "$T/err" >&2; fail "fsck"; }
+python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["found"] == 0 and j["problems"] == [] and j["replicas"] == j["objects"], j
+' "$T/json" || fail "fsck --json: $(cat "$T/json")"
 log "ok"
