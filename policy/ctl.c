@@ -7,9 +7,11 @@
  * reply is one line: {"ok":true,...} or {"ok":false,"error":"message",
  * "errno":"ENOSPC"}. The protocol is in man/strata.1 (CONTROL CHANNEL).
  * Anyone who can reach the socket (mode 0666) may ask read-only questions
- * (status, where, pins, jobs, progress); requests that change something
- * are served only to the mount's owner and root, by the peer's
- * credentials (SO_PEERCRED), never by anything the request says.
+ * (status, where, pins, jobs, progress), and sees through it no more than
+ * the mount's permissions show them (search permission along a path, read
+ * and search to list a directory, by their uid and groups); requests that
+ * change something are served only to the mount's owner and root, by the
+ * peer's credentials (SO_PEERCRED), never by anything the request says.
  *
  * Jobs that requests ask for (migrate, prefetch, free, pin) are catalog
  * rows in the engine's queue, like the rules' jobs, so they survive a
@@ -108,7 +110,9 @@ struct ctl_client {
 	struct ctl_client *next;
 	struct ctl_client *prev;
 	uid_t uid;
-	bool may_change;
+	gid_t gids[65]; /* primary, then supplementary */
+	int ngids;
+	bool may_change; /* the mount's owner or root: sees everything */
 	bool closing;
 	char *in;
 	size_t len;
@@ -157,8 +161,33 @@ ctl_fail(struct ctl_req *r, int ret, const char *fmt, ...)
 	return ret;
 }
 
-static int ctl_lookup(struct strata_ctl *ctl, const char *path,
-		      struct strata_attr *out)
+/*
+ * May client c do mask (4 read, 1 search) to an inode with attributes a?
+ * Other users see the namespace as the kernel would let them: the socket
+ * must not show what the mount's permissions hide. The owner and root
+ * see all.
+ */
+static bool ctl_may(const struct ctl_client *c, const struct strata_attr *a,
+		    unsigned int mask)
+{
+	unsigned int bits = a->mode & 07;
+	bool in_group = false;
+
+	if (!c || c->may_change)
+		return true;
+	for (int i = 0; i < c->ngids; i++)
+		if (c->gids[i] == a->gid)
+			in_group = true;
+	if (a->uid == c->uid)
+		bits = (a->mode >> 6) & 07;
+	else if (in_group)
+		bits = (a->mode >> 3) & 07;
+	return (bits & mask) == mask;
+}
+
+/* Resolve a namespace path, searching each directory as c may. */
+static int ctl_lookup(struct strata_ctl *ctl, const struct ctl_client *c,
+		      const char *path, struct strata_attr *out)
 {
 	char buf[PATH_MAX];
 	char *save = NULL, *part;
@@ -171,9 +200,23 @@ static int ctl_lookup(struct strata_ctl *ctl, const char *path,
 		return ret;
 	ret = strata_catalog_getattr(ctl->cat, STRATA_ROOT_INO, out);
 	for (part = strtok_r(buf, "/", &save); part && ret == 0;
-	     part = strtok_r(NULL, "/", &save))
+	     part = strtok_r(NULL, "/", &save)) {
+		if (!S_ISDIR(out->mode))
+			return -ENOTDIR;
+		if (!ctl_may(c, out, 1))
+			return -EACCES;
 		ret = strata_catalog_lookup(ctl->cat, out->ino, part, out);
+	}
 	return ret;
+}
+
+/* Can c reach ino by its path? (For lists of jobs and pins.) */
+static bool ctl_visible(struct strata_ctl *ctl, const struct ctl_client *c,
+			const char *path)
+{
+	struct strata_attr a;
+
+	return !c || c->may_change || ctl_lookup(ctl, c, path, &a) == 0;
 }
 
 static void ctl_files_release(struct ctl_files *f)
@@ -232,11 +275,14 @@ static int ctl_walk_entry(void *arg, const struct strata_dirent *de)
 	return w->ret < 0;
 }
 
-/* Every regular file below directory ino (path), depth first. */
-static int ctl_walk(struct strata_ctl *ctl, uint64_t ino, const char *path,
-		    struct ctl_files *out)
+/* Every regular file below directory ino (path), depth first; a
+ * directory c may not list and search is -EACCES, named in *denied. */
+static int ctl_walk(struct strata_ctl *ctl, const struct ctl_client *c,
+		    uint64_t ino, const char *path, struct ctl_files *out,
+		    char *denied, size_t dlen)
 {
 	struct ctl_walk w = { .files = out };
+	struct strata_attr a;
 	struct ctl_file d;
 	int ret;
 
@@ -244,8 +290,14 @@ static int ctl_walk(struct strata_ctl *ctl, uint64_t ino, const char *path,
 	while (ret == 0 && w.dirs.n > 0) {
 		d = w.dirs.v[--w.dirs.n];
 		w.dir = d.path;
-		ret = strata_catalog_readdir(ctl->cat, d.ino, 0, ctl_walk_entry,
-					     &w);
+		ret = strata_catalog_getattr(ctl->cat, d.ino, &a);
+		if (ret == 0 && !ctl_may(c, &a, 5)) {
+			strata_strlcpy(denied, d.path, dlen);
+			ret = -EACCES;
+		}
+		if (ret == 0)
+			ret = strata_catalog_readdir(ctl->cat, d.ino, 0,
+						     ctl_walk_entry, &w);
 		if (ret == 0)
 			ret = w.ret;
 		free(d.path);
@@ -259,6 +311,7 @@ static int ctl_collect(struct ctl_req *r, struct ctl_files *out)
 {
 	const struct strata_json *paths = strata_json_get(r->j, "paths");
 	bool recursive = strata_json_get_bool(r->j, "recursive", false);
+	char denied[PATH_MAX] = "";
 	struct strata_attr a;
 	const char *p;
 	int ret;
@@ -269,24 +322,30 @@ static int ctl_collect(struct ctl_req *r, struct ctl_files *out)
 		p = strata_json_str(paths->items[i]);
 		if (!p)
 			return ctl_fail(r, -EINVAL, "paths must be strings");
-		ret = ctl_lookup(r->ctl, p, &a);
+		ret = ctl_lookup(r->ctl, r->c, p, &a);
 		if (ret == -ENOENT || ret == -ENOTDIR)
 			return ctl_fail(r, -ENOENT,
 					"'%s': no such file in the namespace",
 					p);
+		if (ret == -EACCES)
+			return ctl_fail(r, ret, "'%s': permission denied", p);
 		if (ret < 0)
 			return ctl_fail(r, ret, "cannot look up '%s': %s", p,
 					strerror(-ret));
 		if (S_ISREG(a.mode))
 			ret = ctl_files_add(out, a.ino, a.size, p);
 		else if (S_ISDIR(a.mode) && recursive)
-			ret = ctl_walk(r->ctl, a.ino, p, out);
+			ret = ctl_walk(r->ctl, r->c, a.ino, p, out, denied,
+				       sizeof(denied));
 		else if (S_ISDIR(a.mode))
 			return ctl_fail(r, -EISDIR,
 					"'%s' is a directory: give -r", p);
 		else
 			return ctl_fail(r, -EINVAL,
 					"'%s' is not a regular file", p);
+		if (ret == -EACCES)
+			return ctl_fail(r, ret, "'%s': permission denied",
+					denied);
 		if (ret < 0)
 			return ctl_fail(r, ret, "cannot list '%s': %s", p,
 					strerror(-ret));
@@ -1058,7 +1117,8 @@ static int ctl_op_pins(struct ctl_req *r)
 			if (!rows[i].pin_tier)
 				continue;
 			if (strata_vfs_path(r->ctl->vfs, rows[i].attr.ino, path,
-					    sizeof(path)) < 0)
+					    sizeof(path)) < 0 ||
+			    !ctl_visible(r->ctl, r->c, path))
 				continue;
 			strata_jw_obj(r->w);
 			strata_jw_kstr(r->w, "path", path);
@@ -1104,6 +1164,8 @@ static int ctl_op_jobs(struct ctl_req *r)
 		    0)
 			snprintf(path, sizeof(path), "(inode %" PRIu64 ")",
 				 j->ino);
+		else if (!ctl_visible(r->ctl, r->c, path))
+			snprintf(path, sizeof(path), "(hidden)");
 		strata_jw_obj(r->w);
 		strata_jw_kint(r->w, "id", j->id);
 		strata_jw_kstr(r->w, "kind", strata_plan_kind_name(j->kind));
@@ -1331,7 +1393,7 @@ static int ctl_op_import(struct ctl_req *r)
 	prefix = ctl_import_prefix(r, t.name, source);
 	if (!prefix)
 		return -EINVAL;
-	ret = ctl_lookup(r->ctl, into, &a);
+	ret = ctl_lookup(r->ctl, r->c, into, &a);
 	if (ret == 0 && !S_ISDIR(a.mode))
 		ret = -ENOTDIR;
 	if (ret < 0)
@@ -1619,6 +1681,35 @@ static void ctl_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 }
 
+/* The peer's groups, as permission checks need them: SO_PEERCRED gives
+ * the primary one, the peer's /proc status the supplementary ones. */
+static void ctl_peer_groups(struct ctl_client *c, const struct ucred *cred)
+{
+	char path[64], line[4096];
+	char *p, *end;
+	FILE *f;
+
+	c->gids[0] = cred->gid;
+	c->ngids = 1;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)cred->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "Groups:", 7) != 0)
+			continue;
+		for (p = line + 7; c->ngids < (int)STRATA_ARRAY_SIZE(c->gids);
+		     p = end) {
+			unsigned long g = strtoul(p, &end, 10);
+
+			if (end == p)
+				break;
+			c->gids[c->ngids++] = (gid_t)g;
+		}
+	}
+	fclose(f);
+}
+
 static void ctl_accept(uv_stream_t *server, int status)
 {
 	struct strata_ctl *ctl = server->data;
@@ -1647,6 +1738,7 @@ static void ctl_accept(uv_stream_t *server, int status)
 	}
 	c->uid = cred.uid;
 	c->may_change = cred.uid == 0 || cred.uid == ctl->owner;
+	ctl_peer_groups(c, &cred);
 	uv_read_start((uv_stream_t *)&c->pipe, ctl_alloc, ctl_read);
 }
 

@@ -7,8 +7,9 @@
 # help and version; --json output of each parses; a path outside any
 # strata mount, an unknown tier, a pin larger than the tier's free space,
 # freeing a last valid copy, no running mount, a user who is not the
-# mount's owner trying to change something, malformed arguments (a usage
-# message and exit status 2).
+# mount's owner trying to change something (or to look where the mount's
+# permissions would not let them), malformed arguments (a usage message
+# and exit status 2).
 . "$(dirname "$0")/../lib.sh"
 
 if [ "$STRATA_TEST_DIRECT" = 1 ]; then
@@ -258,6 +259,14 @@ for cmd in "pin $M/a --tier nvme" "unpin $M/a" "migrate $M/a --to nvme" \
 		as strata1 "$S" $cmd -c "$T/strata.conf"
 done
 [ "$(tiers "$M/a")" = capacity ] || fail "a refused request moved a"
+# The socket shows others no more than the mount's permissions do.
+mkdir -m 0700 "$M/private"
+echo secret > "$M/private/f"
+expect 1 "'/private/f': permission denied" \
+	as strata1 "$S" where -c "$T/strata.conf" /private/f
+expect 1 "'/private': permission denied" \
+	as strata1 "$S" where -r -c "$T/strata.conf" /
+expect 0 "/private/f" "$S" where -c "$T/strata.conf" /private/f
 
 log "the mount stops: the socket goes, commands say no mount runs"
 umount_strata
