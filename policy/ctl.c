@@ -48,7 +48,6 @@
 
 #define CTL_LINE_MAX (16u << 20) /* longest request */
 #define CTL_ERR_MAX 1024
-#define CTL_RULE "cli"
 #define CTL_REPLICAS 32
 
 enum ctl_goal {
