@@ -2,9 +2,10 @@
 /*
  * cmd/cmd_sync.c - strata sync [--wait] [-r] PATH...
  *
- * Makes the catalog durable and runs an evaluation pass; with --wait it
- * returns when the files have no job left in the queue and no data that
- * is not yet in the catalog (written through a file still open): their
+ * Makes everything written so far durable (the tiers' stores, then the
+ * catalog) and runs an evaluation pass; with --wait it returns when the
+ * files have no job left in the queue and no data that is not yet in the
+ * catalog (written through a file still open), after one more sync: their
  * data is then durable on the tiers rules and pins want.
  */
 #include <inttypes.h>
@@ -54,7 +55,7 @@ int cmd_sync(int argc, char **argv, struct strata_ctx *ctx)
 		goto out;
 	}
 	strata_json_get_int(reply, "files", &n);
-	printf("sync: catalog durable; %" PRId64 " files looked at\n", n);
+	printf("sync: durable; %" PRId64 " files looked at\n", n);
 out:
 	strata_json_free(reply);
 	strata_jw_release(&req);

@@ -84,6 +84,7 @@ struct ctl_batch {
 	uint64_t bytes_done;
 	uint64_t nfailed;
 	uint64_t retrying; /* files whose job failed and will try again */
+	bool synced;	   /* SETTLED: the final sync is done */
 };
 
 struct ctl_client;
@@ -821,9 +822,11 @@ static int ctl_op_sync(struct ctl_req *r)
 
 	ret = ctl_collect(r, &f);
 	if (ret == 0) {
-		ret = strata_catalog_sync(r->ctl->cat, true);
+		/* On the loop thread: a sync stalls the engine as long as
+		 * the stores take, which is what the caller asked for. */
+		ret = strata_vfs_sync(r->ctl->vfs);
 		if (ret < 0)
-			ret = ctl_fail(r, ret, "cannot sync the catalog: %s",
+			ret = ctl_fail(r, ret, "cannot sync: %s",
 				       strerror(-ret));
 	}
 	if (ret == 0)
@@ -866,6 +869,16 @@ static int ctl_op_progress(struct ctl_req *r)
 				strerror(-ret));
 	for (size_t i = 0; i < b->files.n; i++)
 		bytes += b->files.v[i].size;
+	/* sync --wait: what settled since the request (files closed, moves
+	 * made) is made durable once more before the wait ends. */
+	if (b->goal == CTL_GOAL_SETTLED && !b->synced &&
+	    b->files_done + b->nfailed == b->files.n) {
+		ret = strata_vfs_sync(r->ctl->vfs);
+		if (ret < 0)
+			return ctl_fail(r, ret, "cannot sync: %s",
+					strerror(-ret));
+		b->synced = true;
+	}
 	strata_jw_kuint(r->w, "files", b->files.n);
 	strata_jw_kuint(r->w, "bytes", bytes);
 	strata_jw_kuint(r->w, "files_done", b->files_done);

@@ -165,6 +165,9 @@ int strata_vfs_readdir(struct strata_vfs *vfs, strata_vfs_ino_t dir,
 		       void *arg);
 /* Make the catalog durable (fsyncdir). */
 int strata_vfs_fsyncdir(struct strata_vfs *vfs, strata_vfs_ino_t dir);
+/* Make everything written so far durable: every tier's store (syncfs),
+ * then the catalog. Blocks for as long as the stores take. */
+int strata_vfs_sync(struct strata_vfs *vfs);
 /* Sums over the tiers; files counts catalog inodes. */
 int strata_vfs_statfs(struct strata_vfs *vfs, struct statvfs *out);
 
