@@ -131,6 +131,7 @@ struct strata_ctl {
 	uid_t owner;
 	struct ctl_client *clients;
 	unsigned int imports; /* running on the pool */
+	bool stopping;	      /* atomic: imports read it on the pool */
 };
 
 struct ctl_req {
@@ -1299,7 +1300,8 @@ static int ctl_import_progress(void *arg,
 	imp->st = *st;
 	stop = imp->stop;
 	pthread_mutex_unlock(&imp->lock);
-	return stop;
+	/* An unmount stops imports, also those whose client has gone. */
+	return stop || __atomic_load_n(&imp->ctl->stopping, __ATOMIC_ACQUIRE);
 }
 
 static void ctl_import_work(uv_work_t *req)
@@ -1857,6 +1859,7 @@ void strata__ctl_close(struct strata_ctl *ctl)
 {
 	if (!ctl)
 		return;
+	__atomic_store_n(&ctl->stopping, true, __ATOMIC_RELEASE);
 	while (ctl->clients) {
 		if (ctl->clients->imp) {
 			pthread_mutex_lock(&ctl->clients->imp->lock);
