@@ -33,5 +33,16 @@ int cmd_rules(int argc, char **argv, struct strata_ctx *ctx);
 int cmd_umount(int argc, char **argv, struct strata_ctx *ctx);
 int cmd_version(int argc, char **argv, struct strata_ctx *ctx);
 int cmd_fsck(int argc, char **argv, struct strata_ctx *ctx);
+int cmd_status(int argc, char **argv, struct strata_ctx *ctx);
+int cmd_where(int argc, char **argv, struct strata_ctx *ctx);
+int cmd_pin(int argc, char **argv, struct strata_ctx *ctx);
+int cmd_unpin(int argc, char **argv, struct strata_ctx *ctx);
+int cmd_pins(int argc, char **argv, struct strata_ctx *ctx);
+int cmd_migrate(int argc, char **argv, struct strata_ctx *ctx);
+int cmd_prefetch(int argc, char **argv, struct strata_ctx *ctx);
+int cmd_free(int argc, char **argv, struct strata_ctx *ctx);
+int cmd_sync(int argc, char **argv, struct strata_ctx *ctx);
+int cmd_jobs(int argc, char **argv, struct strata_ctx *ctx);
+int cmd_import(int argc, char **argv, struct strata_ctx *ctx);
 
 #endif

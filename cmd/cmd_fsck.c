@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * cmd/cmd_fsck.c - strata fsck [--repair] -c CONFIG.
+ * cmd/cmd_fsck.c - strata fsck [--repair] [--json] -c CONFIG.
  *
  * Checks an unmounted namespace's catalog against its tiers (lib/vfs
  * fsck.c) and prints one line per problem, then a summary. Exit status: 0
@@ -17,11 +17,39 @@
 
 #include "cfg.h"
 #include "cmd.h"
+#include "json.h"
 #include "vfs.h"
+
+static const char *const fsck_kinds[] = {
+	[STRATA_FSCK_ORPHAN_OBJECT] = "orphan_object",
+	[STRATA_FSCK_MISSING_OBJECT] = "missing_object",
+	[STRATA_FSCK_SIZE_MISMATCH] = "size_mismatch",
+	[STRATA_FSCK_STALE_REPLICA] = "stale_replica",
+};
+
+/* --json: one object per problem into the array arg writes. */
+static void fsck_json(struct strata_jw *w,
+		      const struct strata_vfs_fsck_problem *p)
+{
+	strata_jw_obj(w);
+	strata_jw_kstr(w, "kind", fsck_kinds[p->kind]);
+	strata_jw_kstr(w, "tier", p->tier);
+	strata_jw_kstr(w, "key", p->key);
+	strata_jw_kuint(w, "ino", p->ino);
+	strata_jw_kuint(w, "size", p->size);
+	strata_jw_kuint(w, "want", p->want);
+	strata_jw_kbool(w, "repaired", p->repaired);
+	strata_jw_obj_end(w);
+}
 
 static void fsck_print(void *arg, const struct strata_vfs_fsck_problem *p)
 {
 	const char *done = p->repaired ? ": repaired" : "";
+
+	if (arg) {
+		fsck_json(arg, p);
+		return;
+	}
 
 	switch (p->kind) {
 	case STRATA_FSCK_ORPHAN_OBJECT:
@@ -53,15 +81,18 @@ int cmd_fsck(int argc, char **argv, struct strata_ctx *ctx)
 	static const struct option longopts[] = {
 		{ "repair", no_argument, NULL, 'r' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct strata_vfs_opts vo = { .entry_timeout = 1, .attr_timeout = 1 };
 	struct strata_vfs_fsck_stats st;
 	struct strata_vfs *vfs = NULL;
 	struct strata_cfg *cfg = NULL;
-	const char *config = NULL;
+	struct strata_jw w = { 0 };
+	const char *config = NULL, *text;
 	char err[1024];
-	bool repair = false;
+	bool repair = false, json = false;
+	size_t len;
 	int status = 2;
 	int c;
 	int ret;
@@ -72,6 +103,8 @@ int cmd_fsck(int argc, char **argv, struct strata_ctx *ctx)
 			repair = true;
 		else if (c == 'c')
 			config = optarg;
+		else if (c == 'j')
+			json = true;
 		else
 			goto usage;
 	}
@@ -91,20 +124,39 @@ int cmd_fsck(int argc, char **argv, struct strata_ctx *ctx)
 		cmd_error(ctx, "%s", err);
 		goto out;
 	}
-	ret = strata_vfs_fsck(vfs, repair, fsck_print, NULL, &st);
+	strata_jw_obj(&w);
+	strata_jw_key(&w, "problems");
+	strata_jw_arr(&w);
+	ret = strata_vfs_fsck(vfs, repair, fsck_print, json ? &w : NULL, &st);
 	if (ret < 0) {
 		cmd_error(ctx, "checking catalog '%s' failed: %s", cfg->catalog,
 			  strerror(-ret));
 		goto out;
 	}
+	status = st.problems == st.repaired ? 0 : 1;
+	if (json) {
+		strata_jw_arr_end(&w);
+		strata_jw_kuint(&w, "objects", st.objects);
+		strata_jw_kuint(&w, "replicas", st.replicas);
+		strata_jw_kuint(&w, "found", st.problems);
+		strata_jw_kuint(&w, "repaired", st.repaired);
+		strata_jw_obj_end(&w);
+		if (strata_jw_finish(&w, &text, &len) < 0) {
+			cmd_error(ctx, "out of memory");
+			status = 1;
+			goto out;
+		}
+		printf("%s\n", text);
+		goto out;
+	}
 	printf("%" PRIu64 " objects, %" PRIu64 " replicas checked: %" PRIu64
 	       " problems, %" PRIu64 " repaired\n",
 	       st.objects, st.replicas, st.problems, st.repaired);
-	status = st.problems == st.repaired ? 0 : 1;
 	goto out;
 usage:
-	cmd_error(ctx, "usage: strata fsck [--repair] -c CONFIG");
+	cmd_error(ctx, "usage: strata fsck [--repair] [--json] -c CONFIG");
 out:
+	strata_jw_release(&w);
 	strata_vfs_free(vfs);
 	free(cfg);
 	return status;

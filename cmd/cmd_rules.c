@@ -27,13 +27,14 @@
 #include "catalog.h"
 #include "cfg.h"
 #include "cmd.h"
+#include "json.h"
 #include "policy.h"
 #include "util.h"
 #include "vfs.h"
 
 #define RULES_USAGE                                                       \
 	"usage: strata rules check [-c CONFIG] FILE | explain -c CONFIG " \
-	"[-r RULES] PATH | plan -c CONFIG [-r RULES]"
+	"[-r RULES] PATH | plan -c CONFIG [-r RULES] [--json]"
 
 static int rules_user(void *arg, const char *name, uint32_t *id)
 {
@@ -54,6 +55,9 @@ static int rules_group(void *arg, const char *name, uint32_t *id)
 	*id = gr->gr_gid;
 	return 0;
 }
+
+/* --json: the reply is built here and printed as one line at the end. */
+static struct strata_jw *rules_jw;
 
 static const struct strata_policy_diags *rules_sort_diags;
 
@@ -84,6 +88,17 @@ static int rules_print(const char *file, const struct strata_policy_diags *d)
 	for (unsigned int i = 0; i < d->n; i++) {
 		const struct strata_policy_diag *g = &d->v[order[i]];
 
+		if (rules_jw) {
+			strata_jw_obj(rules_jw);
+			strata_jw_kint(rules_jw, "line", g->line);
+			strata_jw_kint(rules_jw, "col", g->col);
+			strata_jw_kstr(
+				rules_jw, "severity",
+				strata_policy_severity_name(g->severity));
+			strata_jw_kstr(rules_jw, "message", g->msg);
+			strata_jw_obj_end(rules_jw);
+			continue;
+		}
 		printf("%s:%d:%d: %s: %s\n", file, g->line, g->col,
 		       strata_policy_severity_name(g->severity), g->msg);
 	}
@@ -152,11 +167,22 @@ static int rules_check(int argc, char **argv, struct strata_ctx *ctx)
 			goto out;
 		}
 	}
+	if (rules_jw) {
+		strata_jw_kstr(rules_jw, "file", argv[optind]);
+		strata_jw_key(rules_jw, "diagnostics");
+		strata_jw_arr(rules_jw);
+	}
 	if (rules_print(argv[optind], &diags) < 0) {
 		cmd_error(ctx, "out of memory");
 		goto out;
 	}
-	if (diags.nerrors || !pol)
+	if (rules_jw) {
+		strata_jw_arr_end(rules_jw);
+		strata_jw_kuint(rules_jw, "errors", diags.nerrors);
+		strata_jw_kuint(rules_jw, "warnings", diags.nwarnings);
+		strata_jw_kuint(rules_jw, "rules", pol ? pol->nrules : 0);
+		strata_jw_kbool(rules_jw, "tiers_checked", cfg != NULL);
+	} else if (diags.nerrors || !pol)
 		printf("%s: %u error%s, %u warning%s\n", argv[optind],
 		       diags.nerrors, diags.nerrors == 1 ? "" : "s",
 		       diags.nwarnings, diags.nwarnings == 1 ? "" : "s");
@@ -298,7 +324,10 @@ static int rules_lookup(struct strata_catalog *cat, const char *path,
 static void rules_line(void *arg, const char *line)
 {
 	(void)arg;
-	printf("%s\n", line);
+	if (rules_jw)
+		strata_jw_str(rules_jw, line);
+	else
+		printf("%s\n", line);
 }
 
 static int rules_explain(int argc, char **argv, struct strata_ctx *ctx)
@@ -318,9 +347,16 @@ static int rules_explain(int argc, char **argv, struct strata_ctx *ctx)
 		goto out;
 	}
 	ret = rules_lookup(strata_vfs_catalog(ns.vfs), path, &ino);
+	if (rules_jw) {
+		strata_jw_kstr(rules_jw, "path", path);
+		strata_jw_key(rules_jw, "lines");
+		strata_jw_arr(rules_jw);
+	}
 	if (ret == 0)
 		ret = strata_plan_explain(ns.pol, ns.vfs, ino, strata_now(),
 					  rules_line, NULL);
+	if (rules_jw)
+		strata_jw_arr_end(rules_jw);
 	if (ret == -ENOENT) {
 		cmd_error(ctx, "'%s': no such regular file in the namespace",
 			  path);
@@ -395,6 +431,23 @@ static int rules_plan(int argc, char **argv, struct strata_ctx *ctx)
 		cmd_error(ctx, "planning failed: %s", strerror(-ret));
 		goto out;
 	}
+	if (rules_jw) {
+		strata_jw_key(rules_jw, "plan");
+		strata_jw_arr(rules_jw);
+		for (unsigned int i = 0; i < rp->n; i++) {
+			strata_jw_obj(rules_jw);
+			strata_jw_kstr(rules_jw, "rule", rp->v[i].rule);
+			strata_jw_kstr(rules_jw, "job",
+				       strata_plan_kind_name(rp->v[i].kind));
+			strata_jw_kuint(rules_jw, "files", rp->v[i].files);
+			strata_jw_kuint(rules_jw, "bytes", rp->v[i].bytes);
+			strata_jw_obj_end(rules_jw);
+		}
+		strata_jw_arr_end(rules_jw);
+		strata_jw_kuint(rules_jw, "looked_at", st.files);
+		status = 0;
+		goto out;
+	}
 	printf("%-20s %-5s %10s %16s\n", "RULE", "JOB", "FILES", "BYTES");
 	for (unsigned int i = 0; i < rp->n; i++)
 		printf("%-20s %-5s %10" PRIu64 " %16" PRIu64 "\n",
@@ -408,7 +461,7 @@ out:
 	return status;
 }
 
-int cmd_rules(int argc, char **argv, struct strata_ctx *ctx)
+static int rules_run(int argc, char **argv, struct strata_ctx *ctx)
 {
 	if (argc < 2) {
 		cmd_error(ctx, RULES_USAGE);
@@ -422,4 +475,39 @@ int cmd_rules(int argc, char **argv, struct strata_ctx *ctx)
 		return rules_plan(argc - 1, argv + 1, ctx);
 	cmd_error(ctx, "unknown subcommand '%s'; %s", argv[1], RULES_USAGE);
 	return 2;
+}
+
+int cmd_rules(int argc, char **argv, struct strata_ctx *ctx)
+{
+	struct strata_jw w = { 0 };
+	const char *text;
+	size_t len;
+	int status, n = 0;
+
+	/* --json anywhere: taken out before the subcommands parse. */
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			rules_jw = &w;
+		else
+			argv[n++] = argv[i];
+	}
+	argv[n] = NULL;
+	if (rules_jw) {
+		strata_jw_obj(&w);
+		strata_jw_kstr(&w, "command", n > 1 ? argv[1] : "");
+	}
+	status = rules_run(n, argv, ctx);
+	if (rules_jw && status != 2) {
+		strata_jw_kbool(&w, "ok", status == 0);
+		strata_jw_obj_end(&w);
+		if (strata_jw_finish(&w, &text, &len) == 0) {
+			printf("%s\n", text);
+		} else {
+			cmd_error(ctx, "out of memory");
+			status = 1;
+		}
+	}
+	strata_jw_release(&w);
+	rules_jw = NULL;
+	return status;
 }

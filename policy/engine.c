@@ -124,6 +124,7 @@ struct strata_engine {
 	uv_work_t batch_req;
 	uint64_t reserved[STRATA_CFG_MAX_TIERS]; /* by tier index */
 	struct eng_work *works;			 /* under way; loop thread */
+	struct strata_ctl *ctl; /* the control socket (ctl.c) */
 };
 
 /* Names ------------------------------------------------------------------ */
@@ -439,7 +440,7 @@ static void eng_work_run(uv_work_t *req)
 	if (w->kind == STRATA_JOB_MOVE || w->kind == STRATA_JOB_DROP)
 		eng_work_drops(w);
 	/* The file or the replica to drop is gone: nothing left to do. The
-	 * vfs reports a missing object of a valid replica as -EIO. */
+	 * vfs reports a missing object of a valid replica as -ENODATA. */
 	for (unsigned int i = 0; i < w->n; i++)
 		if (w->jobs[i].ret == -ENOENT)
 			w->jobs[i].ret = 0;
@@ -458,6 +459,8 @@ static const char *eng_error(int ret)
 		return "the file is open or being written";
 	case -ENOSPC:
 		return "the target tier has no room for it";
+	case -ENODATA:
+		return "the source object is missing (see strata fsck)";
 	default:
 		return strerror(-ret);
 	}
@@ -920,6 +923,7 @@ static void eng_wake(uv_async_t *a)
 	uv_close((uv_handle_t *)&e->pass_timer, eng_close_cb);
 	uv_close((uv_handle_t *)&e->jobs_timer, eng_close_cb);
 	uv_close((uv_handle_t *)&e->rules_timer, eng_close_cb);
+	strata__ctl_close(e->ctl);
 }
 
 static void eng_run(void *arg)
@@ -982,6 +986,31 @@ static void eng_close_any(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
+/* The control channel's view of the engine (policy_int.h). */
+struct strata_vfs *strata__engine_vfs(struct strata_engine *e)
+{
+	return e->vfs;
+}
+
+const struct strata_cfg *strata__engine_cfg(struct strata_engine *e)
+{
+	return e->cfg;
+}
+
+void strata__engine_kick(struct strata_engine *e, bool pass)
+{
+	bool stopping;
+
+	pthread_mutex_lock(&e->lock);
+	stopping = e->stopping;
+	pthread_mutex_unlock(&e->lock);
+	if (stopping)
+		return;
+	eng_dispatch(e);
+	if (pass)
+		eng_pass_soon(e, 0);
+}
+
 int strata_engine_start(const struct strata_cfg *cfg, struct strata_vfs *vfs,
 			struct strata_engine **out, char *err, size_t errlen)
 {
@@ -1033,8 +1062,15 @@ int strata_engine_start(const struct strata_cfg *cfg, struct strata_vfs *vfs,
 	ret = uv_loop_init(&e->loop);
 	if (ret == 0)
 		ret = eng_handles(e);
-	if (ret == 0)
-		ret = eng_thread_start(e);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot start the policy engine: %s",
+			 uv_strerror(ret));
+		goto fail;
+	}
+	ret = strata__ctl_open(e, &e->loop, &e->ctl, err, errlen);
+	if (ret < 0)
+		goto fail;
+	ret = eng_thread_start(e);
 	if (ret < 0) {
 		snprintf(err, errlen, "cannot start the policy engine: %s",
 			 uv_strerror(ret));
@@ -1076,6 +1112,7 @@ void strata_engine_stop(struct strata_engine *e)
 	}
 	for (unsigned int i = 0; i < e->nevents; i++)
 		free(e->events[i].from);
+	strata__ctl_free(e->ctl);
 	strata_policy_free(e->policy);
 	strata_policy_free(e->prev);
 	pthread_rwlock_destroy(&e->rules_lock);

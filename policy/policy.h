@@ -333,6 +333,13 @@ int strata_engine_load_rules(const char *path, const struct strata_cfg *cfg,
 /* Resolves owner and group names with the system's databases. */
 extern const struct strata_policy_resolver strata_engine_resolver;
 
+/*
+ * The control socket of the mount whose catalog is at catalog:
+ * "CATALOG.sock", beside the catalog (the CLI finds the catalog in
+ * mountinfo, as the mount's source). -ENAMETOOLONG when it does not fit.
+ */
+int strata_ctl_socket_path(const char *catalog, char *buf, size_t len);
+
 /* "copy", "move", "drop". */
 const char *strata_plan_kind_name(enum strata_job_kind kind);
 /* The name of tier id among tiers, or NULL. */

@@ -94,4 +94,30 @@ bool strata__policy_satisfiable(const struct strata_policy_cond *c);
 bool strata__policy_uses(const struct strata_policy_cond *c,
 			 enum strata_policy_field field);
 
+/* The engine and its control channel (engine.c, ctl.c) ----------------- */
+
+struct strata_ctl;
+struct uv_loop_s;
+
+/* What ctl.c borrows from the engine: valid until strata_engine_stop(). */
+struct strata_vfs *strata__engine_vfs(struct strata_engine *e);
+const struct strata_cfg *strata__engine_cfg(struct strata_engine *e);
+/* Jobs were added (and with pass, pins or files changed): start what can
+ * start now, and with pass run an evaluation pass soon. Loop thread; does
+ * nothing once the engine is stopping. */
+void strata__engine_kick(struct strata_engine *e, bool pass);
+
+/*
+ * Serve the control socket of e's mount on loop (before the loop's thread
+ * starts). On failure a message naming the socket is in err; *out may
+ * still be set (a handle the loop owns), and must then be closed and
+ * freed like a working one. close (loop thread) closes every connection
+ * and the listener; free (after the loop has ended) removes the socket
+ * file and frees. Both accept NULL.
+ */
+int strata__ctl_open(struct strata_engine *e, struct uv_loop_s *loop,
+		     struct strata_ctl **out, char *err, size_t errlen);
+void strata__ctl_close(struct strata_ctl *ctl);
+void strata__ctl_free(struct strata_ctl *ctl);
+
 #endif

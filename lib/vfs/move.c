@@ -307,7 +307,7 @@ static int move_copy_object(struct strata_vfs *vfs, struct vfs_tier *src,
 		/* The catalog names it: a missing object is damage, not a
 		 * file that went away (strata fsck reports it). */
 		if (ret == -ENOENT)
-			ret = -EIO;
+			ret = -ENODATA;
 		goto out;
 	}
 	/* Write only: an immutable store (S3) takes the bytes as a stream

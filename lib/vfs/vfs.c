@@ -685,6 +685,26 @@ int strata_vfs_fsyncdir(struct strata_vfs *vfs, strata_vfs_ino_t dir)
 	return strata_catalog_sync(vfs->cat, true);
 }
 
+int strata_vfs_sync(struct strata_vfs *vfs)
+{
+	int ret = 0;
+
+	/* Data first, then the catalog that points at it. */
+	for (unsigned int i = 0; i < vfs->ntiers; i++) {
+		int r = strata_backend_syncfs(vfs->tiers[i].be);
+
+		if (r < 0 && ret == 0) {
+			strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
+				   "cannot sync tier '%s': %s",
+				   vfs->tiers[i].name, strerror(-r));
+			ret = r;
+		}
+	}
+	if (ret == 0)
+		ret = strata_catalog_sync(vfs->cat, true);
+	return ret;
+}
+
 int strata_vfs_statfs(struct strata_vfs *vfs, struct statvfs *out)
 {
 	struct strata_catalog_stats cs;

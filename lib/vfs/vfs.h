@@ -165,6 +165,9 @@ int strata_vfs_readdir(struct strata_vfs *vfs, strata_vfs_ino_t dir,
 		       void *arg);
 /* Make the catalog durable (fsyncdir). */
 int strata_vfs_fsyncdir(struct strata_vfs *vfs, strata_vfs_ino_t dir);
+/* Make everything written so far durable: every tier's store (syncfs),
+ * then the catalog. Blocks for as long as the stores take. */
+int strata_vfs_sync(struct strata_vfs *vfs);
 /* Sums over the tiers; files counts catalog inodes. */
 int strata_vfs_statfs(struct strata_vfs *vfs, struct statvfs *out);
 
@@ -226,7 +229,8 @@ int strata_vfs_path(struct strata_vfs *vfs, strata_vfs_ino_t ino, char *buf,
  * and hash, then commit only if the content version is unchanged. 0 when
  * the tier already holds it. -EBUSY while the file is open for writing,
  * has writes the catalog lacks, or another copy or drop of it runs;
- * -EIO when its valid replica's object is missing; -ESTALE when a write
+ * -ENODATA when its valid replica's object is missing from its tier
+ * (damage: strata fsck reports it); -ESTALE when a write
  * changed it during the
  * copy (the copy is void and removed): retry later. *copied gets the bytes
  * copied.
@@ -303,6 +307,38 @@ struct strata_vfs_hooks {
  * served: before the mount starts and after it ends. */
 void strata_vfs_set_hooks(struct strata_vfs *vfs,
 			  const struct strata_vfs_hooks *hooks);
+
+/* What strata_vfs_import() did so far. */
+struct strata_vfs_import_stats {
+	uint64_t files;	    /* objects adopted as new files */
+	uint64_t bytes;	    /* their sizes */
+	uint64_t dirs;	    /* directories made for them */
+	uint64_t skipped;   /* keys a replica already had (earlier runs) */
+	uint64_t conflicts; /* keys whose name the namespace uses already */
+};
+
+/* Progress of an import, now and then and once at the end; return
+ * non-zero to stop it (then -ECANCELED). */
+typedef int (*strata_vfs_import_cb)(void *arg,
+				    const struct strata_vfs_import_stats *st);
+
+/*
+ * Adopt, in place, the objects that tier tier_id holds under the key
+ * prefix (a directory of the tier: "datasets/imagenet"; "" for all) as
+ * files below the directory into: key "PREFIX/a/b" becomes into/a/b, a
+ * regular file of mode 0644 with the object's size and mtime and one
+ * valid replica that keeps the key; missing directories are made with
+ * mode 0755. New inodes belong to into's owner. No object is read,
+ * written or moved. Keys that already belong to a replica are skipped, so
+ * running it again resumes one cut short; a name the namespace already
+ * uses is left alone and counted as a conflict. The catalog is durable at
+ * the end. On failure a message naming the key or tier is in err.
+ */
+int strata_vfs_import(struct strata_vfs *vfs, uint32_t tier_id,
+		      const char *prefix, strata_vfs_ino_t into,
+		      strata_vfs_import_cb cb, void *arg,
+		      struct strata_vfs_import_stats *st, char *err,
+		      size_t errlen);
 
 /* What strata_vfs_fsck() finds. */
 enum strata_vfs_fsck_kind {

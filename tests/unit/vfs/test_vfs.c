@@ -443,6 +443,106 @@ static void path_of_nested_file_is_built_from_names(void **state)
 			 -ENAMETOOLONG);
 }
 
+/* Put an object on tier t behind the vfs's back (an existing tree). */
+static void put_object(struct strata_vfs *vfs, const char *tier,
+		       const char *key, const char *text)
+{
+	struct strata_backend *be = NULL;
+	struct strata_obj *obj;
+
+	for (unsigned int i = 0; i < vfs->ntiers; i++)
+		if (strcmp(vfs->tiers[i].name, tier) == 0)
+			be = vfs->tiers[i].be;
+	assert_non_null(be);
+	assert_int_equal(strata_obj_open(be, key,
+					 STRATA_OBJ_WRITE | STRATA_OBJ_CREATE,
+					 &obj),
+			 0);
+	assert_int_equal(strata_obj_write(obj, 0, text, strlen(text)), 0);
+	assert_int_equal(strata_obj_close(obj), 0);
+}
+
+static int count_stats(void *arg, const struct strata_vfs_import_stats *st)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void import_adopts_objects_in_place_and_resumes(void **state)
+{
+	struct strata_vfs *vfs = *state;
+	struct strata_vfs_import_stats st;
+	uint32_t slow = tier_id(vfs, "slow");
+	struct strata_vfs_buf vb;
+	struct stat dir, f;
+	char err[256], scratch[64], tiers[64];
+	unsigned int oflags;
+	uint64_t fh, copied;
+	int calls = 0;
+
+	put_object(vfs, "slow", "ds/a/one", "first");
+	put_object(vfs, "slow", "ds/a/two", "second!");
+	put_object(vfs, "slow", "ds/top", "t");
+	put_object(vfs, "slow", "other/x", "not ours");
+	assert_int_equal(strata_vfs_mkdir(vfs, &root, STRATA_ROOT_INO, "in",
+					  0755, &dir),
+			 0);
+	assert_int_equal(strata_vfs_import(vfs, slow, "/ds/", dir.st_ino,
+					   count_stats, &calls, &st, err,
+					   sizeof(err)),
+			 0);
+	assert_true(calls >= 1);
+	assert_int_equal(st.files, 3);
+	assert_int_equal(st.bytes, 13);
+	assert_int_equal(st.dirs, 1);
+	assert_int_equal(st.skipped, 0);
+	/* The name reads the object it adopted, which keeps its key. */
+	assert_int_equal(strata_vfs_lookup(vfs, dir.st_ino, "a", &f), 0);
+	assert_int_equal(strata_vfs_lookup(vfs, f.st_ino, "two", &f), 0);
+	assert_int_equal(f.st_size, 7);
+	assert_int_equal(strata_vfs_open(vfs, f.st_ino, O_RDONLY, &fh, &oflags),
+			 0);
+	assert_int_equal(
+		strata_vfs_read(vfs, fh, 0, sizeof(scratch), scratch, &vb), 0);
+	assert_int_equal(vb.len, 7);
+	assert_memory_equal(vb.mem, "second!", 7);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	xattr_str(vfs, f.st_ino, "user.strata.tiers", tiers, sizeof(tiers));
+	assert_string_equal(tiers, "slow");
+	assert_int_equal(strata_vfs_lookup(vfs, STRATA_ROOT_INO, "x", &f),
+			 -ENOENT);
+	/* Again: everything is known; a new object is all it adopts. */
+	put_object(vfs, "slow", "ds/a/three", "3");
+	assert_int_equal(strata_vfs_import(vfs, slow, "ds", dir.st_ino, NULL,
+					   NULL, &st, err, sizeof(err)),
+			 0);
+	assert_int_equal(st.files, 1);
+	assert_int_equal(st.skipped, 3);
+	/* A taken name is left alone. */
+	put_object(vfs, "slow", "ds2/top", "clash");
+	assert_int_equal(strata_vfs_import(vfs, slow, "ds2", dir.st_ino, NULL,
+					   NULL, &st, err, sizeof(err)),
+			 0);
+	assert_int_equal(st.files, 0);
+	assert_int_equal(st.conflicts, 1);
+	/* Imported files move like any other: the old key goes. */
+	assert_int_equal(strata_vfs_lookup(vfs, dir.st_ino, "top", &f), 0);
+	assert_int_equal(strata_vfs_copy(vfs, f.st_ino, tier_id(vfs, "fast"),
+					 &copied),
+			 0);
+	assert_int_equal(copied, 1);
+	assert_int_equal(strata_vfs_drop(vfs, f.st_ino, slow), 0);
+	xattr_str(vfs, f.st_ino, "user.strata.tiers", tiers, sizeof(tiers));
+	assert_string_equal(tiers, "fast");
+	/* Bad input. */
+	assert_int_equal(strata_vfs_import(vfs, 999, "ds", dir.st_ino, NULL,
+					   NULL, &st, err, sizeof(err)),
+			 -ENOENT);
+	assert_int_equal(strata_vfs_import(vfs, slow, "ds", f.st_ino, NULL,
+					   NULL, &st, err, sizeof(err)),
+			 -ENOTDIR);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -478,6 +578,9 @@ int main(void)
 			setgid_directory_passes_on_its_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			readdir_lists_dots_then_entries_and_resumes, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			import_adopts_objects_in_place_and_resumes, setup,
 			teardown),
 	};
 

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cmd/cmd_status.c - strata status [-c CONFIG] [--json] [PATH].
+ *
+ * Asks a running mount for each tier's capacity, use, free space, files
+ * and jobs (pending, running, failed), and sums them per site. The mount
+ * is the one holding PATH (default: the current directory) or CONFIG's.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "client.h"
+#include "util.h"
+
+#define STATUS_USAGE "[-c CONFIG] [--json] [PATH]"
+#define STATUS_SITES 32
+
+struct status_site {
+	const char *name;
+	uint64_t v[7]; /* capacity used free files pending running failed */
+};
+
+static const char *const status_keys[] = { "capacity", "used",	  "free",
+					   "files",    "pending", "running",
+					   "failed" };
+
+static void status_row(struct cmd_table *t, const char *name, const char *site,
+		       const uint64_t *v)
+{
+	char cells[7][32];
+	const char *row[9] = { name, site };
+
+	for (int i = 0; i < 7; i++) {
+		if (i < 3)
+			cmd_size(v[i], cells[i], sizeof(cells[i]));
+		else
+			snprintf(cells[i], sizeof(cells[i]), "%" PRIu64, v[i]);
+		row[2 + i] = cells[i];
+	}
+	cmd_table_row(t, row);
+}
+
+int cmd_status(int argc, char **argv, struct strata_ctx *ctx)
+{
+	static const char *const head[] = { "TIER",    "SITE",	  "CAPACITY",
+					    "USED",    "FREE",	  "FILES",
+					    "PENDING", "RUNNING", "FAILED" };
+	struct status_site sites[STATUS_SITES];
+	const struct strata_json *tiers, *jobs;
+	struct strata_json *reply = NULL;
+	struct strata_jw req = { 0 };
+	unsigned int nsites = 0;
+	struct cmd_table t;
+	struct cmd_opts o;
+	struct cmd_conn c;
+	int status;
+
+	status = cmd_parse(argc, argv, ctx, 0, STATUS_USAGE, &o);
+	if (status)
+		return status < 0 ? 0 : status;
+	if (argc - optind > 1) {
+		cmd_error(ctx, "usage: strata status %s", STATUS_USAGE);
+		return 2;
+	}
+	status = cmd_connect(ctx, o.config, optind < argc ? argv[optind] : NULL,
+			     &c);
+	if (status)
+		return status;
+	strata_jw_obj(&req);
+	strata_jw_kstr(&req, "op", "status");
+	strata_jw_obj_end(&req);
+	status = cmd_call(ctx, &c, &req, &reply);
+	if (status)
+		goto out;
+	if (o.json) {
+		cmd_print_json(reply);
+		goto out;
+	}
+	tiers = strata_json_get(reply, "tiers");
+	cmd_table_init(&t, 9, 0x1fc);
+	cmd_table_row(&t, head);
+	memset(sites, 0, sizeof(sites));
+	for (size_t i = 0; tiers && i < tiers->len; i++) {
+		const struct strata_json *ti = tiers->items[i];
+		const char *site = strata_json_get_str(ti, "site", "?");
+		uint64_t v[7] = { 0 };
+		unsigned int s;
+
+		for (int k = 0; k < 7; k++) {
+			int64_t x = 0;
+
+			strata_json_get_int(ti, status_keys[k], &x);
+			v[k] = x < 0 ? 0 : (uint64_t)x;
+		}
+		status_row(&t, strata_json_get_str(ti, "name", "?"), site, v);
+		for (s = 0; s < nsites; s++)
+			if (strcmp(sites[s].name, site) == 0)
+				break;
+		if (s == nsites && nsites < STATUS_SITES)
+			sites[nsites++].name = site;
+		for (int k = 0; s < nsites && k < 7; k++)
+			sites[s].v[k] += v[k];
+	}
+	for (unsigned int s = 0; s < nsites; s++)
+		status_row(&t, "(site)", sites[s].name, sites[s].v);
+	cmd_table_print(&t);
+	cmd_table_release(&t);
+	jobs = strata_json_get(reply, "jobs");
+	{
+		int64_t p = 0, r = 0, f = 0;
+
+		strata_json_get_int(jobs, "pending", &p);
+		strata_json_get_int(jobs, "running", &r);
+		strata_json_get_int(jobs, "failed", &f);
+		printf("jobs: %" PRId64 " pending, %" PRId64
+		       " running, %" PRId64 " failed\n",
+		       p, r, f);
+	}
+out:
+	strata_json_free(reply);
+	strata_jw_release(&req);
+	cmd_disconnect(&c);
+	return status;
+}
