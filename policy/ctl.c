@@ -1123,10 +1123,9 @@ static int ctl_op_pins(struct ctl_req *r)
 	strata_jw_key(r->w, "pins");
 	strata_jw_arr(r->w);
 	do {
-		ret = strata_catalog_scan(r->ctl->cat, &q, after, rows, 256,
-					  &n);
+		ret = strata_catalog_scan(r->ctl->cat, &q, after, rows, 256, &n,
+					  &after);
 		for (size_t i = 0; ret == 0 && i < n; i++) {
-			after = rows[i].attr.ino;
 			if (!rows[i].pin_tier)
 				continue;
 			if (strata_vfs_path(r->ctl->vfs, rows[i].attr.ino, path,
@@ -1140,7 +1139,7 @@ static int ctl_op_pins(struct ctl_req *r)
 			strata_jw_kuint(r->w, "size", rows[i].attr.size);
 			strata_jw_obj_end(r->w);
 		}
-	} while (ret == 0 && n == 256);
+	} while (ret == 0 && after);
 	strata_jw_arr_end(r->w);
 	free(rows);
 	if (ret < 0)

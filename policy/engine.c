@@ -359,9 +359,11 @@ static bool eng_holds(struct strata_engine *e, uint64_t ino, uint32_t tier)
 	struct strata_scan_row row;
 	struct strata_cq all = { .kind = STRATA_CQ_TRUE };
 	struct strata_catalog_query q = { .where = &all, .on_tier = tier };
+	strata_ino_t next;
 	size_t n = 0;
 
-	return strata_catalog_scan(e->cat, &q, ino - 1, &row, 1, &n) == 0 &&
+	return strata_catalog_scan(e->cat, &q, ino - 1, &row, 1, &n, &next) ==
+		       0 &&
 	       n == 1 && row.attr.ino == ino;
 }
 

@@ -830,7 +830,7 @@ int strata_plan_run(const struct strata_policy *p,
 	q.where_as_column = nev > 0;
 	do {
 		ret = strata_catalog_scan(pc->cat, &q, after, rows, PLAN_PAGE,
-					  &n);
+					  &n, &after);
 		for (size_t i = 0; ret == 0 && i < n; i++) {
 			const struct strata_scan_row *row = &rows[i];
 
@@ -847,9 +847,7 @@ int strata_plan_run(const struct strata_policy *p,
 			for (unsigned int k = 0; ret == 0 && k < nev; k++)
 				ret = plan_evict_row(pc, &ev[k], row, &f);
 		}
-		if (n)
-			after = rows[n - 1].attr.ino;
-	} while (ret == 0 && n == PLAN_PAGE);
+	} while (ret == 0 && after);
 	for (unsigned int k = 0; ret == 0 && k < nev; k++)
 		ret = plan_evict_jobs(pc, &ev[k], cb, arg);
 out:
@@ -868,11 +866,12 @@ static int plan_row_of(struct plan_ctx *pc, strata_ino_t ino,
 {
 	struct strata_cq q1 = { .kind = STRATA_CQ_TRUE };
 	struct strata_catalog_query q = { .where = &q1 };
+	strata_ino_t next;
 	size_t n = 0;
 	int ret;
 
 	/* ino - 1 as the cursor: the page starts at ino itself. */
-	ret = strata_catalog_scan(pc->cat, &q, ino - 1, row, 1, &n);
+	ret = strata_catalog_scan(pc->cat, &q, ino - 1, row, 1, &n, &next);
 	if (ret < 0)
 		return ret;
 	if (n == 0 || row->attr.ino != ino)

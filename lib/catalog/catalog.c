@@ -331,9 +331,9 @@ int strata_catalog_dentry_of(struct strata_catalog *cat, strata_ino_t ino,
 int strata_catalog_scan(struct strata_catalog *cat,
 			const struct strata_catalog_query *q,
 			strata_ino_t after, struct strata_scan_row *out,
-			size_t max, size_t *n)
+			size_t max, size_t *n, strata_ino_t *next)
 {
-	return cat->ops->scan(cat, q, after, out, max, n);
+	return cat->ops->scan(cat, q, after, out, max, n, next);
 }
 
 int strata_catalog_tier_usage(struct strata_catalog *cat, uint32_t tier_id,

@@ -215,7 +215,8 @@ struct strata_catalog_query {
 	bool with_tags; /* fill has_tags (one more index probe per row) */
 };
 
-#define STRATA_SCAN_TIERS 8 /* valid replicas reported per file */
+#define STRATA_SCAN_TIERS 8	 /* valid replicas reported per file */
+#define STRATA_SCAN_WINDOW 65536 /* inodes one scan call examines */
 
 /* One file found by a scan. */
 struct strata_scan_row {
@@ -310,7 +311,8 @@ struct strata_catalog_ops {
 			 strata_ino_t *parent, char *name, size_t size);
 	int (*scan)(struct strata_catalog *cat,
 		    const struct strata_catalog_query *q, strata_ino_t after,
-		    struct strata_scan_row *out, size_t max, size_t *n);
+		    struct strata_scan_row *out, size_t max, size_t *n,
+		    strata_ino_t *next);
 	int (*tier_usage)(struct strata_catalog *cat, uint32_t tier_id,
 			  uint64_t *bytes, uint64_t *files);
 	int (*replica_commit)(struct strata_catalog *cat,
@@ -508,15 +510,18 @@ int strata_catalog_checkpoint(struct strata_catalog *cat);
 int strata_catalog_dentry_of(struct strata_catalog *cat, strata_ino_t ino,
 			     strata_ino_t *parent, char *name, size_t size);
 /*
- * Up to max files matching q with ino > after, in ino order, into out;
- * page by passing the last ino back. An engine turns q->where into an
- * indexed query, so a scan never reads the file's bytes or a backend.
- * Each call is its own short read transaction.
+ * Up to max files matching q with ino > after, in ino order, into out.
+ * *next is where the next page starts (pass it back as after), 0 when the
+ * scan is done. Each call examines at most STRATA_SCAN_WINDOW inodes, so
+ * a page may be short, even empty, without being the last: the catalog
+ * is never held long for other users. An engine turns q->where into an
+ * indexed query, so a scan never reads a file's bytes or a backend. Each
+ * call is its own short read transaction.
  */
 int strata_catalog_scan(struct strata_catalog *cat,
 			const struct strata_catalog_query *q,
 			strata_ino_t after, struct strata_scan_row *out,
-			size_t max, size_t *n);
+			size_t max, size_t *n, strata_ino_t *next);
 /* Bytes and files the replicas on tier_id hold (any version or state),
  * kept per tier as replicas change: one row read. -ENOENT: no such tier. */
 int strata_catalog_tier_usage(struct strata_catalog *cat, uint32_t tier_id,

@@ -122,6 +122,7 @@ enum cat_stmt_id {
 	CAT_ST_HEAT_SUM,
 	CAT_ST_HEAT_PRUNE,
 	CAT_ST_JOB_DUE,
+	CAT_ST_NEXT_INO,
 	CAT_ST__COUNT
 };
 
@@ -284,6 +285,7 @@ static const char *const cat_sql[CAT_ST__COUNT] = {
 			    " WHERE ino = ?1 AND hour >= ?2",
 	[CAT_ST_HEAT_PRUNE] = "DELETE FROM heat WHERE hour < ?1",
 	/* Pending jobs whose time has come, the longest waiting first. */
+	[CAT_ST_NEXT_INO] = "SELECT min(ino) FROM inodes WHERE ino > ?1",
 	[CAT_ST_JOB_DUE] = "SELECT " CAT_JOB_COLS " FROM jobs"
 			   " WHERE state = 0 AND not_before <= ?1"
 			   " ORDER BY not_before, id LIMIT ?2",
@@ -2426,10 +2428,10 @@ static int cat_scan_sql(const struct strata_catalog_query *q, char *buf,
 		" FROM replicas AS t JOIN inodes AS i ON i.ino = t.ino"
 		" JOIN dentries AS d ON d.ino = i.ino"
 		" WHERE t.tier_id = ?3 AND t.state = 0"
-		" AND t.version = i.version AND t.ino > ?1";
+		" AND t.version = i.version AND t.ino > ?1 AND t.ino <= ?4";
 	static const char from_all[] =
 		" FROM inodes AS i JOIN dentries AS d ON d.ino = i.ino"
-		" WHERE i.ino > ?1";
+		" WHERE i.ino > ?1 AND i.ino <= ?4";
 	struct cat_sql_buf b = { .p = buf, .len = len };
 
 	cat_sql_put(&b, cols);
@@ -2463,10 +2465,16 @@ static void cat_scan_tiers(const char *list, struct strata_scan_row *row)
 	}
 }
 
+static int cat_get_int(struct cat_conn *c, enum cat_stmt_id id, int64_t key,
+		       int64_t *out, const char *what);
+
 static int cat_scan(struct strata_catalog *cat,
 		    const struct strata_catalog_query *q, strata_ino_t after,
-		    struct strata_scan_row *out, size_t max, size_t *n)
+		    struct strata_scan_row *out, size_t max, size_t *n,
+		    strata_ino_t *next)
 {
+	strata_ino_t end = after + STRATA_SCAN_WINDOW;
+	int64_t last = 0;
 	char sql[8192];
 	sqlite3_stmt *st = NULL;
 	struct strata_scan_row *row;
@@ -2474,6 +2482,7 @@ static int cat_scan(struct strata_catalog *cat,
 	int rc, ret;
 
 	*n = 0;
+	*next = 0;
 	ret = cat_scan_sql(q, sql, sizeof(sql));
 	if (ret == -E2BIG) {
 		/* A filter too long to render: scan wider, never fail. */
@@ -2496,6 +2505,7 @@ static int cat_scan(struct strata_catalog *cat,
 	}
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)end);
 	if (q->on_tier)
 		sqlite3_bind_int64(st, 3, q->on_tier);
 	for (rc = sqlite3_step(st); rc == SQLITE_ROW && *n < max;
@@ -2520,8 +2530,21 @@ static int cat_scan(struct strata_catalog *cat,
 		row->has_tags = sqlite3_column_int(st, CAT_ATTR_NCOLS + 4);
 		row->wanted = sqlite3_column_int(st, CAT_ATTR_NCOLS + 5);
 	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		ret = cat_errno(c, rc, "scan files");
+		goto out;
+	}
+	/* A full page goes on after its last file; a short one where the
+	 * next inode beyond its window is (gaps in inode numbers cost no
+	 * empty calls), unless there is none. */
+	if (*n == max) {
+		*next = out[*n - 1].attr.ino;
+		goto out;
+	}
+	ret = cat_get_int(c, CAT_ST_NEXT_INO, (int64_t)end, &last,
+			  "find the next inode");
+	if (ret == 0 && last > 0)
+		*next = (strata_ino_t)last - 1;
 out:
 	sqlite3_finalize(st);
 	cat_rend(cat);

@@ -1485,6 +1485,52 @@ static void replica_find_and_scan_by_tier(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* A scan call examines a window of inodes: far-apart files take a call
+ * each, a gap in inode numbers costs no call of its own, and no file is
+ * lost. */
+static void scan_pages_through_windows_of_inodes(void **state)
+{
+	struct tmpcat *t = *state;
+	struct strata_catalog *cat = NULL;
+	struct strata_catalog_query q = { 0 };
+	struct strata_scan_row rows[8];
+	strata_ino_t after = 0, first, far;
+	sqlite3 *db = NULL;
+	char err[256];
+	int calls = 0, empty = 0, found = 0;
+	size_t n;
+
+	assert_int_equal(
+		strata_catalog_open(NULL, t->path, &cat, err, sizeof(err)), 0);
+	first = mk(cat, ROOT, "first", S_IFREG | 0644);
+	strata_catalog_close(cat);
+	assert_int_equal(sqlite3_open(t->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "UPDATE sqlite_sequence SET seq = 300000"
+				      " WHERE name = 'inodes'",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(
+		strata_catalog_open(NULL, t->path, &cat, err, sizeof(err)), 0);
+	far = mk(cat, ROOT, "far", S_IFREG | 0644);
+	assert_true(far > first + 3 * STRATA_SCAN_WINDOW);
+	do {
+		assert_int_equal(strata_catalog_scan(cat, &q, after, rows, 8,
+						     &n, &after),
+				 0);
+		calls++;
+		empty += n == 0;
+		for (size_t i = 0; i < n; i++)
+			found += rows[i].attr.ino == first ||
+				 rows[i].attr.ino == far;
+	} while (after);
+	assert_int_equal(found, 2);
+	assert_int_equal(calls, 2);
+	assert_int_equal(empty, 0);
+	strata_catalog_close(cat);
+}
+
 /* A version 1 file (no tier/key index, no heat, jobs without rule and
  * backoff) is upgraded in place at open. */
 static void version_1_catalog_is_upgraded_at_open(void **state)
@@ -1801,10 +1847,12 @@ static void scan_filters_by_compiled_conditions(void **state)
 				.value = 100 };
 	struct strata_catalog_query q = { .where = &gt };
 	struct strata_scan_row rows[8];
+	strata_ino_t next;
 	size_t n;
 
 	mk(cat, ROOT, "dir", S_IFDIR | 0755);
-	assert_int_equal(strata_catalog_scan(cat, &q, 0, rows, 8, &n), 0);
+	assert_int_equal(strata_catalog_scan(cat, &q, 0, rows, 8, &n, &next),
+			 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(rows[0].attr.ino, big);
 	assert_string_equal(rows[0].name, "big");
@@ -1814,22 +1862,26 @@ static void scan_filters_by_compiled_conditions(void **state)
 	assert_int_equal(rows[1].attr.ino, far);
 	/* on_tier follows the tier's replicas only. */
 	q.on_tier = fast;
-	assert_int_equal(strata_catalog_scan(cat, &q, 0, rows, 8, &n), 0);
+	assert_int_equal(strata_catalog_scan(cat, &q, 0, rows, 8, &n, &next),
+			 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(rows[0].attr.ino, big);
 	/* Paging: after the last ino seen. */
 	q.where = NULL;
 	q.on_tier = 0;
-	assert_int_equal(strata_catalog_scan(cat, &q, 0, rows, 1, &n), 0);
+	assert_int_equal(strata_catalog_scan(cat, &q, 0, rows, 1, &n, &next),
+			 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(rows[0].attr.ino, small);
-	assert_int_equal(strata_catalog_scan(cat, &q, small, rows, 8, &n), 0);
+	assert_int_equal(
+		strata_catalog_scan(cat, &q, small, rows, 8, &n, &next), 0);
 	assert_int_equal(n, 2);
 	/* Pinned files pass any filter with or_pinned. */
 	assert_int_equal(strata_catalog_pin_set(cat, small, slow), 0);
 	q.where = &gt;
 	q.or_pinned = true;
-	assert_int_equal(strata_catalog_scan(cat, &q, 0, rows, 8, &n), 0);
+	assert_int_equal(strata_catalog_scan(cat, &q, 0, rows, 8, &n, &next),
+			 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(rows[0].pin_tier, slow);
 }
@@ -2034,6 +2086,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		MEM(open_creates_root_directory),
+		TMP(scan_pages_through_windows_of_inodes),
 		MEM(scan_filters_by_compiled_conditions),
 		MEM(replica_commit_refuses_a_changed_version),
 		MEM(replica_drop_never_drops_the_last_valid_copy),
