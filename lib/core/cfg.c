@@ -55,6 +55,8 @@ static int cfg_ns_attr_timeout(struct cfg_parser *p, const char *key,
 static int cfg_ns_rules(struct cfg_parser *p, const char *key, const char *val);
 static int cfg_ns_movers(struct cfg_parser *p, const char *key,
 			 const char *val);
+static int cfg_ns_bandwidth(struct cfg_parser *p, const char *key,
+			    const char *val);
 static int cfg_tier_url(struct cfg_parser *p, const char *key, const char *val);
 static int cfg_tier_site(struct cfg_parser *p, const char *key,
 			 const char *val);
@@ -69,6 +71,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ CFG_SEC_NAMESPACE, "attr_timeout", cfg_ns_attr_timeout },
 	{ CFG_SEC_NAMESPACE, "rules", cfg_ns_rules },
 	{ CFG_SEC_NAMESPACE, "movers", cfg_ns_movers },
+	{ CFG_SEC_NAMESPACE, "bandwidth", cfg_ns_bandwidth },
 	{ CFG_SEC_TIER, "url", cfg_tier_url },
 	{ CFG_SEC_TIER, "site", cfg_tier_site },
 	{ CFG_SEC_TIER, "capacity", cfg_tier_capacity },
@@ -298,6 +301,18 @@ static int cfg_ns_catalog(struct cfg_parser *p, const char *key,
 static int cfg_ns_rules(struct cfg_parser *p, const char *key, const char *val)
 {
 	return cfg_path(p, p->cfg->rules, sizeof(p->cfg->rules), key, val);
+}
+
+/* A rate: a size per second ("100MiB", "1G"); 0 turns the limit off. */
+static int cfg_ns_bandwidth(struct cfg_parser *p, const char *key,
+			    const char *val)
+{
+	if (strata_parse_size(val, &p->cfg->bandwidth) < 0)
+		return cfg_err(p, p->line,
+			       "bad '%s' value '%s' (expected bytes per "
+			       "second, e.g. 200MiB; 0 for no limit)",
+			       key, val);
+	return 0;
 }
 
 static int cfg_ns_movers(struct cfg_parser *p, const char *key, const char *val)

@@ -51,6 +51,7 @@ struct strata_cfg {
 	double attr_timeout;  /* seconds the kernel caches attributes */
 	char rules[PATH_MAX]; /* the rules file, absolute; "" for none */
 	unsigned int movers;  /* copies and drops run at once */
+	uint64_t bandwidth;   /* bytes/s all copies share; 0: no limit */
 	unsigned int ntiers;
 	struct strata_cfg_tier tiers[STRATA_CFG_MAX_TIERS];
 };

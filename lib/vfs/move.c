@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "util.h"
@@ -242,8 +243,50 @@ void strata_vfs_cancel_moves(struct strata_vfs *vfs)
 	__atomic_store_n(&vfs->cancel_moves, true, __ATOMIC_RELAXED);
 }
 
+/*
+ * The bandwidth schedule: a chunk of len bytes at rate bytes/s takes the
+ * next len / rate seconds after *next (or after now, when the schedule
+ * fell behind: idle time is not saved up). Returns when the chunk may
+ * start and moves *next to when the following one may.
+ */
+STRATA_STATIC struct timespec strata__vfs_pace_slot(uint64_t rate, size_t len,
+						    struct timespec now,
+						    struct timespec *next)
+{
+	struct timespec start = *next;
+	int64_t ns = (int64_t)((double)len * 1e9 / (double)rate);
+
+	if (start.tv_sec < now.tv_sec ||
+	    (start.tv_sec == now.tv_sec && start.tv_nsec < now.tv_nsec))
+		start = now;
+	next->tv_sec = start.tv_sec + (time_t)(ns / 1000000000);
+	next->tv_nsec = start.tv_nsec + (long)(ns % 1000000000);
+	if (next->tv_nsec >= 1000000000) {
+		next->tv_sec++;
+		next->tv_nsec -= 1000000000;
+	}
+	return start;
+}
+
+/* Keep every copy together under the configured bandwidth: wait for the
+ * chunk's slot in the shared schedule. */
+static void move_pace(struct strata_vfs *vfs, size_t len)
+{
+	struct timespec now, start;
+
+	if (!vfs->bw_rate)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&vfs->bw_lock);
+	start = strata__vfs_pace_slot(vfs->bw_rate, len, now, &vfs->bw_next);
+	pthread_mutex_unlock(&vfs->bw_lock);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &start, NULL) ==
+	       EINTR)
+		;
+}
+
 /* Read obj to its end in MOVE_CHUNK pieces, hashing; write each piece to
- * dst when given. *n gets the bytes read. */
+ * dst when given (at the configured bandwidth). *n gets the bytes read. */
 static int move_stream(struct strata_vfs *vfs, struct strata_obj *obj,
 		       struct strata_obj *dst, void *buf, struct move_hash *mh,
 		       uint64_t *n)
@@ -262,6 +305,7 @@ static int move_stream(struct strata_vfs *vfs, struct strata_obj *obj,
 			break;
 		move_hash(mh, buf, got);
 		if (dst) {
+			move_pace(vfs, got);
 			ret = strata_obj_write(dst, off, buf, got);
 			if (ret < 0)
 				return ret;

@@ -114,6 +114,11 @@ struct strata_vfs {
 	struct vfs_reaper reaper;
 	struct strata_vfs_hooks hooks; /* set while nothing is served */
 	bool cancel_moves; /* atomic: copies stop at the next chunk */
+	/* The copies' shared bandwidth (move.c): each chunk takes the next
+	 * slot of time; bytes/s, 0 for none. */
+	pthread_mutex_t bw_lock;
+	uint64_t bw_rate;
+	struct timespec bw_next; /* CLOCK_MONOTONIC; bw_lock */
 };
 
 /* itable.c */

@@ -497,6 +497,28 @@ static void cfg_error_leaves_output_untouched(void **state)
 
 /* ---- bad configs ---- */
 
+static void cfg_policy_keys(void **state)
+{
+	struct fixture *f = *state;
+	struct strata_cfg *c = f->cfg;
+
+	assert_int_equal(parse(f, NS TIER), 0);
+	assert_string_equal(c->rules, "");
+	assert_int_equal(c->movers, STRATA_CFG_MOVERS_DEFAULT);
+	assert_int_equal(c->bandwidth, 0);
+	assert_int_equal(parse(f, NS "rules = /etc/strata/rules\n"
+				     "movers = 8\n"
+				     "bandwidth = 200MiB\n" TIER),
+			 0);
+	assert_string_equal(c->rules, "/etc/strata/rules");
+	assert_int_equal(c->movers, 8);
+	assert_int_equal(c->bandwidth, 200ull << 20);
+	expect_err(f, NS "movers = 0\n" TIER, 5, "bad 'movers' value '0'");
+	expect_err(f, NS "movers = 65\n" TIER, 5, "expected 1 to 64");
+	expect_err(f, NS "bandwidth = fast\n" TIER, 5,
+		   "bad 'bandwidth' value 'fast'");
+}
+
 static void cfg_bad_unknown_section(void **state)
 {
 	expect_err(*state, NS TIER "[bogus]\n", 7, "unknown section '[bogus]'");
@@ -879,6 +901,7 @@ int main(void)
 	const struct CMUnitTest cfg_tests[] = {
 		cmocka_unit_test(cfg_minimal),
 		cmocka_unit_test(cfg_full),
+		cmocka_unit_test(cfg_policy_keys),
 		cmocka_unit_test(cfg_comments_and_blank_lines),
 		cmocka_unit_test(cfg_quoted_values),
 		cmocka_unit_test(cfg_relative_catalog_uses_config_dir),

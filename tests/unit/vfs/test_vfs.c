@@ -543,6 +543,35 @@ static void import_adopts_objects_in_place_and_resumes(void **state)
 			 -ENOTDIR);
 }
 
+struct timespec strata__vfs_pace_slot(uint64_t rate, size_t len,
+				      struct timespec now,
+				      struct timespec *next);
+
+static void
+bandwidth_schedule_spaces_chunks_and_saves_no_idle_time(void **state)
+{
+	struct timespec next = { 0, 0 };
+	struct timespec t0 = { 100, 0 }, s;
+
+	/* 10 MB/s: a 1 MB chunk takes 0.1 s of the schedule. */
+	s = strata__vfs_pace_slot(10000000, 1000000, t0, &next);
+	assert_int_equal(s.tv_sec, 100);
+	assert_int_equal(s.tv_nsec, 0);
+	s = strata__vfs_pace_slot(10000000, 1000000, t0, &next);
+	assert_int_equal(s.tv_sec, 100);
+	assert_int_equal(s.tv_nsec, 100000000);
+	s = strata__vfs_pace_slot(10000000, 5000000, t0, &next);
+	assert_int_equal(s.tv_nsec, 200000000);
+	assert_int_equal(next.tv_sec, 100);
+	assert_int_equal(next.tv_nsec, 700000000);
+	/* After a pause the schedule starts from now, not from the past. */
+	t0.tv_sec = 200;
+	s = strata__vfs_pace_slot(10000000, 1000000, t0, &next);
+	assert_int_equal(s.tv_sec, 200);
+	assert_int_equal(next.tv_sec, 200);
+	assert_int_equal(next.tv_nsec, 100000000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -553,6 +582,8 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			a_file_open_for_writing_is_not_copied, setup, teardown),
+		cmocka_unit_test(
+			bandwidth_schedule_spaces_chunks_and_saves_no_idle_time),
 		cmocka_unit_test_setup_teardown(
 			path_of_nested_file_is_built_from_names, setup,
 			teardown),
