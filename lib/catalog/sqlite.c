@@ -288,7 +288,7 @@ static const char *const cat_sql[CAT_ST__COUNT] = {
 	[CAT_ST_NEXT_INO] = "SELECT min(ino) FROM inodes WHERE ino > ?1",
 	[CAT_ST_JOB_DUE] = "SELECT " CAT_JOB_COLS " FROM jobs"
 			   " WHERE state = 0 AND not_before <= ?1"
-			   " ORDER BY not_before, id LIMIT ?2",
+			   " ORDER BY not_before, id LIMIT ?3",
 };
 
 struct cat_sqlite;
@@ -2841,8 +2841,11 @@ out:
 	return cat_wend(cat, c, ret, false);
 }
 
-static int cat_job_list(struct strata_catalog *cat, int state, int64_t after,
-			struct strata_job *out, size_t max, size_t *n)
+/* Up to max jobs from statement id, whose parameters are a and b, then
+ * the limit (as ?3). */
+static int cat_job_rows(struct strata_catalog *cat, enum cat_stmt_id id,
+			int64_t a, int64_t b, struct strata_job *out,
+			size_t max, size_t *n)
 {
 	sqlite3_stmt *st = NULL;
 	struct cat_conn *c;
@@ -2852,13 +2855,11 @@ static int cat_job_list(struct strata_catalog *cat, int state, int64_t after,
 	ret = cat_rbegin(cat, &c);
 	if (ret < 0)
 		return ret;
-	ret = cat_stmt(c, state < 0 ? CAT_ST_JOB_LIST_ANY : CAT_ST_JOB_LIST,
-		       &st);
+	ret = cat_stmt(c, id, &st);
 	if (ret < 0)
 		goto out;
-	if (state >= 0)
-		sqlite3_bind_int(st, 1, state);
-	sqlite3_bind_int64(st, 2, after);
+	sqlite3_bind_int64(st, 1, a);
+	sqlite3_bind_int64(st, 2, b);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
 	for (rc = sqlite3_step(st); rc == SQLITE_ROW && *n < max;
 	     rc = sqlite3_step(st))
@@ -2869,6 +2870,14 @@ static int cat_job_list(struct strata_catalog *cat, int state, int64_t after,
 out:
 	cat_rend(cat);
 	return ret;
+}
+
+static int cat_job_list(struct strata_catalog *cat, int state, int64_t after,
+			struct strata_job *out, size_t max, size_t *n)
+{
+	return cat_job_rows(cat,
+			    state < 0 ? CAT_ST_JOB_LIST_ANY : CAT_ST_JOB_LIST,
+			    state, after, out, max, n);
 }
 
 static int cat_job_get(struct strata_catalog *cat, int64_t id,
@@ -3048,28 +3057,7 @@ static int cat_heat_prune(struct strata_catalog *cat, int64_t before_hour)
 static int cat_job_due(struct strata_catalog *cat, int64_t now,
 		       struct strata_job *out, size_t max, size_t *n)
 {
-	sqlite3_stmt *st = NULL;
-	struct cat_conn *c;
-	int rc, ret;
-
-	*n = 0;
-	ret = cat_rbegin(cat, &c);
-	if (ret < 0)
-		return ret;
-	ret = cat_stmt(c, CAT_ST_JOB_DUE, &st);
-	if (ret < 0)
-		goto out;
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
-	for (rc = sqlite3_step(st); rc == SQLITE_ROW && *n < max;
-	     rc = sqlite3_step(st))
-		cat_row_job(st, &out[(*n)++]);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		ret = cat_errno(c, rc, "list due jobs");
-	sqlite3_reset(st);
-out:
-	cat_rend(cat);
-	return ret;
+	return cat_job_rows(cat, CAT_ST_JOB_DUE, now, 0, out, max, n);
 }
 
 const struct strata_catalog_ops strata_catalog_sqlite_ops = {
