@@ -11,10 +11,13 @@
  * under e->lock and announced with uv_async_send.
  *
  * Jobs are catalog rows: a restart turns running jobs back to pending and
- * goes on. A failed job waits with exponential backoff and jitter; a file
- * that is busy (open for writing, written during its copy) waits without
- * using up its attempts. A copy never starts when its target lacks room
- * for it, counting the copies already under way.
+ * goes on. Due jobs of one kind between the same tiers run together as a
+ * work, sharing one sync of the target and one durable catalog commit;
+ * one file is in at most one work. A failed job waits with exponential
+ * backoff and jitter and gives up after ENG_ATTEMPTS; a file that is busy
+ * (open, written during its copy) fails the same way, logged quietly. A
+ * copy never starts when its target lacks room for it, counting the
+ * copies already under way. The control socket (ctl.c) shares the loop.
  */
 #include <errno.h>
 #include <grp.h>
@@ -40,7 +43,7 @@
 #define ENG_EVENTS_MAX 4096   /* queued reads and changes; more are lost */
 #define ENG_ATTEMPTS 8	      /* failures before a job is given up */
 #define ENG_BACKOFF_MAX_S 300 /* longest wait between attempts */
-#define ENG_PER_TIER 4	      /* jobs at once touching one tier */
+#define ENG_PER_TIER 4	      /* works at once touching one tier */
 #define ENG_DUE 256	      /* due jobs looked at per dispatch */
 #define ENG_WORK_FILES 32     /* jobs run together, sharing syncs */
 #define ENG_NS 1000000000ll
@@ -676,12 +679,14 @@ static void eng_pass_after(uv_work_t *req, int status)
 	pthread_mutex_unlock(&e->lock);
 	if (stopping)
 		return;
-	eng_reload(e); /* a change seen while the pass ran */
-	eng_dispatch(e);
 	eng_pass_soon(e, e->pass_again ? 0 :
 			 e->policy ? (uint64_t)(e->policy->interval * 1000) :
 				     60000);
 	e->pass_again = false;
+	/* A change seen while the pass ran: new rules get a pass at once
+	 * (after the timer above, which it overrides). */
+	eng_reload(e);
+	eng_dispatch(e);
 }
 
 static void eng_pass_tick(uv_timer_t *t)
