@@ -19,8 +19,9 @@
 #
 # Everything lives under DIR (keep it short: Ceph's admin sockets are Unix
 # sockets, whose paths must stay under about 100 bytes): ceph.conf, the
-# keyrings, the monitor's store, the OSD's BlueStore on a sparse file, logs,
-# pid files, and the credentials file (mode 0600, AWS shared-credentials
+# keyrings, the monitor's store, the OSD's BlueStore on a sparse 32 GiB
+# file (a full OSD makes radosgw hang every request), logs, pid files,
+# and the credentials file (mode 0600, AWS shared-credentials
 # format) of the user 'strata', whose keys are made at random at each start.
 # Debian 12's Ceph 16 has no dbstore, so radosgw needs the mon+osd pair; no
 # ceph-mgr runs. `ms mon client mode = crc secure` is required, or radosgw
@@ -116,7 +117,7 @@ mon data = $dir/mon
 osd data = $dir/osd
 osd objectstore = bluestore
 bluestore block create = true
-bluestore block size = 8589934592
+bluestore block size = 34359738368
 bluestore block db create = false
 bluestore block wal create = false
 bluestore fsck on mount = false
