@@ -160,5 +160,8 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 objects_check
+log "unlinking removes the objects from the bucket"
+rm -rf "$M/d"
 umount_strata
+[ -z "$(s3_keys "$PFX")" ] || fail "objects left: $(s3_keys "$PFX")"
 log "ok"

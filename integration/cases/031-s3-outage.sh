@@ -80,7 +80,9 @@ umount_strata
 mount_strata
 cmp "$M/down" "$T/down" || fail "staged data after a remount"
 cmp "$M/big" "$T/big" || fail "S3 data after a remount"
+rm -f "$M/big" "$M/after" "$M/down"
 umount_strata
+[ -z "$(s3_keys "$PFX")" ] || fail "objects left: $(s3_keys "$PFX")"
 
 # refused URL WANT...: the mount must fail, naming the tier, saying WANT.
 refused() {
