@@ -11,7 +11,8 @@
 # dropped. At mount time, wrong credentials, a credentials file readable
 # by others, and an endpoint that does not answer each make the mount
 # refuse with a message naming the tier (and the file), and no secret
-# appears in any message.
+# appears in any message; so does an HTTPS endpoint whose certificate is
+# not trusted, which serves once its private CA is given (ca=).
 
 . "$(dirname "$0")/../lib.sh"
 
@@ -117,4 +118,17 @@ refused "$(s3_url "$PFX")&credentials=$T/wrong" "'$T/wrong'" "0600"
 chmod 600 "$T/wrong"
 refused "s3://strata/$PFX?endpoint=http://127.0.0.1:1&credentials=$T/wrong&timeout=2" \
 	"cannot reach 'http://127.0.0.1:1'"
+log "HTTPS: refused without the private CA, served with ca="
+HTTPS=$("$RADOSGW" https "$S3_DIR")
+refused "s3://strata/$PFX?endpoint=$HTTPS&credentials=$S3_DIR/credentials" \
+	"cannot reach '$HTTPS'" "certificate"
+write_s3_config "s3://strata/$PFX?endpoint=$HTTPS&ca=$("$RADOSGW" ca "$S3_DIR")&credentials=$S3_DIR/credentials"
+mount_strata
+cp "$T/after" "$M/tls" || fail "cp over HTTPS"
+umount_strata
+mount_strata
+cmp "$M/tls" "$T/after" || fail "read back over HTTPS"
+rm "$M/tls"
+umount_strata
+[ -z "$(s3_keys "$PFX")" ] || fail "objects left: $(s3_keys "$PFX")"
 log "ok"
