@@ -6,6 +6,8 @@
 # read of a 60 MiB S3-resident file makes the read fail with EIO within
 # the tier's timeout (timeout=4 in the URL) instead of hanging; once
 # radosgw is back the same mount reads the file whole again, and writes.
+# radosgw frozen (SIGSTOP: connections accepted, nothing answered) in the
+# middle of a read gives EIO within the timeout as well.
 # A new file written while radosgw is down: close(2) reports the failed
 # upload, and the data stays readable on the local staging tier, never
 # dropped. At mount time, wrong credentials, a credentials file readable
@@ -57,6 +59,32 @@ PY
 [ "${rc:-0}" = 0 ] || { rgw_back; fail "read during the outage"; }
 rgw_back
 
+log "radosgw frozen during a read (it answers nothing): EIO within ${TIMEOUT} s"
+rc=0
+python3 - "$M/big" "$RADOSGW" "$S3_DIR" "$TIMEOUT" <<'PY' || rc=$?
+import errno, os, subprocess, sys, time
+path, rgw, s3dir, timeout = sys.argv[1:]
+fd = os.open(path, os.O_RDONLY)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+os.lseek(fd, 30 << 20, os.SEEK_SET)
+assert len(os.read(fd, 1 << 20)) == 1 << 20
+subprocess.run([rgw, "rgw-pause", s3dir], check=True)
+t0 = time.monotonic()
+try:
+    while os.read(fd, 1 << 20):
+        pass
+    sys.exit("the rest of the file was read with radosgw frozen")
+except OSError as e:
+    took = time.monotonic() - t0
+    print("--- read failed with %s after %.1f s" % (errno.errorcode[e.errno], took))
+    if e.errno != errno.EIO:
+        sys.exit("want EIO")
+    if took > float(timeout) + 3:
+        sys.exit("EIO came after %.1f s, the timeout is %s s" % (took, timeout))
+PY
+"$RADOSGW" rgw-resume "$S3_DIR"
+[ "$rc" = 0 ] || fail "read while radosgw was frozen"
+
 log "radosgw is back: the same mount serves again"
 cmp "$M/big" "$T/big" || fail "read after radosgw came back"
 head -c 777777 /dev/urandom > "$T/after"
@@ -76,7 +104,16 @@ grep -q "cannot upload inode .* to tier 's3'" "$T/mount.log" ||
 	{ rgw_back; fail "the failed upload was not logged"; }
 rgw_back
 cmp "$M/down" "$T/down" || fail "staged data after radosgw came back"
-[ -n "$(find "$T/tiers/nvme" -type f)" ] || fail "no staged copy on 'nvme'"
+# Kept on 'nvme', or uploaded by a later close now that radosgw is back.
+ino=$(stat -c %i "$M/down")
+key=$(printf '%02x/%02x/%016x' $((ino & 255)) $(((ino >> 8) & 255)) "$ino")
+if [ -f "$T/tiers/nvme/$key" ]; then
+	cmp "$T/tiers/nvme/$key" "$T/down" || fail "the staged copy differs"
+else
+	s3 -sf "/strata/$PFX/$key" -o "$T/obj" ||
+		fail "the data is neither staged on 'nvme' nor in the bucket"
+	cmp "$T/obj" "$T/down" || fail "the uploaded object differs"
+fi
 umount_strata
 mount_strata
 cmp "$M/down" "$T/down" || fail "staged data after a remount"

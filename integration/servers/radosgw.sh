@@ -10,6 +10,8 @@
 #   radosgw.sh stop DIR            stop all three and wait until gone
 #   radosgw.sh rgw-stop DIR        stop radosgw only (the S3 outage tests)
 #   radosgw.sh rgw-start DIR       start radosgw again on the same port
+#   radosgw.sh rgw-pause DIR       freeze radosgw (SIGSTOP): it accepts
+#   radosgw.sh rgw-resume DIR      connections but answers nothing; thaw
 #   radosgw.sh url DIR [PREFIX]    print the tier URL of bucket 'strata'
 #   radosgw.sh creds DIR           print the path of the credentials file
 #   radosgw.sh endpoint DIR        print http://127.0.0.1:PORT+9
@@ -43,7 +45,7 @@ die() {
 }
 
 usage() {
-	sed -n '4,20s/^# \{0,1\}//p' "$0" >&2
+	sed -n '4,22s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
@@ -379,6 +381,16 @@ rgw-stop)
 rgw-start)
 	[ $# = 2 ] || usage
 	rgw_start "$dir"
+	;;
+rgw-pause | rgw-resume)
+	[ $# = 2 ] || usage
+	pid=$(cat "$dir/run/client.rgw.a.pid" 2>/dev/null || true)
+	alive "$pid" || die "radosgw is not running in $dir"
+	if [ "$cmd" = rgw-pause ]; then
+		kill -STOP "$pid"
+	else
+		kill -CONT "$pid"
+	fi
 	;;
 url)
 	[ $# -le 3 ] || usage

@@ -85,6 +85,7 @@
 #define S3_CURL_BUF (512L << 10) /* curl's receive and send buffers */
 #define S3_BACKOFF_MS 100
 #define S3_BACKOFF_MAX_MS 2000
+#define S3_FAIL_HOLD_MS 1000 /* see s3_read_failed_recently */
 #define S3_MAX_PARTS 10000
 /* Parts double in size every S3_PART_GROW parts, so that 10,000 parts of
  * at least partsize reach S3's 5 TiB object limit. */
@@ -172,9 +173,10 @@ struct s3_obj {
 	pthread_cond_t cond; /* a segment or a part completed */
 
 	/* Reading. */
-	struct s3_seg *segs; /* guarded by lock: by offset */
-	uint64_t ranext;     /* end of the last read */
-	size_t rawin;	     /* bytes to keep ahead: grows to ra_max */
+	struct s3_seg *segs;	/* guarded by lock: by offset */
+	uint64_t ranext;	/* end of the last read */
+	size_t rawin;		/* bytes to keep ahead: grows to ra_max */
+	struct timespec failed; /* guarded by lock: last read gave -EIO */
 	unsigned int rainflight;
 
 	/* Writing. */
@@ -1904,12 +1906,34 @@ static void s3_ra_fill(struct strata_obj *obj, uint64_t from)
 }
 
 /*
+ * A read of this object failed with -EIO less than S3_FAIL_HOLD_MS ago.
+ * The kernel retries a failed page read at once; without this the reader
+ * would wait for the tier's timeout twice.
+ */
+static bool s3_failed_locked(struct s3_obj *o)
+{
+	return (o->failed.tv_sec || o->failed.tv_nsec) &&
+	       s3_elapsed_ms(&o->failed) < S3_FAIL_HOLD_MS;
+}
+
+static bool s3_read_failed_recently(struct s3_obj *o)
+{
+	bool recent;
+
+	pthread_mutex_lock(&o->lock);
+	recent = s3_failed_locked(o);
+	pthread_mutex_unlock(&o->lock);
+	return recent;
+}
+
+/*
  * Serve what read-ahead holds of [off, off + len) into buf, from off on;
- * returns the bytes copied. Keeps a sequential reader's window queued and
+ * returns the bytes copied, and in *err a failure that a new request
+ * would only repeat (the tier did not answer). Keeps a sequential reader's window queued and
  * drops the window of a reader that jumped.
  */
 static size_t s3_ra_read(struct strata_obj *obj, uint64_t off, void *buf,
-			 size_t len)
+			 size_t len, int *err)
 {
 	struct s3_be *s3 = s3_be(obj->be);
 	struct s3_obj *o = s3_obj(obj);
@@ -1948,7 +1972,20 @@ static size_t s3_ra_read(struct strata_obj *obj, uint64_t off, void *buf,
 			break;
 		if (s->pending) {
 			pthread_cond_wait(&o->cond, &o->lock);
+			if (s3_failed_locked(o)) {
+				*err = -EIO; /* another reader just saw it */
+				break;
+			}
 			continue;
+		}
+		if (s->err == -EIO) {
+			/* Retried for the tier's timeout already: another
+			 * GET would only make the reader wait as long again. */
+			*err = s->err;
+			clock_gettime(CLOCK_MONOTONIC, &o->failed);
+			s3_seg_drop(s3, o, prev, s);
+			s3_ra_reset(s3, o);
+			break;
 		}
 		if (s->err || pos >= s->off + s->got) {
 			s3_seg_drop(s3, o, prev, s);
@@ -1965,7 +2002,8 @@ static size_t s3_ra_read(struct strata_obj *obj, uint64_t off, void *buf,
 	}
 	if (end > o->ranext)
 		o->ranext = end;
-	s3_ra_fill(obj, end);
+	if (*err == 0)
+		s3_ra_fill(obj, end);
 	pthread_mutex_unlock(&o->lock);
 	return (size_t)(pos - off);
 }
@@ -1985,15 +2023,25 @@ static int s3_obj_read(struct strata_obj *obj, uint64_t off, void *buf,
 		return 0;
 	if (len > o->size - off)
 		len = (size_t)(o->size - off);
+	if (s3_read_failed_recently(o))
+		return -EIO;
+	ret = 0;
 	if (s3->ra_max > 0)
-		done = s3_ra_read(obj, off, buf, len);
-	if (done < len) {
+		done = s3_ra_read(obj, off, buf, len, &ret);
+	if (ret == 0 && done < len && s3_read_failed_recently(o))
+		ret = -EIO;
+	if (ret == 0 && done < len) {
 		ret = s3_get(obj->be, o->path, o->key, off + done,
 			     (char *)buf + done, len - done, &got);
-		if (ret < 0)
-			return ret;
 		done += got;
 	}
+	if (ret == -EIO) {
+		pthread_mutex_lock(&o->lock);
+		clock_gettime(CLOCK_MONOTONIC, &o->failed);
+		pthread_mutex_unlock(&o->lock);
+	}
+	if (ret < 0)
+		return ret;
 	*nread = done;
 	return 0;
 }
