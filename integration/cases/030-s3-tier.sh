@@ -12,7 +12,8 @@
 # 100 MiB file and its directory is instant and moves no object. Writing
 # into the middle of an S3-resident file works through copy-up, and the
 # new content goes back to the bucket at close. O_TRUNC replaces a file
-# without copying it up.
+# without copying it up. strata fsck lists the bucket, finds an orphan
+# object and removes it; unlinking removes every object.
 
 . "$(dirname "$0")/../lib.sh"
 
@@ -161,4 +162,23 @@ for _ in $(seq 1 100); do
 done
 objects_check
 umount_strata
+
+log "fsck lists the bucket: clean, then an orphan object found and removed"
+n=$(find "$T/ref" -type f -size +0 | wc -l)
+out=$("$STRATA_BIN" fsck -c "$T/strata.conf") || fail "fsck: $out"
+[[ "$out" == *"$n objects, $n replicas checked: 0 problems"* ]] ||
+	fail "clean fsck said: $out"
+printf 'stray' > "$T/stray"
+s3 -sf -T "$T/stray" "/strata/$PFX/ff/ff/00000000deadbeef" ||
+	fail "cannot put a stray object"
+out=$("$STRATA_BIN" fsck --repair -c "$T/strata.conf") || true
+[[ "$out" == *"orphan object 'ff/ff/00000000deadbeef' on tier 's3' (5 bytes"*": removed"* ]] ||
+	fail "the orphan was not removed: $out"
+s3 -sf -o /dev/null "/strata/$PFX/ff/ff/00000000deadbeef" &&
+	fail "the orphan is still in the bucket"
+mount_strata -o debug=vfs
+log "unlinking removes the objects from the bucket"
+rm -rf "$M/d"
+umount_strata
+[ -z "$(s3_keys "$PFX")" ] || fail "objects left: $(s3_keys "$PFX")"
 log "ok"

@@ -6,12 +6,15 @@
 # read of a 60 MiB S3-resident file makes the read fail with EIO within
 # the tier's timeout (timeout=4 in the URL) instead of hanging; once
 # radosgw is back the same mount reads the file whole again, and writes.
+# radosgw frozen (SIGSTOP: connections accepted, nothing answered) in the
+# middle of a read gives EIO within the timeout as well.
 # A new file written while radosgw is down: close(2) reports the failed
 # upload, and the data stays readable on the local staging tier, never
 # dropped. At mount time, wrong credentials, a credentials file readable
 # by others, and an endpoint that does not answer each make the mount
 # refuse with a message naming the tier (and the file), and no secret
-# appears in any message.
+# appears in any message; so does an HTTPS endpoint whose certificate is
+# not trusted, which serves once its private CA is given (ca=).
 
 . "$(dirname "$0")/../lib.sh"
 
@@ -56,6 +59,32 @@ PY
 [ "${rc:-0}" = 0 ] || { rgw_back; fail "read during the outage"; }
 rgw_back
 
+log "radosgw frozen during a read (it answers nothing): EIO within ${TIMEOUT} s"
+rc=0
+python3 - "$M/big" "$RADOSGW" "$S3_DIR" "$TIMEOUT" <<'PY' || rc=$?
+import errno, os, subprocess, sys, time
+path, rgw, s3dir, timeout = sys.argv[1:]
+fd = os.open(path, os.O_RDONLY)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+os.lseek(fd, 30 << 20, os.SEEK_SET)
+assert len(os.read(fd, 1 << 20)) == 1 << 20
+subprocess.run([rgw, "rgw-pause", s3dir], check=True)
+t0 = time.monotonic()
+try:
+    while os.read(fd, 1 << 20):
+        pass
+    sys.exit("the rest of the file was read with radosgw frozen")
+except OSError as e:
+    took = time.monotonic() - t0
+    print("--- read failed with %s after %.1f s" % (errno.errorcode[e.errno], took))
+    if e.errno != errno.EIO:
+        sys.exit("want EIO")
+    if took > float(timeout) + 3:
+        sys.exit("EIO came after %.1f s, the timeout is %s s" % (took, timeout))
+PY
+"$RADOSGW" rgw-resume "$S3_DIR"
+[ "$rc" = 0 ] || fail "read while radosgw was frozen"
+
 log "radosgw is back: the same mount serves again"
 cmp "$M/big" "$T/big" || fail "read after radosgw came back"
 head -c 777777 /dev/urandom > "$T/after"
@@ -75,12 +104,23 @@ grep -q "cannot upload inode .* to tier 's3'" "$T/mount.log" ||
 	{ rgw_back; fail "the failed upload was not logged"; }
 rgw_back
 cmp "$M/down" "$T/down" || fail "staged data after radosgw came back"
-[ -n "$(find "$T/tiers/nvme" -type f)" ] || fail "no staged copy on 'nvme'"
+# Kept on 'nvme', or uploaded by a later close now that radosgw is back.
+ino=$(stat -c %i "$M/down")
+key=$(printf '%02x/%02x/%016x' $((ino & 255)) $(((ino >> 8) & 255)) "$ino")
+if [ -f "$T/tiers/nvme/$key" ]; then
+	cmp "$T/tiers/nvme/$key" "$T/down" || fail "the staged copy differs"
+else
+	s3 -sf "/strata/$PFX/$key" -o "$T/obj" ||
+		fail "the data is neither staged on 'nvme' nor in the bucket"
+	cmp "$T/obj" "$T/down" || fail "the uploaded object differs"
+fi
 umount_strata
 mount_strata
 cmp "$M/down" "$T/down" || fail "staged data after a remount"
 cmp "$M/big" "$T/big" || fail "S3 data after a remount"
+rm -f "$M/big" "$M/after" "$M/down"
 umount_strata
+[ -z "$(s3_keys "$PFX")" ] || fail "objects left: $(s3_keys "$PFX")"
 
 # refused URL WANT...: the mount must fail, naming the tier, saying WANT.
 refused() {
@@ -115,4 +155,17 @@ refused "$(s3_url "$PFX")&credentials=$T/wrong" "'$T/wrong'" "0600"
 chmod 600 "$T/wrong"
 refused "s3://strata/$PFX?endpoint=http://127.0.0.1:1&credentials=$T/wrong&timeout=2" \
 	"cannot reach 'http://127.0.0.1:1'"
+log "HTTPS: refused without the private CA, served with ca="
+HTTPS=$("$RADOSGW" https "$S3_DIR")
+refused "s3://strata/$PFX?endpoint=$HTTPS&credentials=$S3_DIR/credentials" \
+	"cannot reach '$HTTPS'" "certificate"
+write_s3_config "s3://strata/$PFX?endpoint=$HTTPS&ca=$("$RADOSGW" ca "$S3_DIR")&credentials=$S3_DIR/credentials"
+mount_strata
+cp "$T/after" "$M/tls" || fail "cp over HTTPS"
+umount_strata
+mount_strata
+cmp "$M/tls" "$T/after" || fail "read back over HTTPS"
+rm "$M/tls"
+umount_strata
+[ -z "$(s3_keys "$PFX")" ] || fail "objects left: $(s3_keys "$PFX")"
 log "ok"

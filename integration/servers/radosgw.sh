@@ -4,14 +4,19 @@
 # integration/servers/radosgw.sh - one private S3 server (Ceph radosgw) for tests.
 #
 #   radosgw.sh start DIR PORT      start a one-node Ceph under DIR: ceph-mon
-#                                  on PORT, ceph-osd on PORT+1.., radosgw
-#                                  (beast) on PORT+9; make user and bucket
+#                                  on PORT, ceph-osd on PORT+1..7, radosgw
+#                                  (beast) on PORT+9 (http) and PORT+8
+#                                  (https, a private CA); make user, bucket
 #   radosgw.sh stop DIR            stop all three and wait until gone
 #   radosgw.sh rgw-stop DIR        stop radosgw only (the S3 outage tests)
 #   radosgw.sh rgw-start DIR       start radosgw again on the same port
+#   radosgw.sh rgw-pause DIR       freeze radosgw (SIGSTOP): it accepts
+#   radosgw.sh rgw-resume DIR      connections but answers nothing; thaw
 #   radosgw.sh url DIR [PREFIX]    print the tier URL of bucket 'strata'
 #   radosgw.sh creds DIR           print the path of the credentials file
 #   radosgw.sh endpoint DIR        print http://127.0.0.1:PORT+9
+#   radosgw.sh https DIR           print https://localhost:PORT+8
+#   radosgw.sh ca DIR              print the private CA's certificate file
 #   radosgw.sh curl DIR ARGS...    run curl as user 'strata' (SigV4; the
 #                                  keys go to curl on stdin, never argv);
 #                                  an ARG starting /strata (the bucket)
@@ -19,8 +24,9 @@
 #
 # Everything lives under DIR (keep it short: Ceph's admin sockets are Unix
 # sockets, whose paths must stay under about 100 bytes): ceph.conf, the
-# keyrings, the monitor's store, the OSD's BlueStore on a sparse file, logs,
-# pid files, and the credentials file (mode 0600, AWS shared-credentials
+# keyrings, the monitor's store, the OSD's BlueStore on a sparse 32 GiB
+# file (a full OSD makes radosgw hang every request), logs, pid files,
+# and the credentials file (mode 0600, AWS shared-credentials
 # format) of the user 'strata', whose keys are made at random at each start.
 # Debian 12's Ceph 16 has no dbstore, so radosgw needs the mon+osd pair; no
 # ceph-mgr runs. `ms mon client mode = crc secure` is required, or radosgw
@@ -39,7 +45,7 @@ die() {
 }
 
 usage() {
-	sed -n '4,17s/^# \{0,1\}//p' "$0" >&2
+	sed -n '4,22s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
@@ -65,6 +71,27 @@ endpoint() {
 	echo "http://127.0.0.1:$(($(port_of "$1") + 9))"
 }
 
+https() {
+	echo "https://localhost:$(($(port_of "$1") + 8))"
+}
+
+# make_certs DIR: a private CA and a certificate for localhost, 127.0.0.1
+# and *.localhost (virtual-host addressing) signed by it.
+make_certs() {
+	local d=$1/tls
+
+	mkdir -p "$d"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=strata test CA" \
+		-keyout "$d/ca.key" -out "$d/ca.pem" > /dev/null 2>&1 &&
+		openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+			-keyout "$d/rgw.key" -out "$d/rgw.csr" > /dev/null 2>&1 &&
+		printf 'subjectAltName=DNS:localhost,DNS:*.localhost,IP:127.0.0.1\n' \
+			> "$d/ext" &&
+		openssl x509 -req -in "$d/rgw.csr" -CA "$d/ca.pem" \
+			-CAkey "$d/ca.key" -CAcreateserial -days 30 \
+			-extfile "$d/ext" -out "$d/rgw.pem" > /dev/null 2>&1
+}
+
 url() {
 	local dir=$1 prefix=${2:-}
 
@@ -83,7 +110,7 @@ mon initial members = a
 public addr = 127.0.0.1
 ms bind msgr1 = false
 ms bind port min = $((port + 1))
-ms bind port max = $((port + 8))
+ms bind port max = $((port + 7))
 ms mon client mode = crc secure
 auth cluster required = cephx
 auth service required = cephx
@@ -116,7 +143,7 @@ mon data = $dir/mon
 osd data = $dir/osd
 osd objectstore = bluestore
 bluestore block create = true
-bluestore block size = 8589934592
+bluestore block size = 34359738368
 bluestore block db create = false
 bluestore block wal create = false
 bluestore fsck on mount = false
@@ -127,7 +154,7 @@ osd max object name len = 460
 osd max object namespace len = 64
 
 [client.rgw.a]
-rgw frontends = beast endpoint=127.0.0.1:$((port + 9))
+rgw frontends = beast endpoint=127.0.0.1:$((port + 9)) ssl_endpoint=127.0.0.1:$((port + 8)) ssl_certificate=$dir/tls/rgw.pem ssl_private_key=$dir/tls/rgw.key
 rgw dns name = localhost
 rgw thread pool size = 64
 rgw enable usage log = false
@@ -230,7 +257,7 @@ start() {
 	esac
 	[ ${#dir} -le 85 ] || die "DIR is too long for Ceph's admin sockets: $dir"
 	for b in ceph-mon ceph-osd radosgw radosgw-admin ceph ceph-authtool \
-		monmaptool curl; do
+		monmaptool curl openssl; do
 		command -v $b > /dev/null ||
 			die "$b is not installed (packaging/install-deps.sh)"
 	done
@@ -245,6 +272,7 @@ start() {
 	rm -rf "$dir"
 	mkdir -p "$dir/run" "$dir/log" "$dir/crash" "$dir/mon" "$dir/osd"
 	echo "$port" > "$dir/port"
+	make_certs "$dir" || fail "$dir" "openssl cannot make the test certificates"
 	fsid=$(cat /proc/sys/kernel/random/uuid)
 	write_conf "$dir" "$port" "$fsid"
 
@@ -354,6 +382,16 @@ rgw-start)
 	[ $# = 2 ] || usage
 	rgw_start "$dir"
 	;;
+rgw-pause | rgw-resume)
+	[ $# = 2 ] || usage
+	pid=$(cat "$dir/run/client.rgw.a.pid" 2>/dev/null || true)
+	alive "$pid" || die "radosgw is not running in $dir"
+	if [ "$cmd" = rgw-pause ]; then
+		kill -STOP "$pid"
+	else
+		kill -CONT "$pid"
+	fi
+	;;
 url)
 	[ $# -le 3 ] || usage
 	url "$dir" "${3:-}"
@@ -365,6 +403,14 @@ creds)
 endpoint)
 	[ $# = 2 ] || usage
 	endpoint "$dir"
+	;;
+https)
+	[ $# = 2 ] || usage
+	https "$dir"
+	;;
+ca)
+	[ $# = 2 ] || usage
+	echo "$dir/tls/ca.pem"
 	;;
 curl)
 	shift 2

@@ -76,14 +76,16 @@
 #define S3_PART_DEFAULT 16u /* MiB */
 #define S3_PART_MIN 5u	    /* MiB: S3's smallest part but the last */
 #define S3_PART_MAX 1024u
-#define S3_RA_DEFAULT 32u /* MiB ahead of a sequential reader */
+#define S3_RA_DEFAULT 64u /* MiB ahead of a sequential reader */
 #define S3_RA_MAX 1024u
 #define S3_RA_CHUNK (4u << 20)	 /* bytes per read-ahead GET */
 #define S3_RA_TOTAL (256u << 20) /* read-ahead bytes per tier */
 #define S3_COPY_MAX (5ull << 30) /* CopyObject's limit */
 #define S3_ERRBODY_MAX 4096
+#define S3_CURL_BUF (512L << 10) /* curl's receive and send buffers */
 #define S3_BACKOFF_MS 100
 #define S3_BACKOFF_MAX_MS 2000
+#define S3_FAIL_HOLD_MS 1000 /* see s3_read_failed_recently */
 #define S3_MAX_PARTS 10000
 /* Parts double in size every S3_PART_GROW parts, so that 10,000 parts of
  * at least partsize reach S3's 5 TiB object limit. */
@@ -122,8 +124,14 @@ struct s3_be {
 	bool stop;
 	pthread_t *threads;
 	unsigned int nthreads;
-	size_t rabytes;	       /* guarded by lock: read-ahead buffers */
-	size_t upbytes;	       /* guarded by lock: parts in flight */
+	size_t rabytes; /* guarded by lock: read-ahead buffers */
+	size_t upbytes; /* guarded by lock: parts in flight */
+	/* Buffers kept for reuse (guarded by lock): fresh ones this big are
+	 * fresh mappings, whose page faults cost more than the copies. */
+	struct s3_seg *segfree;
+	unsigned int nsegfree;
+	struct s3_pbuf *pbfree;
+	unsigned int npbfree;
 	pthread_cond_t upcond; /* upbytes went down */
 	atomic_bool down;
 };
@@ -142,6 +150,11 @@ struct s3_seg {
 	char buf[];
 };
 
+/* A pooled part buffer, while free. */
+struct s3_pbuf {
+	struct s3_pbuf *next;
+};
+
 /* One part of a multipart upload on its way. */
 struct s3_part {
 	struct s3_job job;
@@ -149,6 +162,7 @@ struct s3_part {
 	unsigned int num;
 	char *buf;
 	size_t len;
+	size_t cap;
 };
 
 struct s3_obj {
@@ -159,9 +173,10 @@ struct s3_obj {
 	pthread_cond_t cond; /* a segment or a part completed */
 
 	/* Reading. */
-	struct s3_seg *segs; /* guarded by lock: by offset */
-	uint64_t ranext;     /* end of the last read */
-	size_t rawin;	     /* bytes to keep ahead: grows to ra_max */
+	struct s3_seg *segs;	/* guarded by lock: by offset */
+	uint64_t ranext;	/* end of the last read */
+	size_t rawin;		/* bytes to keep ahead: grows to ra_max */
+	struct timespec failed; /* guarded by lock: last read gave -EIO */
 	unsigned int rainflight;
 
 	/* Writing. */
@@ -221,6 +236,78 @@ static struct s3_be *s3_be(struct strata_backend *be)
 static struct s3_obj *s3_obj(struct strata_obj *obj)
 {
 	return obj->priv;
+}
+
+/* ---- buffers ---- */
+
+#define S3_SEG_KEEP (S3_RA_TOTAL / S3_RA_CHUNK)
+
+/* A read-ahead segment (room for S3_RA_CHUNK bytes), or NULL. */
+static struct s3_seg *s3_seg_new(struct s3_be *s3)
+{
+	struct s3_seg *s = NULL;
+
+	pthread_mutex_lock(&s3->lock);
+	if (s3->segfree) {
+		s = s3->segfree;
+		s3->segfree = s->next;
+		s3->nsegfree--;
+	}
+	pthread_mutex_unlock(&s3->lock);
+	if (!s)
+		s = malloc(sizeof(*s) + S3_RA_CHUNK);
+	if (s)
+		memset(s, 0, sizeof(*s));
+	return s;
+}
+
+/* Free s and give back its share of s3->rabytes (s3->lock not held). */
+static void s3_seg_free(struct s3_be *s3, struct s3_seg *s)
+{
+	pthread_mutex_lock(&s3->lock);
+	s3->rabytes -= s->len;
+	if (s3->nsegfree < S3_SEG_KEEP) {
+		s->next = s3->segfree;
+		s3->segfree = s;
+		s3->nsegfree++;
+		s = NULL;
+	}
+	pthread_mutex_unlock(&s3->lock);
+	free(s);
+}
+
+/* A part buffer of cap bytes, or NULL. */
+static char *s3_pbuf_get(struct s3_be *s3, size_t cap)
+{
+	struct s3_pbuf *b = NULL;
+
+	if (cap == s3->partsize) {
+		pthread_mutex_lock(&s3->lock);
+		b = s3->pbfree;
+		if (b) {
+			s3->pbfree = b->next;
+			s3->npbfree--;
+		}
+		pthread_mutex_unlock(&s3->lock);
+	}
+	return b ? (char *)b : malloc(cap);
+}
+
+static void s3_pbuf_put(struct s3_be *s3, char *buf, size_t cap)
+{
+	struct s3_pbuf *b = (struct s3_pbuf *)buf;
+
+	if (buf && cap == s3->partsize) {
+		pthread_mutex_lock(&s3->lock);
+		if (s3->npbfree < S3_UP_TOTAL / s3->partsize + 2) {
+			b->next = s3->pbfree;
+			s3->pbfree = b;
+			s3->npbfree++;
+			buf = NULL;
+		}
+		pthread_mutex_unlock(&s3->lock);
+	}
+	free(buf);
 }
 
 /* Percent-encode s into out; '/' stays when keep_slash. */
@@ -591,6 +678,10 @@ static int s3_setup(struct s3_be *s3, CURL *h, struct s3_req *r,
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, s3->timeout);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* Bigger than curl's 16 and 64 KiB: fewer system calls and
+	 * callbacks per MiB moved. */
+	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, S3_CURL_BUF);
+	curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, S3_CURL_BUF);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, s3_write_cb);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, s3_header_cb);
@@ -1083,6 +1174,18 @@ static void s3_close_be(struct strata_backend *be)
 	s3->nthreads = 0;
 	while (s3->nhfree > 0)
 		curl_easy_cleanup(s3->hfree[--s3->nhfree]);
+	while (s3->segfree) {
+		struct s3_seg *sg = s3->segfree;
+
+		s3->segfree = sg->next;
+		free(sg);
+	}
+	while (s3->pbfree) {
+		struct s3_pbuf *b = s3->pbfree;
+
+		s3->pbfree = b->next;
+		free(b);
+	}
 	free(s3->hfree);
 	free(s3->threads);
 	s3->hfree = NULL;
@@ -1435,7 +1538,7 @@ static void s3_part_run(struct s3_job *job)
 	s3->upbytes -= p->len;
 	pthread_cond_broadcast(&s3->upcond);
 	pthread_mutex_unlock(&s3->lock);
-	free(p->buf);
+	s3_pbuf_put(s3, p->buf, p->cap);
 	free(p);
 }
 
@@ -1480,6 +1583,7 @@ static int s3_send_part(struct strata_obj *obj)
 	p->obj = obj;
 	p->buf = o->buf;
 	p->len = o->blen;
+	p->cap = o->bcap;
 	o->buf = NULL;
 	o->blen = 0;
 	o->bcap = 0;
@@ -1502,9 +1606,9 @@ static int s3_wait_parts(struct s3_obj *o)
 }
 
 /* Forget the stream (after it is stored or aborted). */
-static void s3_stream_reset(struct s3_obj *o)
+static void s3_stream_reset(struct s3_be *s3, struct s3_obj *o)
 {
-	free(o->buf);
+	s3_pbuf_put(s3, o->buf, o->bcap);
 	o->buf = NULL;
 	o->blen = 0;
 	o->bcap = 0;
@@ -1529,7 +1633,7 @@ static int s3_stream_resume(struct strata_obj *obj)
 		return 0;
 	if (o->stored < s3->partsize) {
 		o->bcap = s3->partsize;
-		o->buf = malloc(o->bcap);
+		o->buf = s3_pbuf_get(s3, o->bcap);
 		if (!o->buf)
 			return -ENOMEM;
 		ret = s3_get(obj->be, o->path, o->key, 0, o->buf,
@@ -1537,7 +1641,7 @@ static int s3_stream_resume(struct strata_obj *obj)
 		if (ret == 0 && got != o->stored)
 			ret = -EIO;
 		if (ret < 0) {
-			s3_stream_reset(o);
+			s3_stream_reset(s3_be(obj->be), o);
 			return ret;
 		}
 		o->blen = got;
@@ -1564,7 +1668,7 @@ static int s3_stream_resume(struct strata_obj *obj)
 		o->nparts = 1;
 	if (ret < 0 && o->upload[0]) {
 		s3_mpu_abort(obj->be, o->path, o->key, o->upload);
-		s3_stream_reset(o);
+		s3_stream_reset(s3_be(obj->be), o);
 	}
 	return ret;
 }
@@ -1612,11 +1716,11 @@ static int s3_stream_store(struct strata_obj *obj)
 	}
 	if (ret < 0) {
 		s3_mpu_abort(obj->be, o->path, o->key, o->upload);
-		s3_stream_reset(o);
+		s3_stream_reset(s3_be(obj->be), o);
 		return ret;
 	}
 stored:
-	s3_stream_reset(o);
+	s3_stream_reset(s3_be(obj->be), o);
 	o->stored = o->wpos;
 	o->resume = o->wpos > 0;
 	o->dirty = false;
@@ -1655,7 +1759,7 @@ static int s3_obj_write(struct strata_obj *obj, uint64_t off, const void *buf,
 			unsigned int grow = o->nparts / S3_PART_GROW;
 
 			o->bcap = s3->partsize << (grow < 10 ? grow : 10);
-			o->buf = malloc(o->bcap);
+			o->buf = s3_pbuf_get(s3, o->bcap);
 			if (!o->buf)
 				return -ENOMEM;
 		}
@@ -1689,7 +1793,7 @@ static int s3_obj_truncate(struct strata_obj *obj, uint64_t size)
 	s3_wait_parts(o);
 	if (o->upload[0])
 		s3_mpu_abort(obj->be, o->path, o->key, o->upload);
-	s3_stream_reset(o);
+	s3_stream_reset(s3_be(obj->be), o);
 	o->wpos = 0;
 	o->stored = 0;
 	o->resume = false;
@@ -1723,12 +1827,8 @@ static void s3_seg_run(struct s3_job *job)
 	s->err = ret;
 	s->pending = false;
 	o->rainflight--;
-	if (s->dead) {
-		pthread_mutex_lock(&s3->lock);
-		s3->rabytes -= s->len;
-		pthread_mutex_unlock(&s3->lock);
-		free(s);
-	}
+	if (s->dead)
+		s3_seg_free(s3, s);
 	pthread_cond_broadcast(&o->cond);
 	pthread_mutex_unlock(&o->lock);
 }
@@ -1745,10 +1845,7 @@ static void s3_seg_drop(struct s3_be *s3, struct s3_obj *o, struct s3_seg *prev,
 		s->dead = true;
 		return;
 	}
-	pthread_mutex_lock(&s3->lock);
-	s3->rabytes -= s->len;
-	pthread_mutex_unlock(&s3->lock);
-	free(s);
+	s3_seg_free(s3, s);
 }
 
 static void s3_ra_reset(struct s3_be *s3, struct s3_obj *o)
@@ -1785,14 +1882,13 @@ static void s3_ra_fill(struct strata_obj *obj, uint64_t from)
 		pthread_mutex_unlock(&s3->lock);
 		if (!room)
 			break;
-		s = malloc(sizeof(*s) + len);
+		s = s3_seg_new(s3);
 		if (!s) {
 			pthread_mutex_lock(&s3->lock);
 			s3->rabytes -= len;
 			pthread_mutex_unlock(&s3->lock);
 			break;
 		}
-		memset(s, 0, sizeof(*s));
 		s->job.run = s3_seg_run;
 		s->obj = obj;
 		s->off = at;
@@ -1810,12 +1906,34 @@ static void s3_ra_fill(struct strata_obj *obj, uint64_t from)
 }
 
 /*
+ * A read of this object failed with -EIO less than S3_FAIL_HOLD_MS ago.
+ * The kernel retries a failed page read at once; without this the reader
+ * would wait for the tier's timeout twice.
+ */
+static bool s3_failed_locked(struct s3_obj *o)
+{
+	return (o->failed.tv_sec || o->failed.tv_nsec) &&
+	       s3_elapsed_ms(&o->failed) < S3_FAIL_HOLD_MS;
+}
+
+static bool s3_read_failed_recently(struct s3_obj *o)
+{
+	bool recent;
+
+	pthread_mutex_lock(&o->lock);
+	recent = s3_failed_locked(o);
+	pthread_mutex_unlock(&o->lock);
+	return recent;
+}
+
+/*
  * Serve what read-ahead holds of [off, off + len) into buf, from off on;
- * returns the bytes copied. Keeps a sequential reader's window queued and
+ * returns the bytes copied, and in *err a failure that a new request
+ * would only repeat (the tier did not answer). Keeps a sequential reader's window queued and
  * drops the window of a reader that jumped.
  */
 static size_t s3_ra_read(struct strata_obj *obj, uint64_t off, void *buf,
-			 size_t len)
+			 size_t len, int *err)
 {
 	struct s3_be *s3 = s3_be(obj->be);
 	struct s3_obj *o = s3_obj(obj);
@@ -1854,7 +1972,20 @@ static size_t s3_ra_read(struct strata_obj *obj, uint64_t off, void *buf,
 			break;
 		if (s->pending) {
 			pthread_cond_wait(&o->cond, &o->lock);
+			if (s3_failed_locked(o)) {
+				*err = -EIO; /* another reader just saw it */
+				break;
+			}
 			continue;
+		}
+		if (s->err == -EIO) {
+			/* Retried for the tier's timeout already: another
+			 * GET would only make the reader wait as long again. */
+			*err = s->err;
+			clock_gettime(CLOCK_MONOTONIC, &o->failed);
+			s3_seg_drop(s3, o, prev, s);
+			s3_ra_reset(s3, o);
+			break;
 		}
 		if (s->err || pos >= s->off + s->got) {
 			s3_seg_drop(s3, o, prev, s);
@@ -1871,7 +2002,8 @@ static size_t s3_ra_read(struct strata_obj *obj, uint64_t off, void *buf,
 	}
 	if (end > o->ranext)
 		o->ranext = end;
-	s3_ra_fill(obj, end);
+	if (*err == 0)
+		s3_ra_fill(obj, end);
 	pthread_mutex_unlock(&o->lock);
 	return (size_t)(pos - off);
 }
@@ -1891,15 +2023,25 @@ static int s3_obj_read(struct strata_obj *obj, uint64_t off, void *buf,
 		return 0;
 	if (len > o->size - off)
 		len = (size_t)(o->size - off);
+	if (s3_read_failed_recently(o))
+		return -EIO;
+	ret = 0;
 	if (s3->ra_max > 0)
-		done = s3_ra_read(obj, off, buf, len);
-	if (done < len) {
+		done = s3_ra_read(obj, off, buf, len, &ret);
+	if (ret == 0 && done < len && s3_read_failed_recently(o))
+		ret = -EIO;
+	if (ret == 0 && done < len) {
 		ret = s3_get(obj->be, o->path, o->key, off + done,
 			     (char *)buf + done, len - done, &got);
-		if (ret < 0)
-			return ret;
 		done += got;
 	}
+	if (ret == -EIO) {
+		pthread_mutex_lock(&o->lock);
+		clock_gettime(CLOCK_MONOTONIC, &o->failed);
+		pthread_mutex_unlock(&o->lock);
+	}
+	if (ret < 0)
+		return ret;
 	*nread = done;
 	return 0;
 }
@@ -1974,7 +2116,7 @@ static int s3_obj_end(struct strata_obj *obj, bool store)
 		s3_wait_parts(o);
 		if (o->upload[0])
 			s3_mpu_abort(obj->be, o->path, o->key, o->upload);
-		s3_stream_reset(o);
+		s3_stream_reset(s3_be(obj->be), o);
 	}
 	pthread_mutex_lock(&o->lock);
 	s3_ra_reset(s3, o);

@@ -156,8 +156,7 @@ int strata__vfs_vnode_load(struct strata_vfs *vfs, struct vnode *vn)
 	vn->mtime = a.mtime;
 	vn->dirty = false;
 	vn->written = false;
-	vn->stage_to = NULL;
-	vn->up_valid = false;
+	strata__vfs_stage_forget(vn);
 	vn->loaded = true;
 	return 0;
 }

@@ -96,6 +96,13 @@ static void stream_free(struct vnode *vn)
 	free(up);
 }
 
+void strata__vfs_stage_forget(struct vnode *vn)
+{
+	stream_free(vn);
+	vn->stage_to = NULL;
+	vn->up_valid = false;
+}
+
 void strata__vfs_stage_stream(struct vnode *vn, uint64_t off, const void *buf,
 			      size_t len)
 {

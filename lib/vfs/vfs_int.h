@@ -214,6 +214,9 @@ int strata__vfs_stage_settle(struct strata_vfs *vfs, struct vnode *vn);
  * writes are appends. Called without vn->lock, after the staged write. */
 void strata__vfs_stage_stream(struct vnode *vn, uint64_t off, const void *buf,
 			      size_t len);
+/* Forget any upload in progress: vn is (re)loaded from the catalog, which
+ * records where the content is (vn->lock held). */
+void strata__vfs_stage_forget(struct vnode *vn);
 /* The staged content changed other than by appending (vn->lock held). */
 void strata__vfs_stage_diverged(struct vnode *vn, uint64_t size);
 

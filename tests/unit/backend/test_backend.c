@@ -296,6 +296,8 @@ static int suite_teardown(void **state)
 	struct suite *s = *state;
 	struct listing l = { .prefix = "" };
 
+	if (!s)
+		return 0; /* the setup failed and said why */
 	if (s->be && s->be->priv) {
 		l.prefix = s->run;
 		strata_backend_list(s->be, list_cb, &l);
