@@ -253,6 +253,7 @@ struct ctl_walk {
 	struct ctl_files *files;
 	struct ctl_files dirs; /* a stack of directories still to read */
 	const char *dir;
+	bool deep; /* into subdirectories too */
 	int ret;
 };
 
@@ -271,18 +272,19 @@ static int ctl_walk_entry(void *arg, const struct strata_dirent *de)
 	if (S_ISREG(de->attr->mode))
 		w->ret = ctl_files_add(w->files, de->attr->ino, de->attr->size,
 				       path);
-	else if (S_ISDIR(de->attr->mode))
+	else if (S_ISDIR(de->attr->mode) && w->deep)
 		w->ret = ctl_files_add(&w->dirs, de->attr->ino, 0, path);
 	return w->ret < 0;
 }
 
-/* Every regular file below directory ino (path), depth first; a
- * directory c may not list and search is -EACCES, named in *denied. */
+/* The regular files in directory ino (path), with deep every one below
+ * it, depth first; a directory c may not list and search is -EACCES,
+ * named in *denied. */
 static int ctl_walk(struct strata_ctl *ctl, const struct ctl_client *c,
-		    uint64_t ino, const char *path, struct ctl_files *out,
-		    char *denied, size_t dlen)
+		    uint64_t ino, const char *path, bool deep,
+		    struct ctl_files *out, char *denied, size_t dlen)
 {
-	struct ctl_walk w = { .files = out };
+	struct ctl_walk w = { .files = out, .deep = deep };
 	struct strata_attr a;
 	struct ctl_file d;
 	int ret;
@@ -335,12 +337,9 @@ static int ctl_collect(struct ctl_req *r, struct ctl_files *out)
 					strerror(-ret));
 		if (S_ISREG(a.mode))
 			ret = ctl_files_add(out, a.ino, a.size, p);
-		else if (S_ISDIR(a.mode) && recursive)
-			ret = ctl_walk(r->ctl, r->c, a.ino, p, out, denied,
-				       sizeof(denied));
 		else if (S_ISDIR(a.mode))
-			return ctl_fail(r, -EISDIR,
-					"'%s' is a directory: give -r", p);
+			ret = ctl_walk(r->ctl, r->c, a.ino, p, recursive, out,
+				       denied, sizeof(denied));
 		else
 			return ctl_fail(r, -EINVAL,
 					"'%s' is not a regular file", p);

@@ -146,9 +146,14 @@ grep -q '^/a  *97.7 KiB  *1  *durable  *-  *nvme  *nvme:v1:valid$' "$T/out" ||
 	fail "where /a: $(cat "$T/out")"
 grep -q '^/cold/big  *6.0 MiB  *1  *durable  *-  *capacity ' "$T/out" ||
 	fail "where /cold/big: $(cat "$T/out")"
-expect 1 "is a directory: give -r" "$S" where "$M/d"
+mkdir "$M/d/sub"
+echo deep > "$M/d/sub/deep"
+json "$S" where --json "$M/d"
+[ "$(jq_ 'len(j["files"])')" = 5 ] || fail "where d: $(cat "$T/json")"
 json "$S" where -r --json "$M/d"
-[ "$(jq_ 'len(j["files"])')" = 5 ] || fail "where -r d: $(cat "$T/json")"
+[ "$(jq_ 'len(j["files"])')" = 6 ] || fail "where -r d: $(cat "$T/json")"
+[ "$(jq_ 'sorted(f["path"] for f in j["files"])[-1]')" = /d/sub/deep ] ||
+	fail "where -r d: $(cat "$T/json")"
 # A writer that keeps its one descriptor open: any close(2) of a copy of
 # it (a shell's redirection) would flush it to the catalog.
 python3 -c 'import os, sys, time
@@ -203,7 +208,7 @@ log "sync"
 echo synced > "$M/d/new"
 expect 0 "sync: done" "$S" sync --wait "$M/d/new"
 json "$S" sync --json -r "$M/d"
-[ "$(jq_ 'j["files"]')" = 6 ] || fail "sync -r: $(cat "$T/json")"
+[ "$(jq_ 'j["files"]')" = 7 ] || fail "sync -r: $(cat "$T/json")"
 
 log "jobs: list, cancel, retry"
 # A file open for writing is never moved: its job stays pending.
