@@ -83,8 +83,9 @@ struct ctl_batch {
 	uint64_t files_done;
 	uint64_t bytes_done;
 	uint64_t nfailed;
-	uint64_t retrying; /* files whose job failed and will try again */
-	bool synced;	   /* SETTLED: the final sync is done */
+	uint64_t retrying;    /* files whose job failed and will try again */
+	bool synced;	      /* SETTLED: the final sync is done */
+	const char *drops_of; /* migrate: wait for its drops too */
 };
 
 struct ctl_client;
@@ -592,9 +593,11 @@ static int ctl_job_cmp(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* The first job of ino that concerns tier (any tier when 0). */
+/* The first job of ino that concerns tier (any tier when 0), or is a
+ * drop that rule asked for (migrate's drops of the other copies). */
 static const struct strata_job *ctl_job_of(const struct ctl_jobs *q,
-					   uint64_t ino, uint32_t tier)
+					   uint64_t ino, uint32_t tier,
+					   const char *rule)
 {
 	size_t lo = 0, hi = q->n;
 
@@ -608,7 +611,9 @@ static const struct strata_job *ctl_job_of(const struct ctl_jobs *q,
 	}
 	for (; lo < q->n && q->v[lo].ino == ino; lo++)
 		if (!tier || q->v[lo].dst_tier == tier ||
-		    q->v[lo].src_tier == tier)
+		    q->v[lo].src_tier == tier ||
+		    (rule && q->v[lo].kind == STRATA_JOB_DROP &&
+		     strcmp(q->v[lo].rule, rule) == 0))
 			return &q->v[lo];
 	return NULL;
 }
@@ -660,7 +665,8 @@ static int ctl_batch_poll(struct strata_ctl *ctl, struct ctl_batch *b,
 		if (b->state[i] != CTL_WAITING)
 			continue;
 		j = ctl_job_of(&q, b->files.v[i].ino,
-			       b->goal == CTL_GOAL_SETTLED ? 0 : b->tier);
+			       b->goal == CTL_GOAL_SETTLED ? 0 : b->tier,
+			       b->drops_of);
 		if (j && j->state == STRATA_JOB_FAILED) {
 			snprintf(why, sizeof(why), "job %" PRId64 " failed: %s",
 				 j->id, j->last_error);
@@ -793,6 +799,8 @@ static int ctl_move(struct ctl_req *r, enum ctl_goal goal)
 	if (ret == 0)
 		ret = ctl_batch_new(r, goal, t.id, &f);
 	if (ret == 0) {
+		if (strcmp(op, "migrate") == 0)
+			r->c->batch->drops_of = "migrate";
 		strata__engine_kick(r->ctl->e, false);
 		ctl_reply_batch(r, njobs);
 	}

@@ -200,6 +200,11 @@ json "$S" prefetch --json --wait "$M/a" --to capacity
 [ "$(tiers "$M/a")" = capacity,nvme ] || fail "prefetch left a on $(tiers "$M/a")"
 expect 0 "jobs queued" "$S" free "$M/a" --from nvme
 wait_tiers "$M/a" capacity
+# A migrate --wait ends when the other copies are gone too.
+expect 0 "every file is on tier 'nvme'" "$S" prefetch "$M/d/f3" --to nvme --wait
+[ "$(tiers "$M/d/f3")" = capacity,nvme ] || fail "prefetch f3: $(tiers "$M/d/f3")"
+expect 0 "every file is on tier 'nvme'" "$S" migrate "$M/d/f3" --to nvme --wait
+[ "$(tiers "$M/d/f3")" = nvme ] || fail "after migrate --wait f3 is on $(tiers "$M/d/f3")"
 expect 1 "'/a': tier 'capacity' holds its last valid copy" "$S" free "$M/a" --from capacity
 [ "$(tiers "$M/a")" = capacity ] || fail "a refused free changed a"
 [ "$(sha256sum < "$M/a")" = "$sum_a" ] || fail "a's content changed"
