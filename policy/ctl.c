@@ -326,6 +326,11 @@ static int ctl_collect(struct ctl_req *r, struct ctl_files *out)
 		p = strata_json_str(paths->items[i]);
 		if (!p)
 			return ctl_fail(r, -EINVAL, "paths must be strings");
+		if (p[0] != '/')
+			return ctl_fail(r, -EINVAL,
+					"'%s' is no namespace path (they start "
+					"with '/')",
+					p);
 		ret = ctl_lookup(r->ctl, r->c, p, &a);
 		if (ret == -ENOENT || ret == -ENOTDIR)
 			return ctl_fail(r, -ENOENT,

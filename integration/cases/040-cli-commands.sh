@@ -101,6 +101,35 @@ sum_a=$(sha256sum < "$M/a")
 [ "$(stat -c %a "$T/catalog.db.sock")" = 666 ] ||
 	fail "the socket's mode is $(stat -c %a "$T/catalog.db.sock")"
 
+log "the socket speaks newline-delimited JSON and refuses what is not"
+python3 - "$T/catalog.db.sock" > "$T/out" <<'PY' || fail "raw socket: $(cat "$T/out")"
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rwb")
+def ask(line):
+    f.write(line + b"\n")
+    f.flush()
+    return json.loads(f.readline())
+r = ask(b'{"op": "hello"}')
+assert r["ok"] and r["may_change"] is True, r
+r = ask(b'{"op": "where", "paths": ["/a"]')
+assert not r["ok"] and r["errno"] == "EINVAL" and "malformed request at byte" in r["error"], r
+r = ask(b'{"op": "frobnicate"}')
+assert not r["ok"] and r["error"] == "unknown request 'frobnicate'", r
+r = ask(b'[1, 2]')
+assert not r["ok"], r
+r = ask(b'{"op": "where", "paths": ["relative"]}')
+assert not r["ok"] and r["errno"] == "EINVAL" and "no namespace path" in r["error"], r
+r = ask(b'{"op": "where", "paths": ["/nope"]}')
+assert not r["ok"] and r["errno"] == "ENOENT", r
+r = ask(b'{"op": "progress"}')
+assert not r["ok"] and r["error"] == "nothing to wait for", r
+r = ask(b'{"op": "status"}')
+assert r["ok"] and len(r["tiers"]) == 2, r
+print("ok")
+PY
+
 log "help, version, usage errors (exit 2)"
 expect 0 "usage: strata where" "$S" help where
 expect 0 "usage: strata migrate" "$S" migrate --help
