@@ -46,7 +46,8 @@
 #include "util.h"
 #include "vfs.h"
 
-#define CTL_LINE_MAX (16u << 20) /* longest request */
+#define CTL_LINE_MAX (16u << 20)  /* longest request */
+#define CTL_QUEUE_MAX (64u << 20) /* replies a client leaves unread */
 #define CTL_ERR_MAX 1024
 #define CTL_REPLICAS 32
 
@@ -1694,6 +1695,14 @@ static void ctl_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	c->len += (size_t)nread;
+	/* A client that asks and never reads gets no more answers. */
+	if (c->pipe.write_queue_size > CTL_QUEUE_MAX) {
+		strata_log(STRATA_LOG_WARN, STRATA_SUB_POLICY,
+			   "control: uid %u reads no replies; closing",
+			   (unsigned int)c->uid);
+		ctl_client_close(c);
+		return;
+	}
 	while (!c->closing &&
 	       (nl = memchr(c->in + start, '\n', c->len - start))) {
 		ctl_line(c, c->in + start, (size_t)(nl - (c->in + start)));
