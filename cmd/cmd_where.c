@@ -5,7 +5,8 @@
  * For each file: its size and content version, the tiers holding a valid
  * copy, every replica with its version and state (valid, stale, copying,
  * deleting), the pin, and whether its data is dirty (written, not yet in
- * the catalog) or durable (on which tiers). Directories need -r.
+ * the catalog) or durable (on which tiers). A directory stands for the
+ * files in it; with -r, for every file below it.
  */
 #include <inttypes.h>
 #include <stdio.h>

@@ -102,6 +102,9 @@ int main(int argc, char **argv)
 		return finish_stdout(0);
 	}
 	if (strcmp(argv[1], "help") == 0) {
+		if (strcmp(argv[2], "--help") == 0 ||
+		    strcmp(argv[2], "-h") == 0)
+			argv[2] = "help";
 		if (argc > 3) {
 			fprintf(stderr, "strata help: usage: strata help "
 					"[COMMAND]\n");

@@ -46,7 +46,8 @@
 #include "util.h"
 #include "vfs.h"
 
-#define CTL_LINE_MAX (16u << 20) /* longest request */
+#define CTL_LINE_MAX (16u << 20)  /* longest request */
+#define CTL_QUEUE_MAX (64u << 20) /* replies a client leaves unread */
 #define CTL_ERR_MAX 1024
 #define CTL_REPLICAS 32
 
@@ -83,8 +84,9 @@ struct ctl_batch {
 	uint64_t files_done;
 	uint64_t bytes_done;
 	uint64_t nfailed;
-	uint64_t retrying; /* files whose job failed and will try again */
-	bool synced;	   /* SETTLED: the final sync is done */
+	uint64_t retrying;    /* files whose job failed and will try again */
+	bool synced;	      /* SETTLED: the final sync is done */
+	const char *drops_of; /* migrate: wait for its drops too */
 };
 
 struct ctl_client;
@@ -253,6 +255,7 @@ struct ctl_walk {
 	struct ctl_files *files;
 	struct ctl_files dirs; /* a stack of directories still to read */
 	const char *dir;
+	bool deep; /* into subdirectories too */
 	int ret;
 };
 
@@ -271,18 +274,19 @@ static int ctl_walk_entry(void *arg, const struct strata_dirent *de)
 	if (S_ISREG(de->attr->mode))
 		w->ret = ctl_files_add(w->files, de->attr->ino, de->attr->size,
 				       path);
-	else if (S_ISDIR(de->attr->mode))
+	else if (S_ISDIR(de->attr->mode) && w->deep)
 		w->ret = ctl_files_add(&w->dirs, de->attr->ino, 0, path);
 	return w->ret < 0;
 }
 
-/* Every regular file below directory ino (path), depth first; a
- * directory c may not list and search is -EACCES, named in *denied. */
+/* The regular files in directory ino (path), with deep every one below
+ * it, depth first; a directory c may not list and search is -EACCES,
+ * named in *denied. */
 static int ctl_walk(struct strata_ctl *ctl, const struct ctl_client *c,
-		    uint64_t ino, const char *path, struct ctl_files *out,
-		    char *denied, size_t dlen)
+		    uint64_t ino, const char *path, bool deep,
+		    struct ctl_files *out, char *denied, size_t dlen)
 {
-	struct ctl_walk w = { .files = out };
+	struct ctl_walk w = { .files = out, .deep = deep };
 	struct strata_attr a;
 	struct ctl_file d;
 	int ret;
@@ -323,6 +327,11 @@ static int ctl_collect(struct ctl_req *r, struct ctl_files *out)
 		p = strata_json_str(paths->items[i]);
 		if (!p)
 			return ctl_fail(r, -EINVAL, "paths must be strings");
+		if (p[0] != '/')
+			return ctl_fail(r, -EINVAL,
+					"'%s' is no namespace path (they start "
+					"with '/')",
+					p);
 		ret = ctl_lookup(r->ctl, r->c, p, &a);
 		if (ret == -ENOENT || ret == -ENOTDIR)
 			return ctl_fail(r, -ENOENT,
@@ -335,12 +344,9 @@ static int ctl_collect(struct ctl_req *r, struct ctl_files *out)
 					strerror(-ret));
 		if (S_ISREG(a.mode))
 			ret = ctl_files_add(out, a.ino, a.size, p);
-		else if (S_ISDIR(a.mode) && recursive)
-			ret = ctl_walk(r->ctl, r->c, a.ino, p, out, denied,
-				       sizeof(denied));
 		else if (S_ISDIR(a.mode))
-			return ctl_fail(r, -EISDIR,
-					"'%s' is a directory: give -r", p);
+			ret = ctl_walk(r->ctl, r->c, a.ino, p, recursive, out,
+				       denied, sizeof(denied));
 		else
 			return ctl_fail(r, -EINVAL,
 					"'%s' is not a regular file", p);
@@ -593,9 +599,11 @@ static int ctl_job_cmp(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* The first job of ino that concerns tier (any tier when 0). */
+/* The first job of ino that concerns tier (any tier when 0), or is a
+ * drop that rule asked for (migrate's drops of the other copies). */
 static const struct strata_job *ctl_job_of(const struct ctl_jobs *q,
-					   uint64_t ino, uint32_t tier)
+					   uint64_t ino, uint32_t tier,
+					   const char *rule)
 {
 	size_t lo = 0, hi = q->n;
 
@@ -609,7 +617,9 @@ static const struct strata_job *ctl_job_of(const struct ctl_jobs *q,
 	}
 	for (; lo < q->n && q->v[lo].ino == ino; lo++)
 		if (!tier || q->v[lo].dst_tier == tier ||
-		    q->v[lo].src_tier == tier)
+		    q->v[lo].src_tier == tier ||
+		    (rule && q->v[lo].kind == STRATA_JOB_DROP &&
+		     strcmp(q->v[lo].rule, rule) == 0))
 			return &q->v[lo];
 	return NULL;
 }
@@ -661,7 +671,8 @@ static int ctl_batch_poll(struct strata_ctl *ctl, struct ctl_batch *b,
 		if (b->state[i] != CTL_WAITING)
 			continue;
 		j = ctl_job_of(&q, b->files.v[i].ino,
-			       b->goal == CTL_GOAL_SETTLED ? 0 : b->tier);
+			       b->goal == CTL_GOAL_SETTLED ? 0 : b->tier,
+			       b->drops_of);
 		if (j && j->state == STRATA_JOB_FAILED) {
 			snprintf(why, sizeof(why), "job %" PRId64 " failed: %s",
 				 j->id, j->last_error);
@@ -794,6 +805,8 @@ static int ctl_move(struct ctl_req *r, enum ctl_goal goal)
 	if (ret == 0)
 		ret = ctl_batch_new(r, goal, t.id, &f);
 	if (ret == 0) {
+		if (strcmp(op, "migrate") == 0)
+			r->c->batch->drops_of = "migrate";
 		strata__engine_kick(r->ctl->e, false);
 		ctl_reply_batch(r, njobs);
 	}
@@ -1681,6 +1694,14 @@ static void ctl_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	c->len += (size_t)nread;
+	/* A client that asks and never reads gets no more answers. */
+	if (c->pipe.write_queue_size > CTL_QUEUE_MAX) {
+		strata_log(STRATA_LOG_WARN, STRATA_SUB_POLICY,
+			   "control: uid %u reads no replies; closing",
+			   (unsigned int)c->uid);
+		ctl_client_close(c);
+		return;
+	}
 	while (!c->closing &&
 	       (nl = memchr(c->in + start, '\n', c->len - start))) {
 		ctl_line(c, c->in + start, (size_t)(nl - (c->in + start)));

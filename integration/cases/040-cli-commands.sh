@@ -101,6 +101,35 @@ sum_a=$(sha256sum < "$M/a")
 [ "$(stat -c %a "$T/catalog.db.sock")" = 666 ] ||
 	fail "the socket's mode is $(stat -c %a "$T/catalog.db.sock")"
 
+log "the socket speaks newline-delimited JSON and refuses what is not"
+python3 - "$T/catalog.db.sock" > "$T/out" <<'PY' || fail "raw socket: $(cat "$T/out")"
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rwb")
+def ask(line):
+    f.write(line + b"\n")
+    f.flush()
+    return json.loads(f.readline())
+r = ask(b'{"op": "hello"}')
+assert r["ok"] and r["may_change"] is True, r
+r = ask(b'{"op": "where", "paths": ["/a"]')
+assert not r["ok"] and r["errno"] == "EINVAL" and "malformed request at byte" in r["error"], r
+r = ask(b'{"op": "frobnicate"}')
+assert not r["ok"] and r["error"] == "unknown request 'frobnicate'", r
+r = ask(b'[1, 2]')
+assert not r["ok"], r
+r = ask(b'{"op": "where", "paths": ["relative"]}')
+assert not r["ok"] and r["errno"] == "EINVAL" and "no namespace path" in r["error"], r
+r = ask(b'{"op": "where", "paths": ["/nope"]}')
+assert not r["ok"] and r["errno"] == "ENOENT", r
+r = ask(b'{"op": "progress"}')
+assert not r["ok"] and r["error"] == "nothing to wait for", r
+r = ask(b'{"op": "status"}')
+assert r["ok"] and len(r["tiers"]) == 2, r
+print("ok")
+PY
+
 log "help, version, usage errors (exit 2)"
 expect 0 "usage: strata where" "$S" help where
 expect 0 "usage: strata migrate" "$S" migrate --help
@@ -146,9 +175,14 @@ grep -q '^/a  *97.7 KiB  *1  *durable  *-  *nvme  *nvme:v1:valid$' "$T/out" ||
 	fail "where /a: $(cat "$T/out")"
 grep -q '^/cold/big  *6.0 MiB  *1  *durable  *-  *capacity ' "$T/out" ||
 	fail "where /cold/big: $(cat "$T/out")"
-expect 1 "is a directory: give -r" "$S" where "$M/d"
+mkdir "$M/d/sub"
+echo deep > "$M/d/sub/deep"
+json "$S" where --json "$M/d"
+[ "$(jq_ 'len(j["files"])')" = 5 ] || fail "where d: $(cat "$T/json")"
 json "$S" where -r --json "$M/d"
-[ "$(jq_ 'len(j["files"])')" = 5 ] || fail "where -r d: $(cat "$T/json")"
+[ "$(jq_ 'len(j["files"])')" = 6 ] || fail "where -r d: $(cat "$T/json")"
+[ "$(jq_ 'sorted(f["path"] for f in j["files"])[-1]')" = /d/sub/deep ] ||
+	fail "where -r d: $(cat "$T/json")"
 # A writer that keeps its one descriptor open: any close(2) of a copy of
 # it (a shell's redirection) would flush it to the catalog.
 python3 -c 'import os, sys, time
@@ -195,6 +229,11 @@ json "$S" prefetch --json --wait "$M/a" --to capacity
 [ "$(tiers "$M/a")" = capacity,nvme ] || fail "prefetch left a on $(tiers "$M/a")"
 expect 0 "jobs queued" "$S" free "$M/a" --from nvme
 wait_tiers "$M/a" capacity
+# A migrate --wait ends when the other copies are gone too.
+expect 0 "every file is on tier 'nvme'" "$S" prefetch "$M/d/f3" --to nvme --wait
+[ "$(tiers "$M/d/f3")" = capacity,nvme ] || fail "prefetch f3: $(tiers "$M/d/f3")"
+expect 0 "every file is on tier 'nvme'" "$S" migrate "$M/d/f3" --to nvme --wait
+[ "$(tiers "$M/d/f3")" = nvme ] || fail "after migrate --wait f3 is on $(tiers "$M/d/f3")"
 expect 1 "'/a': tier 'capacity' holds its last valid copy" "$S" free "$M/a" --from capacity
 [ "$(tiers "$M/a")" = capacity ] || fail "a refused free changed a"
 [ "$(sha256sum < "$M/a")" = "$sum_a" ] || fail "a's content changed"
@@ -203,7 +242,7 @@ log "sync"
 echo synced > "$M/d/new"
 expect 0 "sync: done" "$S" sync --wait "$M/d/new"
 json "$S" sync --json -r "$M/d"
-[ "$(jq_ 'j["files"]')" = 6 ] || fail "sync -r: $(cat "$T/json")"
+[ "$(jq_ 'j["files"]')" = 7 ] || fail "sync -r: $(cat "$T/json")"
 
 log "jobs: list, cancel, retry"
 # A file open for writing is never moved: its job stays pending.

@@ -94,7 +94,8 @@ done
 [ -n "$id" ] || fail "the failing copy shows no error in strata jobs: $(cat "$T/json")"
 kill -0 "$waiter" 2>/dev/null || fail "prefetch --wait ended while a copy was failing"
 for _ in $(seq 1 50); do
-	"$S" jobs cancel $id > /dev/null 2>&1 -c "$T/strata.conf" && break
+	# shellcheck disable=SC2086 # one id or several
+	"$S" jobs cancel $id -c "$T/strata.conf" > /dev/null 2>&1 && break
 	sleep 0.1
 done
 rc=0
