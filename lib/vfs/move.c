@@ -105,6 +105,16 @@ int strata_vfs_tier_info(struct strata_vfs *vfs, unsigned int i,
 		return ret;
 	out->files = files;
 	ret = strata_backend_statfs(t->be, &bs);
+	if (ret == -EOPNOTSUPP || ret == -ENOSYS) {
+		/* A store without a size (an S3 bucket): the configured
+		 * capacity is all there is to go by, and without one there
+		 * is no limit. */
+		out->capacity = t->capacity;
+		out->free = !t->capacity	    ? UINT64_MAX :
+			    t->capacity > out->used ? t->capacity - out->used :
+						      0;
+		return 0;
+	}
 	if (ret < 0)
 		return ret;
 	/* A configured capacity is the budget; else the store's size, with

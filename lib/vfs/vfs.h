@@ -202,9 +202,11 @@ struct strata_vfs_tier_info {
 	const char *name; /* borrowed, valid as long as vfs */
 	const char *site;
 	unsigned int caps; /* enum strata_bcap */
-	uint64_t capacity; /* the configured capacity, else the store's size */
+	uint64_t capacity; /* the configured capacity, else the store's size;
+			      0: unknown (a store without a size) */
 	uint64_t used;	   /* replicas' bytes (and others' use of the store) */
-	uint64_t free;	   /* what may still be written */
+	uint64_t free;	   /* what may still be written; UINT64_MAX: no
+			      limit known */
 	uint64_t files;	   /* replicas on the tier */
 };
 
