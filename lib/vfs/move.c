@@ -407,6 +407,20 @@ unlock:
 	strata__vfs_vnode_unhold(vfs, vn);
 	if (ret < 0)
 		return ret;
+	/*
+	 * The drop (and the copy's commit before it) must survive a crash
+	 * before the object goes: a group commit still in memory would come
+	 * back, after a crash, as a replica whose object is gone. Until the
+	 * sync succeeds the object stays, at worst an orphan for fsck.
+	 */
+	ret = strata_catalog_sync(vfs->cat, true);
+	if (ret < 0) {
+		strata_log(STRATA_LOG_WARN, STRATA_SUB_VFS,
+			   "cannot make the drop of '%s' on tier '%s' durable: "
+			   "%s; the object stays for strata fsck",
+			   mf.key, t->name, strerror(-ret));
+		return 0;
+	}
 	ret = strata_backend_remove(t->be, mf.key);
 	if (ret < 0 && ret != -ENOENT) {
 		strata_log(STRATA_LOG_WARN, STRATA_SUB_VFS,
