@@ -19,20 +19,25 @@
 struct status_site {
 	const char *name;
 	uint64_t v[7]; /* capacity used free files pending running failed */
+	unsigned int unknown; /* bit k: v[k] is not known for some tier */
 };
 
 static const char *const status_keys[] = { "capacity", "used",	  "free",
 					   "files",    "pending", "running",
 					   "failed" };
 
+/* A row; a value whose bit is set in unknown (an S3 tier's capacity and
+ * free space, with no capacity configured) shows as "-". */
 static void status_row(struct cmd_table *t, const char *name, const char *site,
-		       const uint64_t *v)
+		       const uint64_t *v, unsigned int unknown)
 {
 	char cells[7][32];
 	const char *row[9] = { name, site };
 
 	for (int i = 0; i < 7; i++) {
-		if (i < 3)
+		if (unknown & (1u << i))
+			snprintf(cells[i], sizeof(cells[i]), "-");
+		else if (i < 3)
 			cmd_size(v[i], cells[i], sizeof(cells[i]));
 		else
 			snprintf(cells[i], sizeof(cells[i]), "%" PRIu64, v[i]);
@@ -85,15 +90,18 @@ int cmd_status(int argc, char **argv, struct strata_ctx *ctx)
 		const struct strata_json *ti = tiers->items[i];
 		const char *site = strata_json_get_str(ti, "site", "?");
 		uint64_t v[7] = { 0 };
+		unsigned int unknown = 0;
 		unsigned int s;
 
 		for (int k = 0; k < 7; k++) {
 			int64_t x = 0;
 
-			strata_json_get_int(ti, status_keys[k], &x);
+			if (strata_json_get_int(ti, status_keys[k], &x) < 0)
+				unknown |= 1u << k;
 			v[k] = x < 0 ? 0 : (uint64_t)x;
 		}
-		status_row(&t, strata_json_get_str(ti, "name", "?"), site, v);
+		status_row(&t, strata_json_get_str(ti, "name", "?"), site, v,
+			   unknown);
 		for (s = 0; s < nsites; s++)
 			if (strcmp(sites[s].name, site) == 0)
 				break;
@@ -101,9 +109,12 @@ int cmd_status(int argc, char **argv, struct strata_ctx *ctx)
 			sites[nsites++].name = site;
 		for (int k = 0; s < nsites && k < 7; k++)
 			sites[s].v[k] += v[k];
+		if (s < nsites)
+			sites[s].unknown |= unknown;
 	}
 	for (unsigned int s = 0; s < nsites; s++)
-		status_row(&t, "(site)", sites[s].name, sites[s].v);
+		status_row(&t, "(site)", sites[s].name, sites[s].v,
+			   sites[s].unknown);
 	cmd_table_print(&t);
 	cmd_table_release(&t);
 	jobs = strata_json_get(reply, "jobs");

@@ -1031,9 +1031,21 @@ static int ctl_op_status(struct ctl_req *r)
 		strata_jw_obj(r->w);
 		strata_jw_kstr(r->w, "name", t.name);
 		strata_jw_kstr(r->w, "site", t.site);
-		strata_jw_kuint(r->w, "capacity", t.capacity);
+		/* A store without a size (S3) and no configured capacity:
+		 * both are unknown, said as null. */
+		if (t.capacity) {
+			strata_jw_kuint(r->w, "capacity", t.capacity);
+		} else {
+			strata_jw_key(r->w, "capacity");
+			strata_jw_null(r->w);
+		}
 		strata_jw_kuint(r->w, "used", t.used);
-		strata_jw_kuint(r->w, "free", t.free);
+		if (t.free != UINT64_MAX) {
+			strata_jw_kuint(r->w, "free", t.free);
+		} else {
+			strata_jw_key(r->w, "free");
+			strata_jw_null(r->w);
+		}
 		strata_jw_kuint(r->w, "files", t.files);
 		strata_jw_kuint(r->w, "pending", pending);
 		strata_jw_kuint(r->w, "running", running);

@@ -6,7 +6,8 @@
 # second copy in the bucket, a migrate rule moves files off the local tier
 # into it (multipart, verified by reading the object back), a cache rule
 # brings a file that lives in the bucket near when it is read. Every file
-# reads back identical, cold, and strata fsck finds nothing wrong.
+# reads back identical, cold; strata status shows the bucket's size as
+# unknown; strata fsck finds nothing wrong.
 . "$(dirname "$0")/../lib.sh"
 
 [ "$STRATA_TEST_DIRECT" = 1 ] && exit 0 # nothing here is plain POSIX
@@ -80,6 +81,13 @@ log "cache on read: the read brought /data/c near"
 wait_tiers "$M/data/c" nvme,s3
 echo 3 > /proc/sys/vm/drop_caches
 cmp "$M/data/c" "$T/ref/c" || fail "data/c differs once cached"
+
+log "status: a bucket's capacity and free space are unknown, not zero"
+out=$("$STRATA_BIN" status "$M") || fail "strata status: $out"
+echo "$out" | grep -Eq '^s3 +test +- +[0-9.]+ [KMG]?i?B +- +3 ' ||
+	fail "status shows the bucket as: $out"
+"$STRATA_BIN" status --json "$M" | grep -q '"free":null' ||
+	fail "status --json gives the bucket a free space"
 
 umount_strata
 out=$("$STRATA_BIN" fsck -c "$T/strata.conf") || fail "fsck: $out"
