@@ -134,6 +134,7 @@ struct s3_be {
 	unsigned int npbfree;
 	pthread_cond_t upcond; /* upbytes went down */
 	atomic_bool down;
+	bool opening; /* the mount-time check: its error goes to the caller */
 };
 
 /* One read-ahead GET; on o->segs from queued until dropped. */
@@ -575,7 +576,13 @@ static int s3_errno(struct strata_backend *be, struct s3_req *r, CURLcode rc,
 	int ret;
 
 	if (rc != CURLE_OK) {
-		if (!atomic_exchange(&s3->down, true))
+		if (s3->opening)
+			strata_debug(STRATA_SUB_BACKEND,
+				     "tier '%s': %s '%s': %s", be->name, op,
+				     what,
+				     r->curlerr[0] ? r->curlerr :
+						     curl_easy_strerror(rc));
+		else if (!atomic_exchange(&s3->down, true))
 			strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
 				   "tier '%s': %s '%s': cannot reach '%s': %s",
 				   be->name, op, what, s3->endpoint,
@@ -629,7 +636,8 @@ static int s3_errno(struct strata_backend *be, struct s3_req *r, CURLcode rc,
 		ret = -EFBIG;
 	else if (strcmp(code, "NoSuchBucket") == 0)
 		ret = -ENOENT;
-	if (ret == -ENOENT && strcmp(code, "NoSuchBucket") != 0)
+	if ((ret == -ENOENT && strcmp(code, "NoSuchBucket") != 0) ||
+	    s3->opening)
 		strata_debug(STRATA_SUB_BACKEND, "tier '%s': %s '%s': %s",
 			     be->name, op, what, code[0] ? code : "not found");
 	else
@@ -1143,7 +1151,9 @@ static int s3_open_be(struct strata_backend *be, const struct strata_uri *uri,
 		ret = -ENOMEM;
 		goto fail;
 	}
+	s3->opening = true;
 	ret = s3_check_bucket(be, err, errlen);
+	s3->opening = false;
 	if (ret < 0)
 		goto fail;
 	for (; s3->nthreads < s3->conns; s3->nthreads++) {
