@@ -668,7 +668,7 @@ static long s3_elapsed_ms(const struct timespec *t0)
 static int s3_setup(struct s3_be *s3, CURL *h, struct s3_req *r,
 		    struct curl_slist *hdrs)
 {
-	char url[sizeof(s3->base) + 3 * STRATA_KEY_MAX + 2048];
+	char url[sizeof(s3->base) + 6 * STRATA_KEY_MAX + 2048];
 	int n;
 
 	n = snprintf(url, sizeof(url), "%s%s%s%s%s", s3->base,
@@ -1379,7 +1379,7 @@ static int s3_mpu_copy(struct strata_backend *be, const char *path,
 {
 	struct s3_be *s3 = s3_be(be);
 	struct s3_req r = { .method = "PUT", .path = path, .grow = true };
-	char hdr[3 * STRATA_KEY_MAX + 128];
+	char hdr[6 * STRATA_KEY_MAX + 128];
 	char q[1024];
 	int ret = s3_mpu_query(id, num, q, sizeof(q));
 
@@ -1459,7 +1459,7 @@ static int s3_copy_object(struct strata_backend *be, const char *srcpath,
 {
 	struct s3_be *s3 = s3_be(be);
 	struct s3_req r = { .method = "PUT", .path = path, .grow = true };
-	char hdr[3 * STRATA_KEY_MAX + 128];
+	char hdr[6 * STRATA_KEY_MAX + 128];
 	int ret;
 
 	if (size > S3_COPY_MAX)
@@ -2201,12 +2201,12 @@ static int s3_list_each(struct strata_backend *be, const char *xml,
 	struct s3_be *s3 = s3_be(be);
 	size_t plen = strlen(s3->prefix);
 	const char *c, *e;
-	char one[3 * STRATA_KEY_MAX + 512];
+	char one[6 * STRATA_KEY_MAX + 1024]; /* a key may be escaped 6x */
 	int ret = 0;
 
 	for (c = strstr(xml, "<Contents>"); c && ret == 0;
 	     c = strstr(e, "<Contents>")) {
-		char key[STRATA_KEY_MAX + 256];
+		char key[2 * STRATA_KEY_MAX + 2]; /* prefix and key */
 		char num[32], when[64];
 		struct strata_obj_stat st = { 0 };
 
