@@ -134,6 +134,7 @@ struct s3_be {
 	unsigned int npbfree;
 	pthread_cond_t upcond; /* upbytes went down */
 	atomic_bool down;
+	bool opening; /* the mount-time check: its error goes to the caller */
 };
 
 /* One read-ahead GET; on o->segs from queued until dropped. */
@@ -575,7 +576,13 @@ static int s3_errno(struct strata_backend *be, struct s3_req *r, CURLcode rc,
 	int ret;
 
 	if (rc != CURLE_OK) {
-		if (!atomic_exchange(&s3->down, true))
+		if (s3->opening)
+			strata_debug(STRATA_SUB_BACKEND,
+				     "tier '%s': %s '%s': %s", be->name, op,
+				     what,
+				     r->curlerr[0] ? r->curlerr :
+						     curl_easy_strerror(rc));
+		else if (!atomic_exchange(&s3->down, true))
 			strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
 				   "tier '%s': %s '%s': cannot reach '%s': %s",
 				   be->name, op, what, s3->endpoint,
@@ -629,7 +636,8 @@ static int s3_errno(struct strata_backend *be, struct s3_req *r, CURLcode rc,
 		ret = -EFBIG;
 	else if (strcmp(code, "NoSuchBucket") == 0)
 		ret = -ENOENT;
-	if (ret == -ENOENT && strcmp(code, "NoSuchBucket") != 0)
+	if ((ret == -ENOENT && strcmp(code, "NoSuchBucket") != 0) ||
+	    s3->opening)
 		strata_debug(STRATA_SUB_BACKEND, "tier '%s': %s '%s': %s",
 			     be->name, op, what, code[0] ? code : "not found");
 	else
@@ -660,7 +668,7 @@ static long s3_elapsed_ms(const struct timespec *t0)
 static int s3_setup(struct s3_be *s3, CURL *h, struct s3_req *r,
 		    struct curl_slist *hdrs)
 {
-	char url[sizeof(s3->base) + 3 * STRATA_KEY_MAX + 2048];
+	char url[sizeof(s3->base) + 6 * STRATA_KEY_MAX + 2048];
 	int n;
 
 	n = snprintf(url, sizeof(url), "%s%s%s%s%s", s3->base,
@@ -1143,7 +1151,9 @@ static int s3_open_be(struct strata_backend *be, const struct strata_uri *uri,
 		ret = -ENOMEM;
 		goto fail;
 	}
+	s3->opening = true;
 	ret = s3_check_bucket(be, err, errlen);
+	s3->opening = false;
 	if (ret < 0)
 		goto fail;
 	for (; s3->nthreads < s3->conns; s3->nthreads++) {
@@ -1369,7 +1379,7 @@ static int s3_mpu_copy(struct strata_backend *be, const char *path,
 {
 	struct s3_be *s3 = s3_be(be);
 	struct s3_req r = { .method = "PUT", .path = path, .grow = true };
-	char hdr[3 * STRATA_KEY_MAX + 128];
+	char hdr[6 * STRATA_KEY_MAX + 128];
 	char q[1024];
 	int ret = s3_mpu_query(id, num, q, sizeof(q));
 
@@ -1449,7 +1459,7 @@ static int s3_copy_object(struct strata_backend *be, const char *srcpath,
 {
 	struct s3_be *s3 = s3_be(be);
 	struct s3_req r = { .method = "PUT", .path = path, .grow = true };
-	char hdr[3 * STRATA_KEY_MAX + 128];
+	char hdr[6 * STRATA_KEY_MAX + 128];
 	int ret;
 
 	if (size > S3_COPY_MAX)
@@ -2191,12 +2201,12 @@ static int s3_list_each(struct strata_backend *be, const char *xml,
 	struct s3_be *s3 = s3_be(be);
 	size_t plen = strlen(s3->prefix);
 	const char *c, *e;
-	char one[3 * STRATA_KEY_MAX + 512];
+	char one[6 * STRATA_KEY_MAX + 1024]; /* a key may be escaped 6x */
 	int ret = 0;
 
 	for (c = strstr(xml, "<Contents>"); c && ret == 0;
 	     c = strstr(e, "<Contents>")) {
-		char key[STRATA_KEY_MAX + 256];
+		char key[2 * STRATA_KEY_MAX + 2]; /* prefix and key */
 		char num[32], when[64];
 		struct strata_obj_stat st = { 0 };
 

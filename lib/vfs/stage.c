@@ -33,6 +33,8 @@
  * Every function here runs with vn->lock held (vfs_int.h), so no write
  * commit can slip between an upload and the row that records it; the
  * upload itself reads the staged object through an object of its own.
+ * The price: while a file that was not streamed (a copy-up) is uploaded
+ * whole, or copied up, other calls on that file (getattr included) wait.
  */
 #include <errno.h>
 #include <inttypes.h>

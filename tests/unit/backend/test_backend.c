@@ -872,6 +872,48 @@ static void copy_duplicates_content(void **state)
 	expect_content(s, K(s, "9f/00/000000000000009f"), msg, sizeof(msg));
 }
 
+/* Keys with characters that URLs, query strings and XML treat specially. */
+static void odd_keys_round_trip(void **state)
+{
+	struct suite *s = begin(state);
+	static const char *const keys[] = {
+		"odd/a+b",	   "odd/sp ace",    "odd/per%25cent",
+		"odd/q?x=1&y=2",   "odd/h#ash",	    "odd/<xml>&amp;\"'",
+		"odd/caf\xc3\xa9", "odd/ti~lde.-_",
+	};
+	struct listing l = { .prefix = s->pfx };
+	struct strata_obj_stat st;
+
+	for (size_t i = 0; i < 8; i++)
+		put(s, K(s, keys[i]), keys[i], strlen(keys[i]));
+	for (size_t i = 0; i < 8; i++) {
+		expect_content(s, K(s, keys[i]), keys[i], strlen(keys[i]));
+		assert_int_equal(strata_backend_stat(s->be, K(s, keys[i]), &st),
+				 0);
+		assert_int_equal(st.size, strlen(keys[i]));
+	}
+	assert_int_equal(strata_backend_list(s->be, list_cb, &l), 0);
+	assert_int_equal(l.n, 8);
+	qsort(l.keys, l.n, sizeof(l.keys[0]), cmp_str);
+	for (unsigned int i = 0; i < l.n; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < 8; j++)
+			found |= strcmp(l.keys[i], keys[j]) == 0;
+		assert_true(found);
+	}
+	listing_free(&l);
+	assert_int_equal(
+		strata_backend_copy(s->be, K(s, keys[0]), K(s, keys[5])), 0);
+	expect_content(s, K(s, keys[5]), keys[0], strlen(keys[0]));
+	assert_int_equal(
+		strata_backend_rename(s->be, K(s, keys[1]), K(s, keys[3])), 0);
+	expect_content(s, K(s, keys[3]), keys[1], strlen(keys[1]));
+	for (size_t i = 0; i < 8; i++)
+		assert_int_equal(strata_backend_remove(s->be, K(s, keys[i])),
+				 i == 1 ? -ENOENT : 0);
+}
+
 static void sync_succeeds(void **state)
 {
 	struct suite *s = begin(state);
@@ -1363,6 +1405,7 @@ int main(void)
 		cmocka_unit_test(concurrent_writers_on_distinct_objects),
 		cmocka_unit_test(immutable_objects_are_append_streams),
 		cmocka_unit_test(copy_duplicates_content),
+		cmocka_unit_test(odd_keys_round_trip),
 		cmocka_unit_test(sync_succeeds),
 		cmocka_unit_test(fd_matches_caps),
 		cmocka_unit_test(fallocate_matches_caps),
