@@ -108,6 +108,10 @@ fsid = $fsid
 mon host = v2:127.0.0.1:$port
 mon initial members = a
 public addr = 127.0.0.1
+# Every daemon listens on the loopback only, the OSD's cluster side too.
+cluster addr = 127.0.0.1
+public network = 127.0.0.0/8
+cluster network = 127.0.0.0/8
 ms bind msgr1 = false
 ms bind port min = $((port + 1))
 ms bind port max = $((port + 7))
