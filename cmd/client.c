@@ -622,37 +622,53 @@ void cmd_table_release(struct cmd_table *t)
 
 /* migrate, prefetch, free ------------------------------------------------ */
 
+int cmd_path_call(int argc, char **argv, struct strata_ctx *ctx,
+		  unsigned int bits, bool need_tier, const char *usage,
+		  struct cmd_opts *o, struct cmd_conn *c,
+		  struct strata_json **reply)
+{
+	struct strata_jw req = { 0 };
+	int status;
+
+	*reply = NULL;
+	status = cmd_parse(argc, argv, ctx, bits, usage, o);
+	if (status)
+		return status < 0 ? -1 : status;
+	if (optind >= argc || (need_tier && !o->tier)) {
+		cmd_error(ctx, "usage: strata %s %s", argv[0], usage);
+		return 2;
+	}
+	status = cmd_connect(ctx, o->config, argv[optind], c);
+	if (status)
+		return status;
+	strata_jw_obj(&req);
+	strata_jw_kstr(&req, "op", argv[0]);
+	if (need_tier)
+		strata_jw_kstr(&req, "tier", o->tier);
+	strata_jw_kbool(&req, "recursive", o->recursive);
+	status = cmd_put_paths(ctx, c, &req, argc - optind, argv + optind);
+	strata_jw_obj_end(&req);
+	if (status == 0)
+		status = cmd_call(ctx, c, &req, reply);
+	strata_jw_release(&req);
+	if (status)
+		cmd_disconnect(c);
+	return status;
+}
+
 int cmd_move_run(int argc, char **argv, struct strata_ctx *ctx,
 		 unsigned int bits, const char *usage)
 {
 	struct strata_json *reply = NULL;
-	struct strata_jw req = { 0 };
 	struct cmd_opts o;
 	struct cmd_conn c;
 	char size[32];
 	int status;
 
-	status = cmd_parse(argc, argv, ctx, bits | CMD_OPT_WAIT | CMD_OPT_R,
-			   usage, &o);
+	status = cmd_path_call(argc, argv, ctx, bits | CMD_OPT_WAIT | CMD_OPT_R,
+			       true, usage, &o, &c, &reply);
 	if (status)
 		return status < 0 ? 0 : status;
-	if (optind >= argc || !o.tier) {
-		cmd_error(ctx, "usage: strata %s %s", argv[0], usage);
-		return 2;
-	}
-	status = cmd_connect(ctx, o.config, argv[optind], &c);
-	if (status)
-		return status;
-	strata_jw_obj(&req);
-	strata_jw_kstr(&req, "op", argv[0]);
-	strata_jw_kstr(&req, "tier", o.tier);
-	strata_jw_kbool(&req, "recursive", o.recursive);
-	status = cmd_put_paths(ctx, &c, &req, argc - optind, argv + optind);
-	strata_jw_obj_end(&req);
-	if (status == 0)
-		status = cmd_call(ctx, &c, &req, &reply);
-	if (status)
-		goto out;
 	if (o.wait) {
 		status = cmd_wait(ctx, &c, o.json);
 		if (status == 0 && !o.json)
@@ -670,7 +686,6 @@ int cmd_move_run(int argc, char **argv, struct strata_ctx *ctx,
 	       client_u(reply, "files"), size, client_u(reply, "jobs"));
 out:
 	strata_json_free(reply);
-	strata_jw_release(&req);
 	cmd_disconnect(&c);
 	return status;
 }

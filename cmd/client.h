@@ -99,6 +99,19 @@ int cmd_call(struct strata_ctx *ctx, struct cmd_conn *c, struct strata_jw *req,
 int cmd_wait(struct strata_ctx *ctx, struct cmd_conn *c, bool json);
 
 /*
+ * The shape of the commands that act on paths (argv[0] is the command and
+ * the request's op): parse options (bits), require a path (and a tier
+ * with need_tier), connect through the first path, send {op, tier,
+ * recursive, paths} and take the reply. Returns 0 with *reply set and c
+ * connected (the caller frees and disconnects), -1 after --help was
+ * printed, or an exit status with nothing left to free.
+ */
+int cmd_path_call(int argc, char **argv, struct strata_ctx *ctx,
+		  unsigned int bits, bool need_tier, const char *usage,
+		  struct cmd_opts *o, struct cmd_conn *c,
+		  struct strata_json **reply);
+
+/*
  * strata migrate | prefetch | free PATH... --to|--from T [-r] [--wait]:
  * argv[0] is the request's op; bits says which of --to and --from.
  */

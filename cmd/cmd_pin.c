@@ -17,35 +17,17 @@
 int cmd_pin(int argc, char **argv, struct strata_ctx *ctx)
 {
 	struct strata_json *reply = NULL;
-	struct strata_jw req = { 0 };
 	struct cmd_opts o;
 	struct cmd_conn c;
 	char size[32];
 	int64_t files = 0, bytes = 0, jobs = 0;
 	int status;
 
-	status = cmd_parse(argc, argv, ctx,
-			   CMD_OPT_TIER | CMD_OPT_R | CMD_OPT_WAIT, PIN_USAGE,
-			   &o);
+	status = cmd_path_call(argc, argv, ctx,
+			       CMD_OPT_TIER | CMD_OPT_R | CMD_OPT_WAIT, true,
+			       PIN_USAGE, &o, &c, &reply);
 	if (status)
 		return status < 0 ? 0 : status;
-	if (optind >= argc || !o.tier) {
-		cmd_error(ctx, "usage: strata pin %s", PIN_USAGE);
-		return 2;
-	}
-	status = cmd_connect(ctx, o.config, argv[optind], &c);
-	if (status)
-		return status;
-	strata_jw_obj(&req);
-	strata_jw_kstr(&req, "op", "pin");
-	strata_jw_kstr(&req, "tier", o.tier);
-	strata_jw_kbool(&req, "recursive", o.recursive);
-	status = cmd_put_paths(ctx, &c, &req, argc - optind, argv + optind);
-	strata_jw_obj_end(&req);
-	if (status == 0)
-		status = cmd_call(ctx, &c, &req, &reply);
-	if (status)
-		goto out;
 	if (o.wait) {
 		status = cmd_wait(ctx, &c, o.json);
 		goto out;
@@ -63,7 +45,6 @@ int cmd_pin(int argc, char **argv, struct strata_ctx *ctx)
 	       files, size, o.tier, jobs);
 out:
 	strata_json_free(reply);
-	strata_jw_release(&req);
 	cmd_disconnect(&c);
 	return status;
 }

@@ -18,32 +18,15 @@
 int cmd_sync(int argc, char **argv, struct strata_ctx *ctx)
 {
 	struct strata_json *reply = NULL;
-	struct strata_jw req = { 0 };
 	struct cmd_opts o;
 	struct cmd_conn c;
 	int64_t n = 0;
 	int status;
 
-	status = cmd_parse(argc, argv, ctx, CMD_OPT_R | CMD_OPT_WAIT,
-			   SYNC_USAGE, &o);
+	status = cmd_path_call(argc, argv, ctx, CMD_OPT_R | CMD_OPT_WAIT, false,
+			       SYNC_USAGE, &o, &c, &reply);
 	if (status)
 		return status < 0 ? 0 : status;
-	if (optind >= argc) {
-		cmd_error(ctx, "usage: strata sync %s", SYNC_USAGE);
-		return 2;
-	}
-	status = cmd_connect(ctx, o.config, argv[optind], &c);
-	if (status)
-		return status;
-	strata_jw_obj(&req);
-	strata_jw_kstr(&req, "op", "sync");
-	strata_jw_kbool(&req, "recursive", o.recursive);
-	status = cmd_put_paths(ctx, &c, &req, argc - optind, argv + optind);
-	strata_jw_obj_end(&req);
-	if (status == 0)
-		status = cmd_call(ctx, &c, &req, &reply);
-	if (status)
-		goto out;
 	if (o.wait) {
 		status = cmd_wait(ctx, &c, o.json);
 		if (status == 0 && !o.json)
@@ -58,7 +41,6 @@ int cmd_sync(int argc, char **argv, struct strata_ctx *ctx)
 	printf("sync: durable; %" PRId64 " files looked at\n", n);
 out:
 	strata_json_free(reply);
-	strata_jw_release(&req);
 	cmd_disconnect(&c);
 	return status;
 }

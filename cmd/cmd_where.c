@@ -49,31 +49,15 @@ int cmd_where(int argc, char **argv, struct strata_ctx *ctx)
 					    "REPLICAS" };
 	struct strata_json *reply = NULL;
 	const struct strata_json *files;
-	struct strata_jw req = { 0 };
 	struct cmd_table t;
 	struct cmd_opts o;
 	struct cmd_conn c;
 	int status;
 
-	status = cmd_parse(argc, argv, ctx, CMD_OPT_R, WHERE_USAGE, &o);
+	status = cmd_path_call(argc, argv, ctx, CMD_OPT_R, false, WHERE_USAGE,
+			       &o, &c, &reply);
 	if (status)
 		return status < 0 ? 0 : status;
-	if (optind >= argc) {
-		cmd_error(ctx, "usage: strata where %s", WHERE_USAGE);
-		return 2;
-	}
-	status = cmd_connect(ctx, o.config, argv[optind], &c);
-	if (status)
-		return status;
-	strata_jw_obj(&req);
-	strata_jw_kstr(&req, "op", "where");
-	strata_jw_kbool(&req, "recursive", o.recursive);
-	status = cmd_put_paths(ctx, &c, &req, argc - optind, argv + optind);
-	strata_jw_obj_end(&req);
-	if (status == 0)
-		status = cmd_call(ctx, &c, &req, &reply);
-	if (status)
-		goto out;
 	if (o.json) {
 		cmd_print_json(reply);
 		goto out;
@@ -108,7 +92,6 @@ int cmd_where(int argc, char **argv, struct strata_ctx *ctx)
 	cmd_table_release(&t);
 out:
 	strata_json_free(reply);
-	strata_jw_release(&req);
 	cmd_disconnect(&c);
 	return status;
 }
