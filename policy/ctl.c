@@ -624,15 +624,24 @@ static const struct strata_job *ctl_job_of(const struct ctl_jobs *q,
 	return NULL;
 }
 
-static bool ctl_dirty(struct strata_ctl *ctl, uint64_t ino)
+/* The file's state as user.strata.state says it: "dirty" (writes the
+ * catalog lacks), "uploading" (staged, not yet home), "empty", "clean". */
+static void ctl_state(struct strata_ctl *ctl, uint64_t ino, char *state,
+		      size_t size)
 {
-	char state[32];
 	size_t len = 0;
 
 	if (strata_vfs_getxattr(ctl->vfs, ino, "user.strata.state", state,
-				sizeof(state) - 1, &len) < 0)
-		return false;
+				size - 1, &len) < 0)
+		len = 0;
 	state[len] = '\0';
+}
+
+static bool ctl_dirty(struct strata_ctl *ctl, uint64_t ino)
+{
+	char state[32];
+
+	ctl_state(ctl, ino, state, sizeof(state));
 	return strcmp(state, "dirty") == 0;
 }
 
@@ -930,6 +939,7 @@ static int ctl_op_where(struct ctl_req *r)
 	struct ctl_reps reps;
 	struct strata_attr a;
 	uint32_t pin;
+	char state[32];
 	bool dirty;
 	int ret;
 
@@ -947,7 +957,8 @@ static int ctl_op_where(struct ctl_req *r)
 				       f.v[i].path, strerror(-ret));
 			goto out;
 		}
-		dirty = ctl_dirty(r->ctl, a.ino);
+		ctl_state(r->ctl, a.ino, state, sizeof(state));
+		dirty = strcmp(state, "dirty") == 0;
 		strata_jw_obj(r->w);
 		strata_jw_kstr(r->w, "path", f.v[i].path);
 		strata_jw_kuint(r->w, "size", a.size);
@@ -957,9 +968,10 @@ static int ctl_op_where(struct ctl_req *r)
 		else
 			strata_jw_kstr(r->w, "pin", NULL);
 		strata_jw_kstr(r->w, "state",
-			       dirty	   ? "dirty" :
-			       a.size == 0 ? "empty" :
-					     "durable");
+			       dirty			       ? "dirty" :
+			       strcmp(state, "uploading") == 0 ? "uploading" :
+			       a.size == 0		       ? "empty" :
+								 "durable");
 		strata_jw_key(r->w, "durable_on");
 		strata_jw_arr(r->w);
 		for (unsigned int k = 0; !dirty && k < reps.n; k++)

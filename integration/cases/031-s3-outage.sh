@@ -102,7 +102,27 @@ grep -q "Input/output error" "$T/cp.err" ||
 cmp "$M/down" "$T/down" || { rgw_back; fail "the staged data is not readable"; }
 grep -q "cannot upload inode .* to tier 's3'" "$T/mount.log" ||
 	{ rgw_back; fail "the failed upload was not logged"; }
+# While its upload waits, an open file says so (strata where, getfattr).
+python3 - "$M/pending" <<'PY' || { rgw_back; fail "pending upload state"; }
+import os, sys
+path = sys.argv[1]
+fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o644)
+os.write(fd, b"x" * 100000)
+try:
+    os.fsync(fd)
+    sys.exit("fsync succeeded with radosgw down")
+except OSError:
+    pass
+state = os.getxattr(path, "user.strata.state").decode()
+if state != "uploading":
+    sys.exit("state is %r, want 'uploading'" % state)
+try:
+    os.close(fd)
+except OSError:
+    pass
+PY
 rgw_back
+rm -f "$M/pending"
 cmp "$M/down" "$T/down" || fail "staged data after radosgw came back"
 # Kept on 'nvme', or uploaded by a later close now that radosgw is back.
 ino=$(stat -c %i "$M/down")

@@ -720,7 +720,7 @@ static int move_xattr_value(struct strata_vfs *vfs, strata_ino_t ino,
 	struct strata_attr a;
 	struct vnode *vn;
 	uint32_t pin;
-	bool dirty = false;
+	bool dirty = false, uploading = false;
 	int ret;
 
 	ret = strata_catalog_getattr(vfs->cat, ino, &a);
@@ -749,11 +749,16 @@ static int move_xattr_value(struct strata_vfs *vfs, strata_ino_t ino,
 	if (vn) {
 		pthread_mutex_lock(&vn->lock);
 		dirty = vn->loaded && (vn->dirty || vn->written);
+		/* Staged for an immutable home (S3) that lacks this version
+		 * yet: on its way there at the next flush, fsync or close. */
+		uploading = vn->loaded && vn->stage_to &&
+			    !(vn->up_valid && vn->up_version == vn->version);
 		pthread_mutex_unlock(&vn->lock);
 		strata__vfs_vnode_unhold(vfs, vn);
 	}
 	mn->len = (size_t)snprintf(mn->buf, sizeof(mn->buf), "%s",
 				   dirty       ? "dirty" :
+				   uploading   ? "uploading" :
 				   a.size == 0 ? "empty" :
 						 "clean");
 	return 0;
