@@ -735,7 +735,16 @@ static void eng_push(struct strata_engine *e, enum eng_event_kind kind,
 
 static void eng_hook_opened(void *arg, uint64_t ino)
 {
-	eng_push(arg, ENG_EV_READ, ino, NULL);
+	struct strata_engine *e = arg;
+	bool rules;
+
+	/* Without rules a read changes nothing (the batch skips it): no
+	 * reason to wake the loop and a pool thread for every open. */
+	pthread_rwlock_rdlock(&e->rules_lock);
+	rules = e->policy != NULL;
+	pthread_rwlock_unlock(&e->rules_lock);
+	if (rules)
+		eng_push(e, ENG_EV_READ, ino, NULL);
 }
 
 static void eng_hook_changed(void *arg, uint64_t ino, const char *from)
