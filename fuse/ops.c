@@ -261,6 +261,7 @@ static void ops_fill_open(struct fuse_file_info *fi, uint64_t fh,
 {
 	fi->fh = fh;
 	fi->keep_cache = (oflags & STRATA_VFS_KEEP_CACHE) != 0;
+	fi->noflush = (oflags & STRATA_VFS_NO_FLUSH) != 0;
 	fi->direct_io = 0;
 }
 

@@ -300,7 +300,7 @@ static int vf_new(struct strata_vfs *vfs, struct vnode *vn, int flags,
 	ret = strata__vfs_vnode_load(vfs, vn);
 	if (ret < 0)
 		goto out;
-	*oflags = 0;
+	*oflags = writer ? 0 : STRATA_VFS_NO_FLUSH;
 	if (vn->cache_valid && vn->cached_version == vn->version)
 		*oflags |= STRATA_VFS_KEEP_CACHE;
 	vn->cached_version = vn->version;

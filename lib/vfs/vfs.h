@@ -55,6 +55,9 @@ enum strata_vfs_set {
 /* Bits of the open flags strata_vfs_open() and _create() hand back. */
 enum strata_vfs_open_flags {
 	STRATA_VFS_KEEP_CACHE = 1u << 0, /* content unchanged: keep pages */
+	/* Read-only: its flush has nothing to do, so the kernel may skip
+	 * asking at close (one round trip fewer per file read). */
+	STRATA_VFS_NO_FLUSH = 1u << 1,
 };
 
 struct strata_vfs_opts {

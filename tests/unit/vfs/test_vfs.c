@@ -146,6 +146,28 @@ static void reopen_keeps_cache_until_content_changes(void **state)
 	assert_int_equal(strata_vfs_release(vfs, fh), 0);
 }
 
+static void only_readers_skip_the_flush_at_close(void **state)
+{
+	struct strata_vfs *vfs = *state;
+	unsigned int oflags = 0;
+	struct stat st;
+	uint64_t fh;
+
+	assert_int_equal(strata_vfs_create(vfs, &root, STRATA_ROOT_INO, "f",
+					   0644, O_WRONLY, &st, &fh, &oflags),
+			 0);
+	assert_false(oflags & STRATA_VFS_NO_FLUSH);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	assert_int_equal(strata_vfs_open(vfs, st.st_ino, O_RDWR, &fh, &oflags),
+			 0);
+	assert_false(oflags & STRATA_VFS_NO_FLUSH);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	assert_int_equal(
+		strata_vfs_open(vfs, st.st_ino, O_RDONLY, &fh, &oflags), 0);
+	assert_true(oflags & STRATA_VFS_NO_FLUSH);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+}
+
 static void object_key_is_sharded_file_id(void **state)
 {
 	char key[VFS_KEY_LEN + 8];
@@ -593,6 +615,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			reopen_keeps_cache_until_content_changes, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			only_readers_skip_the_flush_at_close, setup, teardown),
 		cmocka_unit_test(object_key_is_sharded_file_id),
 		cmocka_unit_test_setup_teardown(
 			unlinked_open_file_lives_until_release, setup,
