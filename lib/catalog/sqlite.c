@@ -2708,7 +2708,10 @@ out:
 	return cat_wend(cat, c, ret, false);
 }
 
-static int cat_pin_del(struct strata_catalog *cat, strata_ino_t ino)
+/* Delete the one row statement id names by key: -ENOENT when there is
+ * none. */
+static int cat_delete_one(struct strata_catalog *cat, enum cat_stmt_id id,
+			  int64_t key, const char *what)
 {
 	struct cat_conn *c;
 	int ret;
@@ -2716,10 +2719,15 @@ static int cat_pin_del(struct strata_catalog *cat, strata_ino_t ino)
 	ret = cat_wbegin(cat, false, &c);
 	if (ret < 0)
 		return ret;
-	ret = cat_run_ino(c, CAT_ST_PIN_DEL, ino, "remove pin");
+	ret = cat_run_ino(c, id, (strata_ino_t)key, what);
 	if (ret == 0 && sqlite3_changes(c->db) == 0)
 		ret = -ENOENT;
 	return cat_wend(cat, c, ret, false);
+}
+
+static int cat_pin_del(struct strata_catalog *cat, strata_ino_t ino)
+{
+	return cat_delete_one(cat, CAT_ST_PIN_DEL, (int64_t)ino, "remove pin");
 }
 
 /* Run st (parameter 1 bound to key) for one integer; -ENOENT: no row. */
@@ -2937,16 +2945,7 @@ out:
 
 static int cat_job_del(struct strata_catalog *cat, int64_t id)
 {
-	struct cat_conn *c;
-	int ret;
-
-	ret = cat_wbegin(cat, false, &c);
-	if (ret < 0)
-		return ret;
-	ret = cat_run_ino(c, CAT_ST_JOB_DEL, (strata_ino_t)id, "remove job");
-	if (ret == 0 && sqlite3_changes(c->db) == 0)
-		ret = -ENOENT;
-	return cat_wend(cat, c, ret, false);
+	return cat_delete_one(cat, CAT_ST_JOB_DEL, id, "remove job");
 }
 
 static int cat_job_requeue(struct strata_catalog *cat, int64_t *n)
