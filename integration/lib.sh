@@ -296,16 +296,18 @@ s3_keys() {
 		grep -o '<Key>[^<]*</Key>' | sed 's|<Key>\(.*\)</Key>|\1|'
 }
 
-# write_s3_config URL: a config with a local tier `nvme` and an S3 tier
-# `s3` at URL, new files placed on `s3`, kernel caches kept short.
+# write_s3_config URL [PLACEMENT [LINES]]: a config with a local tier
+# `nvme` and an S3 tier `s3` at URL, new files placed on PLACEMENT (`s3`),
+# LINES added to [namespace], kernel caches kept short.
 write_s3_config() {
 	cat > "$T/strata.conf" <<CONF
 [namespace]
 catalog = $T/catalog.db
 site = test
-placement = s3
+placement = ${2:-s3}
 entry_timeout = 1
 attr_timeout = 1
+${3:-}
 
 [tier nvme]
 url = file://$T/tiers/nvme

@@ -14,21 +14,7 @@
 s3_server
 PFX=032-$$
 URL=$(s3_url "$PFX" "partsize=5&timeout=10")
-cat > "$T/strata.conf" <<CONF
-[namespace]
-catalog = $T/catalog.db
-site = test
-placement = nvme
-rules = $T/rules
-entry_timeout = 1
-attr_timeout = 1
-
-[tier nvme]
-url = file://$T/tiers/nvme
-
-[tier s3]
-url = $URL
-CONF
+write_s3_config "$URL" nvme "rules = $T/rules"
 cat > "$T/rules" <<'RULES'
 interval 1s
 dr:   replicate "/ckpt/**" to s3
