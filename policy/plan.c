@@ -537,32 +537,6 @@ static int plan_decision(struct plan_ctx *pc, const struct strata_scan_row *row,
 }
 
 /*
- * Re-placement: when no migrate rule or pin decides a file, a file that
- * sits where the previous placement put it but that the current placement
- * sends elsewhere moves there (a rule change, a rename, a new tag).
- * prev_tier is where it was placed before, or NULL for "wherever it is".
- */
-static int plan_replace(struct plan_ctx *pc, const struct strata_scan_row *row,
-			const char *path, const struct strata_policy_facts *f,
-			const struct strata_policy_decision *d,
-			const char *prev_tier, strata_plan_cb cb, void *arg)
-{
-	struct strata_policy_action place;
-
-	if (d->pinned || d->migrate.rule || f->ntiers == 0)
-		return 0;
-	if (strata_policy_place(pc->p, f, pc->now, &place) < 0 || !place.tier)
-		return 0;
-	if (plan_held(f, place.tier))
-		return 0;
-	if (prev_tier && !plan_held(f, prev_tier))
-		return 0;
-	return plan_job(pc, STRATA_JOB_MOVE, row, path,
-			prev_tier ? prev_tier : f->tiers[0], place.tier,
-			place.rule, false, cb, arg);
-}
-
-/*
  * One file of a pass. prev (the rules before a change) or old_path (where
  * a rename took the file from) say where the file was placed before: it
  * follows the current placement only from there, so a rename or a rule
@@ -597,7 +571,13 @@ static int plan_row_facts(struct plan_ctx *pc, const struct strata_policy *prev,
 	if (strata_policy_place(pc->p, f, pc->now, &cur) < 0 || !cur.tier ||
 	    strcmp(cur.tier, old.tier) == 0)
 		return 0;
-	return plan_replace(pc, row, path, f, &d, old.tier, cb, arg);
+	/* A migrate rule or a pin decides where it lives, not placement;
+	 * and it follows only from where the old placement put it. */
+	if (d.pinned || d.migrate.rule || plan_held(f, cur.tier) ||
+	    !plan_held(f, old.tier))
+		return 0;
+	return plan_job(pc, STRATA_JOB_MOVE, row, path, old.tier, cur.tier,
+			cur.rule, false, cb, arg);
 }
 
 static int plan_row(struct plan_ctx *pc, const struct strata_policy *prev,
