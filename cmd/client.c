@@ -656,6 +656,35 @@ int cmd_path_call(int argc, char **argv, struct strata_ctx *ctx,
 	return status;
 }
 
+int cmd_op_call(int argc, char **argv, struct strata_ctx *ctx,
+		const char *usage, struct cmd_opts *o, struct cmd_conn *c,
+		struct strata_json **reply)
+{
+	struct strata_jw req = { 0 };
+	int status;
+
+	*reply = NULL;
+	status = cmd_parse(argc, argv, ctx, 0, usage, o);
+	if (status)
+		return status < 0 ? -1 : status;
+	if (argc - optind > 1) {
+		cmd_error(ctx, "usage: strata %s %s", argv[0], usage);
+		return 2;
+	}
+	status = cmd_connect(ctx, o->config,
+			     optind < argc ? argv[optind] : NULL, c);
+	if (status)
+		return status;
+	strata_jw_obj(&req);
+	strata_jw_kstr(&req, "op", argv[0]);
+	strata_jw_obj_end(&req);
+	status = cmd_call(ctx, c, &req, reply);
+	strata_jw_release(&req);
+	if (status)
+		cmd_disconnect(c);
+	return status;
+}
+
 int cmd_move_run(int argc, char **argv, struct strata_ctx *ctx,
 		 unsigned int bits, const char *usage)
 {

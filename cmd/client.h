@@ -99,6 +99,15 @@ int cmd_call(struct strata_ctx *ctx, struct cmd_conn *c, struct strata_jw *req,
 int cmd_wait(struct strata_ctx *ctx, struct cmd_conn *c, bool json);
 
 /*
+ * The shape of the commands that ask the mount one thing (status, pins):
+ * parse -c and --json, take at most one PATH (to find the mount), send
+ * {op: argv[0]} and take the reply. Returns as cmd_path_call().
+ */
+int cmd_op_call(int argc, char **argv, struct strata_ctx *ctx,
+		const char *usage, struct cmd_opts *o, struct cmd_conn *c,
+		struct strata_json **reply);
+
+/*
  * The shape of the commands that act on paths (argv[0] is the command and
  * the request's op): parse options (bits), require a path (and a tier
  * with need_tier), connect through the first path, send {op, tier,

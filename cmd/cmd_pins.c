@@ -16,29 +16,14 @@ int cmd_pins(int argc, char **argv, struct strata_ctx *ctx)
 	static const char *const head[] = { "PATH", "TIER", "SIZE" };
 	struct strata_json *reply = NULL;
 	const struct strata_json *pins;
-	struct strata_jw req = { 0 };
 	struct cmd_table t;
 	struct cmd_opts o;
 	struct cmd_conn c;
 	int status;
 
-	status = cmd_parse(argc, argv, ctx, 0, PINS_USAGE, &o);
+	status = cmd_op_call(argc, argv, ctx, PINS_USAGE, &o, &c, &reply);
 	if (status)
 		return status < 0 ? 0 : status;
-	if (argc - optind > 1) {
-		cmd_error(ctx, "usage: strata pins %s", PINS_USAGE);
-		return 2;
-	}
-	status = cmd_connect(ctx, o.config, optind < argc ? argv[optind] : NULL,
-			     &c);
-	if (status)
-		return status;
-	strata_jw_obj(&req);
-	strata_jw_kstr(&req, "op", "pins");
-	strata_jw_obj_end(&req);
-	status = cmd_call(ctx, &c, &req, &reply);
-	if (status)
-		goto out;
 	if (o.json) {
 		cmd_print_json(reply);
 		goto out;
@@ -62,7 +47,6 @@ int cmd_pins(int argc, char **argv, struct strata_ctx *ctx)
 	cmd_table_release(&t);
 out:
 	strata_json_free(reply);
-	strata_jw_release(&req);
 	cmd_disconnect(&c);
 	return status;
 }

@@ -54,30 +54,15 @@ int cmd_status(int argc, char **argv, struct strata_ctx *ctx)
 	struct status_site sites[STATUS_SITES];
 	const struct strata_json *tiers, *jobs;
 	struct strata_json *reply = NULL;
-	struct strata_jw req = { 0 };
 	unsigned int nsites = 0;
 	struct cmd_table t;
 	struct cmd_opts o;
 	struct cmd_conn c;
 	int status;
 
-	status = cmd_parse(argc, argv, ctx, 0, STATUS_USAGE, &o);
+	status = cmd_op_call(argc, argv, ctx, STATUS_USAGE, &o, &c, &reply);
 	if (status)
 		return status < 0 ? 0 : status;
-	if (argc - optind > 1) {
-		cmd_error(ctx, "usage: strata status %s", STATUS_USAGE);
-		return 2;
-	}
-	status = cmd_connect(ctx, o.config, optind < argc ? argv[optind] : NULL,
-			     &c);
-	if (status)
-		return status;
-	strata_jw_obj(&req);
-	strata_jw_kstr(&req, "op", "status");
-	strata_jw_obj_end(&req);
-	status = cmd_call(ctx, &c, &req, &reply);
-	if (status)
-		goto out;
 	if (o.json) {
 		cmd_print_json(reply);
 		goto out;
@@ -130,7 +115,6 @@ int cmd_status(int argc, char **argv, struct strata_ctx *ctx)
 	}
 out:
 	strata_json_free(reply);
-	strata_jw_release(&req);
 	cmd_disconnect(&c);
 	return status;
 }
