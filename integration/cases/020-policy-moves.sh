@@ -7,8 +7,8 @@
 # during moves never fail; a file open for writing is not moved and its
 # writes win; watermarks converge; a cache-on-read replica is made and
 # eviction drops it again; a rule change and a rename re-place files; a bad
-# rules file keeps the old rules; `strata rules explain` and `plan` move
-# nothing.
+# rules file keeps the old rules, and refuses a mount; `strata rules
+# explain` and `plan` move nothing.
 . "$(dirname "$0")/../lib.sh"
 
 if [ "$STRATA_TEST_DIRECT" = 1 ]; then
@@ -175,4 +175,11 @@ umount_strata
 log "fsck: no orphan, nothing lost"
 out=$("$STRATA_BIN" fsck -c "$T/strata.conf") || fail "fsck: $out"
 [[ "$out" == *" 0 problems"* ]] || fail "fsck said: $out"
+log "a bad rules file at mount time refuses the mount, naming the line"
+echo 'broken: migrate "/x/**" to nowhere' > "$T/rules"
+rc=0
+out=$("$STRATA_BIN" mount -f -c "$T/strata.conf" "$M" 2>&1) || rc=$?
+[ "$rc" = 1 ] || fail "a mount with a bad rules file exited $rc"
+[[ "$out" == *"rules:1:"*"nowhere"* ]] || fail "the refusal said: $out"
+is_mounted "$M" && fail "a mount with a bad rules file is mounted"
 echo "020-policy-moves: ok"
