@@ -17,8 +17,24 @@ struct strata_fuse {
 	struct strata_fuse_opts opts;
 	double entry_ttl;
 	double attr_ttl;
+	/* passthrough.c */
+	int dev_fd;		 /* the session's /dev/fuse descriptor */
+	uint64_t pt_init_unique; /* the kernel's INIT request */
+	bool pt_kernel;		 /* the kernel offers passthrough */
+	bool pt_asked;		 /* our INIT reply asked for it */
+	bool pt_on;		 /* atomic: backing files are accepted */
 };
 
 extern const struct fuse_lowlevel_ops strata__fuse_ops;
+
+/* passthrough.c: run the session on the custom I/O that negotiates FUSE
+ * passthrough (after fuse_session_mount). */
+int strata__fuse_pt_install(struct strata_fuse *pf, struct fuse_session *se);
+/* From the init callback: offer backing files to the vfs if the kernel
+ * can take them. */
+void strata__fuse_pt_init(struct strata_fuse *pf);
+/* The open reply this thread sends next passes through backing_id (0:
+ * none). */
+void strata__fuse_pt_mark(int backing_id);
 
 #endif

@@ -101,6 +101,7 @@ static void ops_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_readahead = OPS_READ_MAX;
 	conn->max_background = 64;
 	conn->congestion_threshold = 48;
+	strata__fuse_pt_init(pf);
 }
 
 static void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -256,13 +257,18 @@ static void ops_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 					       newparent, newname, flags));
 }
 
-static void ops_fill_open(struct fuse_file_info *fi, uint64_t fh,
-			  unsigned int oflags)
+static void ops_fill_open(fuse_req_t req, struct fuse_file_info *fi,
+			  uint64_t fh, unsigned int oflags)
 {
 	fi->fh = fh;
 	fi->keep_cache = (oflags & STRATA_VFS_KEEP_CACHE) != 0;
 	fi->noflush = (oflags & STRATA_VFS_NO_FLUSH) != 0;
 	fi->direct_io = 0;
+	/* The reply sent next on this thread is this open's. */
+	strata__fuse_pt_mark(
+		(oflags & STRATA_VFS_PASSTHROUGH) ?
+			strata_vfs_backing_id(ops_pf(req)->vfs, fh) :
+			0);
 }
 
 static void ops_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -283,11 +289,13 @@ static void ops_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	ops_fill_open(fi, fh, oflags);
+	ops_fill_open(req, fi, fh, oflags);
 	e.ino = e.attr.st_ino;
 	e.attr_timeout = pf->attr_ttl;
 	e.entry_timeout = pf->entry_ttl;
-	if (fuse_reply_create(req, &e, fi) != 0) {
+	ret = fuse_reply_create(req, &e, fi);
+	strata__fuse_pt_mark(0);
+	if (ret != 0) {
 		/* The kernel never saw the open file or the entry. */
 		strata_vfs_release(pf->vfs, fh);
 		strata_vfs_forget(pf->vfs, e.ino, 1);
@@ -305,8 +313,10 @@ static void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	ops_fill_open(fi, fh, oflags);
-	if (fuse_reply_open(req, fi) != 0)
+	ops_fill_open(req, fi, fh, oflags);
+	ret = fuse_reply_open(req, fi);
+	strata__fuse_pt_mark(0);
+	if (ret != 0)
 		strata_vfs_release(pf->vfs, fh); /* open was interrupted */
 }
 

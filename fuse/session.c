@@ -76,6 +76,8 @@ static int session_opt(char *opt, struct strata_fuse_opts *opts, char *err,
 		opts->read_only = true;
 	} else if (strcmp(opt, "rw") == 0 && !val) {
 		opts->read_only = false;
+	} else if (strcmp(opt, "no_passthrough") == 0 && !val) {
+		opts->no_passthrough = true;
 	} else if (strcmp(opt, "default_permissions") == 0 && !val) {
 		/* Always on; accepted for fstab compatibility. */
 	} else if (strcmp(opt, "entry_timeout") == 0) {
@@ -252,6 +254,11 @@ static int session_serve(struct strata_fuse *pf, const struct strata_cfg *cfg,
 		goto out;
 	}
 	mounted = true;
+	if (strata__fuse_pt_install(pf, se) != 0) {
+		snprintf(err, errlen, "cannot set up the FUSE session's I/O");
+		ret = -EIO;
+		goto out;
+	}
 	strata_log(STRATA_LOG_INFO, STRATA_SUB_FUSE,
 		   "mounted catalog '%s' at '%s'", cfg->catalog, mountpoint);
 	if (pf->opts.notify_fd >= 0)
@@ -266,6 +273,9 @@ static int session_serve(struct strata_fuse *pf, const struct strata_cfg *cfg,
 	 * 17 to 23 us with a clone per thread, which migrates more. */
 	fuse_loop_cfg_set_clone_fd(lc, 0);
 	ret = fuse_session_loop_mt(se, lc);
+	/* Files still open are closed after the session is gone: their
+	 * backing ids went with it. */
+	strata_vfs_set_backing(pf->vfs, NULL);
 	if (ret == SIGINT || ret == SIGTERM || ret == SIGHUP) {
 		/* libfuse returns the signal that asked us to stop. */
 		strata_log(STRATA_LOG_INFO, STRATA_SUB_FUSE,

@@ -33,6 +33,9 @@ struct strata_fuse_opts {
 	double attr_timeout;	  /* < 0: take the config's */
 	unsigned int max_threads; /* FUSE worker threads */
 	unsigned int max_write;	  /* largest write request, bytes */
+	/* Serve every byte through the daemon, even where the kernel could
+	 * pass local-tier files through (-o no_passthrough). */
+	bool no_passthrough;
 	/*
 	 * Called once the namespace is open and before the mount serves
 	 * (attach: the policy engine starts; a negative errno with a message

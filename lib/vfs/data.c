@@ -14,6 +14,14 @@
  * truncate, together with a new content version. An empty file has no object
  * until its first write, which creates it on the placement tier.
  *
+ * Passthrough (when fuse/ offers it, vfs.h): an open file whose content is
+ * on a tier with descriptors is handed to the kernel, which then reads and
+ * writes the backing object itself. Every such open file of an inode shares
+ * one backing object, vn->pt_obj; what the kernel wrote is taken from it
+ * (vn_pt_absorb) before the size or mtime is reported or committed. A file
+ * created for writing gets its object at open then, and loses it again at
+ * close if nothing was written.
+ *
  * Locks: vf->lock guards vf->obj; vn->lock guards the vnode's content
  * fields (vfs_int.h). I/O runs without vn->lock; the catalog commit runs
  * under it so the size and version recorded belong together.
@@ -66,6 +74,48 @@ void strata__vfs_attr_to_stat(const struct strata_attr *a, struct stat *st)
 	st->st_ctim = a->ctime;
 }
 
+static bool ts_equal(struct timespec a, struct timespec b)
+{
+	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+/*
+ * Take in what the kernel wrote to the backing object of a passed-through
+ * file (vn->lock held): when its ctime or size moved, its size and mtime
+ * become the file's, with a new content version at the next commit. Linux
+ * 6.13+ gives a change after a stat a ctime of its own (multigrain
+ * timestamps), so even a same-size rewrite is seen.
+ */
+static void vn_pt_absorb(struct vnode *vn)
+{
+	struct stat st;
+
+	if (vn->npt_writers == 0 || !vn->pt_obj ||
+	    fstat(strata_obj_fd(vn->pt_obj), &st) < 0)
+		return;
+	if (ts_equal(st.st_ctim, vn->pt_ctime) &&
+	    (uint64_t)st.st_size == vn->size)
+		return;
+	vn->pt_ctime = st.st_ctim;
+	vn->size = (uint64_t)st.st_size;
+	vn->mtime = st.st_mtim;
+	vn->dirty = true;
+	vn->written = true;
+	vn->pt_wrote = true;
+}
+
+void strata__vfs_pt_absorb(struct strata_vfs *vfs, strata_ino_t ino)
+{
+	struct vnode *vn = strata__vfs_vnode_hold(vfs, ino);
+
+	if (!vn)
+		return;
+	pthread_mutex_lock(&vn->lock);
+	vn_pt_absorb(vn);
+	pthread_mutex_unlock(&vn->lock);
+	strata__vfs_vnode_unhold(vfs, vn);
+}
+
 void strata__vfs_overlay(struct strata_vfs *vfs, struct strata_attr *a)
 {
 	struct vnode *vn;
@@ -81,6 +131,7 @@ void strata__vfs_overlay(struct strata_vfs *vfs, struct strata_attr *a)
 	 * cleared dirty, as when a release commits while a new open appends.
 	 */
 	pthread_mutex_lock(&vn->lock);
+	vn_pt_absorb(vn);
 	if (vn->loaded && (vn->dirty || strata__vfs_vnode_nopen(vn) > 0)) {
 		a->size = vn->size;
 		a->mtime = vn->mtime;
@@ -164,9 +215,11 @@ int strata__vfs_vnode_load(struct strata_vfs *vfs, struct vnode *vn)
 int strata__vfs_commit(struct strata_vfs *vfs, struct vnode *vn, bool durable)
 {
 	struct strata_attr out;
-	bool bump = vn->written && vn->tier;
+	bool bump;
 	int ret;
 
+	vn_pt_absorb(vn);
+	bump = vn->written && vn->tier;
 	if (!vn->loaded || (!vn->dirty && !durable))
 		return 0;
 	if (!vn->dirty)
@@ -178,12 +231,17 @@ int strata__vfs_commit(struct strata_vfs *vfs, struct vnode *vn, bool durable)
 	if (ret < 0)
 		return ret;
 	/* Our own writes went through the kernel's page cache: it still
-	 * holds the new content. */
-	if (vn->cache_valid && vn->cached_version == vn->version)
+	 * holds the new content; passed-through ones did not. */
+	if (vn->pt_wrote)
+		vn->cache_valid = false;
+	else if (vn->cache_valid && vn->cached_version == vn->version)
 		vn->cached_version = out.version;
 	vn->version = out.version;
 	vn->dirty = false;
 	vn->written = false;
+	vn->pt_wrote = false;
+	if (vn->tier)
+		vn->pt_made = false; /* the replica is recorded */
 	return 0;
 }
 
@@ -214,14 +272,15 @@ static struct vfs_tier *vn_place(struct strata_vfs *vfs, struct vnode *vn)
  * key left there (a crash, a lost batch) must not show through.
  */
 static int vn_create_object(struct strata_vfs *vfs, struct vnode *vn,
-			    unsigned int flags, struct strata_obj **obj)
+			    struct vfs_tier *home, unsigned int flags,
+			    struct strata_obj **obj)
 {
 	struct vfs_tier *where;
 	char key[STRATA_KEY_MAX];
 	int ret;
 
 	strata__vfs_key(vn->ino, key, sizeof(key));
-	ret = strata__vfs_stage_create(vfs, vn, vn_place(vfs, vn), &where);
+	ret = strata__vfs_stage_create(vfs, vn, home, &where);
 	if (ret < 0)
 		return ret;
 	ret = strata_obj_open(where->be, key,
@@ -250,6 +309,8 @@ static int vf_obj(struct strata_vfs *vfs, struct vfile *vf, bool write)
 	char key[STRATA_KEY_MAX];
 	int ret = 0;
 
+	if (vf->pt)
+		return 0; /* vn->pt_obj, open while vf is */
 	pthread_mutex_lock(&vf->lock);
 	if (vf->obj)
 		goto out;
@@ -257,7 +318,8 @@ static int vf_obj(struct strata_vfs *vfs, struct vfile *vf, bool write)
 		flags |= STRATA_OBJ_WRITE;
 	pthread_mutex_lock(&vn->lock);
 	if (!vn->tier && write) {
-		ret = vn_create_object(vfs, vn, flags, &vf->obj);
+		ret = vn_create_object(vfs, vn, vn_place(vfs, vn), flags,
+				       &vf->obj);
 		if (ret == 0)
 			vf->tier = vn->tier;
 		pthread_mutex_unlock(&vn->lock);
@@ -284,6 +346,112 @@ out:
 	return ret;
 }
 
+/* The object vf's I/O goes to (after vf_obj). */
+static struct strata_obj *vf_io(struct vfile *vf)
+{
+	return vf->pt ? vf->vn->pt_obj : vf->obj;
+}
+
+/* Can the kernel pass files on t through? */
+static bool vfs_pt_tier(const struct vfs_tier *t)
+{
+	return t && (strata_backend_caps(t->be) & STRATA_BCAP_FD) &&
+	       !strata__vfs_tier_immutable(t);
+}
+
+/* Undo the object vn_pt_open made: nothing was written to it. */
+static void vn_pt_unmake(struct vnode *vn)
+{
+	if (strata_backend_remove(vn->tier->be, vn->key) < 0)
+		strata_log(STRATA_LOG_WARN, STRATA_SUB_VFS,
+			   "cannot remove the empty object '%s' on tier '%s'",
+			   vn->key, vn->tier->name);
+	vn->tier = NULL;
+	vn->key[0] = '\0';
+	vn->pt_made = false;
+}
+
+/*
+ * Set up passthrough for a new open file of vn (vn->lock held): true when
+ * the kernel will serve it from vn->pt_obj. A file without content that is
+ * opened for writing gets its first object now, on a tier that can pass it
+ * through. Anything that does not work out leaves the file to be served
+ * here, as without passthrough.
+ */
+static bool vn_pt_open(struct strata_vfs *vfs, struct vnode *vn, bool writer)
+{
+	unsigned int flags = STRATA_OBJ_READ;
+	struct strata_obj *obj = NULL;
+	struct vfs_tier *t = vn->tier;
+	struct stat st;
+	int id;
+
+	if (!vfs->backing.open || vn->ncached > 0 || vn->stage_to)
+		return false;
+	if (vn->npt > 0)
+		return true; /* the kernel wants one backing file per inode */
+	/* Every open file of the inode shares the backing file: readers'
+	 * too, so it must take writes. */
+	if (!vfs->opts.read_only)
+		flags |= STRATA_OBJ_WRITE;
+	if (!t) {
+		t = writer && !vfs->opts.read_only ? vn_place(vfs, vn) : NULL;
+		if (!vfs_pt_tier(t) ||
+		    vn_create_object(vfs, vn, t, flags, &obj) < 0)
+			return false;
+		vn->pt_made = true;
+	} else if (!vfs_pt_tier(t) ||
+		   strata_obj_open(t->be, vn->key, flags, &obj) < 0) {
+		return false;
+	}
+	id = fstat(strata_obj_fd(obj), &st) == 0 ?
+		     vfs->backing.open(vfs->backing.arg, strata_obj_fd(obj)) :
+		     -errno;
+	if (id <= 0) {
+		strata_obj_close(obj);
+		if (vn->pt_made)
+			vn_pt_unmake(vn);
+		return false;
+	}
+	vn->pt_obj = obj;
+	vn->pt_id = id;
+	vn->pt_ctime = st.st_ctim;
+	return true;
+}
+
+/* The last passed-through open file of vn is gone (vn->lock held). */
+static void vn_pt_close(struct strata_vfs *vfs, struct vnode *vn)
+{
+	int ret;
+
+	if (vfs->backing.close)
+		vfs->backing.close(vfs->backing.arg, vn->pt_id);
+	ret = strata_obj_close(vn->pt_obj);
+	if (ret < 0)
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
+			   "closing object '%s' on tier '%s' failed: %s",
+			   vn->key, vn->tier ? vn->tier->name : "?",
+			   strerror(-ret));
+	vn->pt_obj = NULL;
+	vn->pt_id = 0;
+	/* Created at open and never written: an empty file has no
+	 * object. */
+	if (vn->pt_made && !vn->dirty && vn->size == 0)
+		vn_pt_unmake(vn);
+}
+
+int strata_vfs_backing_id(struct strata_vfs *vfs, uint64_t fh)
+{
+	struct vfile *vf = (struct vfile *)(uintptr_t)fh;
+	int id;
+
+	(void)vfs;
+	pthread_mutex_lock(&vf->vn->lock);
+	id = vf->pt ? vf->vn->pt_id : 0;
+	pthread_mutex_unlock(&vf->vn->lock);
+	return id;
+}
+
 static int vf_new(struct strata_vfs *vfs, struct vnode *vn, int flags,
 		  uint64_t *fh, unsigned int *oflags)
 {
@@ -300,15 +468,26 @@ static int vf_new(struct strata_vfs *vfs, struct vnode *vn, int flags,
 	ret = strata__vfs_vnode_load(vfs, vn);
 	if (ret < 0)
 		goto out;
-	*oflags = writer ? 0 : STRATA_VFS_NO_FLUSH;
-	if (vn->cache_valid && vn->cached_version == vn->version)
-		*oflags |= STRATA_VFS_KEEP_CACHE;
-	vn->cached_version = vn->version;
-	vn->cache_valid = true;
 	if (writer && strata__vfs_tier_immutable(vn->tier)) {
 		ret = strata__vfs_stage_copyup(vfs, vn, flags & O_TRUNC);
 		if (ret < 0)
 			goto out;
+	}
+	vf->pt = vn_pt_open(vfs, vn, writer);
+	if (vf->pt) {
+		/* A writer's close still commits what the kernel wrote. */
+		*oflags = STRATA_VFS_PASSTHROUGH |
+			  (writer ? 0 : STRATA_VFS_NO_FLUSH);
+		vn->npt++;
+		if (writer)
+			vn->npt_writers++;
+	} else {
+		*oflags = writer ? 0 : STRATA_VFS_NO_FLUSH;
+		if (vn->cache_valid && vn->cached_version == vn->version)
+			*oflags |= STRATA_VFS_KEEP_CACHE;
+		vn->cached_version = vn->version;
+		vn->cache_valid = true;
+		vn->ncached++;
 	}
 	if (writer)
 		vn->nwriters++;
@@ -422,13 +601,13 @@ int strata_vfs_read(struct strata_vfs *vfs, uint64_t fh, uint64_t off,
 	}
 	if (ret < 0)
 		return ret;
-	fd = strata_obj_fd(vf->obj);
+	fd = strata_obj_fd(vf_io(vf));
 	if (fd >= 0) {
 		out->fd = fd;
 		out->len = size;
 		return 0;
 	}
-	ret = strata_obj_read(vf->obj, off, scratch, size, &nread);
+	ret = strata_obj_read(vf_io(vf), off, scratch, size, &nread);
 	if (ret < 0)
 		return ret;
 	if (nread < size)
@@ -458,7 +637,7 @@ int strata_vfs_write(struct strata_vfs *vfs, uint64_t fh, uint64_t off,
 	ret = vf_obj(vfs, vf, true);
 	if (ret < 0)
 		return ret;
-	ret = strata_obj_write(vf->obj, off, buf, size);
+	ret = strata_obj_write(vf_io(vf), off, buf, size);
 	if (ret < 0)
 		return ret;
 	strata__vfs_stage_stream(vn, off, buf, size);
@@ -497,7 +676,7 @@ int strata_vfs_fsync(struct strata_vfs *vfs, uint64_t fh, bool datasync)
 	ret = vf_obj(vfs, vf, false);
 	if (ret == 0) {
 		pthread_mutex_lock(&vf->lock);
-		ret = strata_obj_sync(vf->obj, datasync);
+		ret = strata_obj_sync(vf_io(vf), datasync);
 		pthread_mutex_unlock(&vf->lock);
 	}
 	if (ret < 0 && ret != -ENODATA)
@@ -517,7 +696,7 @@ int strata_vfs_release(struct strata_vfs *vfs, uint64_t fh)
 	int ret;
 	int cret;
 
-	cret = strata_obj_close(vf->obj);
+	cret = strata_obj_close(vf->obj); /* NULL when passed through */
 	if (cret < 0)
 		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
 			   "closing object '%s' on tier '%s' failed: %s",
@@ -525,8 +704,15 @@ int strata_vfs_release(struct strata_vfs *vfs, uint64_t fh)
 			   strerror(-cret));
 	pthread_mutex_lock(&vn->lock);
 	ret = strata__vfs_commit(vfs, vn, false);
-	if ((vf->flags & O_ACCMODE) != O_RDONLY)
+	if ((vf->flags & O_ACCMODE) != O_RDONLY) {
 		vn->nwriters--;
+		if (vf->pt)
+			vn->npt_writers--;
+	}
+	if (!vf->pt)
+		vn->ncached--;
+	else if (--vn->npt == 0)
+		vn_pt_close(vfs, vn);
 	/* A failed upload is logged by stage.c and keeps the staged copy. */
 	if (ret == 0 && vn->nwriters == 0 && strata__vfs_vnode_nopen(vn) == 1)
 		strata__vfs_stage_settle(vfs, vn);
@@ -582,7 +768,7 @@ int strata_vfs_fallocate(struct strata_vfs *vfs, uint64_t fh, int mode,
 	ret = vf_obj(vfs, vf, true);
 	if (ret < 0)
 		return ret;
-	ret = strata_obj_fallocate(vf->obj, mode, off, len);
+	ret = strata_obj_fallocate(vf_io(vf), mode, off, len);
 	if (ret < 0)
 		return ret;
 	pthread_mutex_lock(&vn->lock);
@@ -614,7 +800,7 @@ int strata__vfs_truncate(struct strata_vfs *vfs, struct vnode *vn,
 			goto out;
 	}
 	if (!vn->tier && size > 0) {
-		ret = vn_create_object(vfs, vn, 0, &tmp);
+		ret = vn_create_object(vfs, vn, vn_place(vfs, vn), 0, &tmp);
 		obj = tmp;
 	} else if (vn->tier && (!obj || obj->be != vn->tier->be)) {
 		ret = strata_obj_open(vn->tier->be, vn->key, STRATA_OBJ_WRITE,

@@ -745,6 +745,7 @@ static int move_xattr_value(struct strata_vfs *vfs, strata_ino_t ino,
 	}
 	if (strcmp(what, "state") != 0)
 		return -ENODATA;
+	strata__vfs_pt_absorb(vfs, ino);
 	vn = strata__vfs_vnode_hold(vfs, ino);
 	if (vn) {
 		pthread_mutex_lock(&vn->lock);

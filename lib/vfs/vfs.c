@@ -328,6 +328,9 @@ int strata_vfs_setattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 	unsigned int set;
 	int ret;
 
+	/* Writes the kernel passed through come first: an mtime set now
+	 * must win over theirs. */
+	strata__vfs_pt_absorb(vfs, ino);
 	if (valid & STRATA_VFS_SET_SIZE) {
 		struct vfile *vf = (struct vfile *)(uintptr_t)fh;
 		struct strata_obj *obj = NULL;
@@ -849,4 +852,13 @@ void strata_vfs_set_hooks(struct strata_vfs *vfs,
 		vfs->hooks = *hooks;
 	else
 		memset(&vfs->hooks, 0, sizeof(vfs->hooks));
+}
+
+void strata_vfs_set_backing(struct strata_vfs *vfs,
+			    const struct strata_vfs_backing *b)
+{
+	if (b)
+		vfs->backing = *b;
+	else
+		memset(&vfs->backing, 0, sizeof(vfs->backing));
 }

@@ -58,6 +58,9 @@ enum strata_vfs_open_flags {
 	/* Read-only: its flush has nothing to do, so the kernel may skip
 	 * asking at close (one round trip fewer per file read). */
 	STRATA_VFS_NO_FLUSH = 1u << 1,
+	/* The kernel reads and writes the backing file itself: answer the
+	 * open with strata_vfs_backing_id(). */
+	STRATA_VFS_PASSTHROUGH = 1u << 2,
 };
 
 struct strata_vfs_opts {
@@ -312,6 +315,29 @@ struct strata_vfs_hooks {
  * served: before the mount starts and after it ends. */
 void strata_vfs_set_hooks(struct strata_vfs *vfs,
 			  const struct strata_vfs_hooks *hooks);
+
+/*
+ * Passthrough: the kernel can read and write a file's backing descriptor
+ * itself (fuse/passthrough.c). With these set, opens of files whose content
+ * is on a tier with descriptors (local) hand the kernel a backing file
+ * instead of serving reads and writes: open registers a descriptor and
+ * returns an id (> 0), or a negative errno, and the file is then served as
+ * usual; close forgets an id. One id per inode while any of its open files
+ * passes through, as the kernel wants. Writes the vfs no longer sees are
+ * taken from the backing file (size, mtime, a new content version) at
+ * getattr, setattr, flush, fsync and release.
+ */
+struct strata_vfs_backing {
+	int (*open)(void *arg, int fd);
+	void (*close)(void *arg, int id);
+	void *arg;
+};
+
+/* Install backing callbacks (copied; NULL removes them), as set_hooks. */
+void strata_vfs_set_backing(struct strata_vfs *vfs,
+			    const struct strata_vfs_backing *b);
+/* The backing id an open with STRATA_VFS_PASSTHROUGH passes through. */
+int strata_vfs_backing_id(struct strata_vfs *vfs, uint64_t fh);
 
 /* What strata_vfs_import() did so far. */
 struct strata_vfs_import_stats {

@@ -67,6 +67,17 @@ struct vnode {
 	uint64_t up_version;
 	bool up_valid;
 	struct vfs_upstream *up; /* stage.c: streamed upload, or NULL */
+	/* Passthrough (data.c): the open files the kernel serves from the
+	 * backing object pt_obj itself, and those served here; never both
+	 * at once (the kernel refuses to mix them on an inode). */
+	uint32_t npt;
+	uint32_t npt_writers;
+	uint32_t ncached;
+	struct strata_obj *pt_obj; /* read-write, while npt > 0 */
+	int pt_id;		   /* its backing id */
+	struct timespec pt_ctime;  /* its ctime when last looked at */
+	bool pt_made;  /* created empty at open; no replica recorded yet */
+	bool pt_wrote; /* written around the kernel's FUSE page cache */
 };
 
 struct vfile {
@@ -75,6 +86,7 @@ struct vfile {
 	pthread_mutex_t lock;
 	struct strata_obj *obj; /* lazily opened; vf->lock */
 	struct vfs_tier *tier;	/* the tier obj belongs to */
+	bool pt;		/* passed through: I/O uses vn->pt_obj */
 	struct vfile *prev;	/* vfs->files, vfs->files_lock */
 	struct vfile *next;
 };
@@ -112,7 +124,8 @@ struct strata_vfs {
 	pthread_mutex_t files_lock;
 	struct vfile *files;
 	struct vfs_reaper reaper;
-	struct strata_vfs_hooks hooks; /* set while nothing is served */
+	struct strata_vfs_hooks hooks;	   /* set while nothing is served */
+	struct strata_vfs_backing backing; /* likewise; open NULL: none */
 	bool cancel_moves; /* atomic: copies stop at the next chunk */
 	/* The copies' shared bandwidth (move.c): each chunk takes the next
 	 * slot of time; bytes/s, 0 for none. */
@@ -186,6 +199,8 @@ int strata__vfs_truncate(struct strata_vfs *vfs, struct vnode *vn,
 void strata__vfs_attr_to_stat(const struct strata_attr *a, struct stat *st);
 /* Overlay the in-memory size and mtime of files being written. */
 void strata__vfs_overlay(struct strata_vfs *vfs, struct strata_attr *a);
+/* Take in what the kernel wrote to ino's passed-through backing file. */
+void strata__vfs_pt_absorb(struct strata_vfs *vfs, strata_ino_t ino);
 
 /* stage.c: files at home on a tier that cannot write in place (S3); all
  * with vn->lock held. */

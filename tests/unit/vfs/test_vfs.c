@@ -2,7 +2,8 @@
 /*
  * tests/unit/vfs/test_vfs.c - lib/vfs over an in-memory catalog and the mem
  * backend: the data path without descriptors, object keys, commits and
- * content versions, orphans, and readdir cookies and references.
+ * content versions, orphans, and readdir cookies and references; and over
+ * local tiers in a temporary directory: passthrough of backing files.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -23,13 +26,16 @@
 
 static const struct strata_cred root = { 0, 0 };
 
+/* The local tiers' directory (setup_local), or "". */
+static char local_dir[64];
+
 static int setup(void **state)
 {
 	struct strata_cfg *cfg = calloc(1, sizeof(*cfg));
 	struct strata_vfs_opts opts = { .entry_timeout = 1, .attr_timeout = 1 };
 	struct strata_vfs *vfs;
 	char err[256];
-	char url[128];
+	char url[192];
 
 	strcpy(cfg->catalog, ":memory:");
 	strcpy(cfg->site, "here");
@@ -40,7 +46,15 @@ static int setup(void **state)
 
 		strcpy(t->name, i == 0 ? "fast" : "slow");
 		strcpy(t->site, "here");
-		snprintf(url, sizeof(url), "mem://%s-%p", t->name, (void *)cfg);
+		if (local_dir[0]) {
+			snprintf(url, sizeof(url), "%s/%s", local_dir, t->name);
+			assert_int_equal(mkdir(url, 0700), 0);
+			snprintf(url, sizeof(url), "file://%s/%s", local_dir,
+				 t->name);
+		} else {
+			snprintf(url, sizeof(url), "mem://%s-%p", t->name,
+				 (void *)cfg);
+		}
 		strcpy(t->url, url);
 		assert_int_equal(
 			strata_uri_parse(url, &t->uri, err, sizeof(err)), 0);
@@ -55,6 +69,48 @@ static int teardown(void **state)
 {
 	strata_vfs_free(*state);
 	return 0;
+}
+
+static int setup_local(void **state)
+{
+	strcpy(local_dir, "/tmp/strata-test-vfs.XXXXXX");
+	assert_non_null(mkdtemp(local_dir));
+	return setup(state);
+}
+
+static int teardown_local(void **state)
+{
+	char cmd[128];
+
+	teardown(state);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", local_dir);
+	assert_int_equal(system(cmd), 0);
+	local_dir[0] = '\0';
+	return 0;
+}
+
+/* A stand-in for fuse/passthrough.c: backing ids from 7 on. */
+struct fake_backing {
+	int opens;
+	int closes;
+	int last_fd;
+	int last_closed;
+};
+
+static int fake_backing_open(void *arg, int fd)
+{
+	struct fake_backing *fb = arg;
+
+	fb->last_fd = fd;
+	return 7 + fb->opens++;
+}
+
+static void fake_backing_close(void *arg, int id)
+{
+	struct fake_backing *fb = arg;
+
+	fb->closes++;
+	fb->last_closed = id;
 }
 
 static int count_objects_cb(void *arg, const char *key,
@@ -594,6 +650,77 @@ bandwidth_schedule_spaces_chunks_and_saves_no_idle_time(void **state)
 	assert_int_equal(next.tv_nsec, 100000000);
 }
 
+static void passthrough_shares_one_backing_and_takes_in_its_writes(void **state)
+{
+	struct strata_vfs *vfs = *state;
+	struct fake_backing fb = { 0 };
+	struct strata_vfs_backing b = { fake_backing_open, fake_backing_close,
+					&fb };
+	unsigned int oflags = 0, rflags = 0;
+	struct strata_attr a;
+	struct stat st;
+	uint64_t fh, rfh, f_ino;
+
+	strata_vfs_set_backing(vfs, &b);
+	/* A new file for writing gets its object now, to pass through. */
+	assert_int_equal(strata_vfs_create(vfs, &root, STRATA_ROOT_INO, "f",
+					   0644, O_RDWR, &st, &fh, &oflags),
+			 0);
+	assert_true(oflags & STRATA_VFS_PASSTHROUGH);
+	assert_int_equal(strata_vfs_backing_id(vfs, fh), 7);
+	assert_int_equal(count_objects(vfs), 1);
+	f_ino = st.st_ino;
+	/* A second open file of the inode shares the backing file. */
+	assert_int_equal(
+		strata_vfs_open(vfs, st.st_ino, O_RDONLY, &rfh, &rflags), 0);
+	assert_true(rflags & STRATA_VFS_PASSTHROUGH);
+	assert_true(rflags & STRATA_VFS_NO_FLUSH);
+	assert_false(oflags & STRATA_VFS_NO_FLUSH);
+	assert_int_equal(strata_vfs_backing_id(vfs, rfh), 7);
+	assert_int_equal(fb.opens, 1);
+	/* The kernel writes the backing file; Strata takes it in. */
+	assert_int_equal(pwrite(fb.last_fd, "passed through", 14, 0), 14);
+	assert_int_equal(strata_vfs_getattr(vfs, st.st_ino, &st), 0);
+	assert_int_equal(st.st_size, 14);
+	assert_int_equal(strata_vfs_flush(vfs, fh), 0);
+	assert_int_equal(strata_catalog_getattr(vfs->cat, st.st_ino, &a), 0);
+	assert_int_equal(a.size, 14);
+	assert_int_equal(a.version, 1);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	assert_int_equal(fb.closes, 0);
+	assert_int_equal(strata_vfs_release(vfs, rfh), 0);
+	assert_int_equal(fb.closes, 1);
+	assert_int_equal(fb.last_closed, 7);
+
+	/* Created, passed through, never written: no object is left. */
+	assert_int_equal(strata_vfs_create(vfs, &root, STRATA_ROOT_INO, "e",
+					   0644, O_WRONLY, &st, &fh, &oflags),
+			 0);
+	assert_true(oflags & STRATA_VFS_PASSTHROUGH);
+	assert_int_equal(count_objects(vfs), 2);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	assert_int_equal(count_objects(vfs), 1);
+
+	/* Without content a reader is served here; a writer beside it
+	 * must be too (the kernel refuses to mix the two on an inode). */
+	assert_int_equal(
+		strata_vfs_open(vfs, st.st_ino, O_RDONLY, &rfh, &rflags), 0);
+	assert_false(rflags & STRATA_VFS_PASSTHROUGH);
+	assert_int_equal(
+		strata_vfs_open(vfs, st.st_ino, O_WRONLY, &fh, &oflags), 0);
+	assert_false(oflags & STRATA_VFS_PASSTHROUGH);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	assert_int_equal(strata_vfs_release(vfs, rfh), 0);
+
+	/* A refused registration leaves the file to be served here. */
+	fb.opens = -7;
+	assert_int_equal(strata_vfs_open(vfs, f_ino, O_RDONLY, &rfh, &rflags),
+			 0);
+	assert_false(rflags & STRATA_VFS_PASSTHROUGH);
+	assert_int_equal(strata_vfs_release(vfs, rfh), 0);
+	strata_vfs_set_backing(vfs, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -637,6 +764,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			import_adopts_objects_in_place_and_resumes, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			passthrough_shares_one_backing_and_takes_in_its_writes,
+			setup_local, teardown_local),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
