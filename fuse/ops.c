@@ -262,7 +262,7 @@ static void ops_fill_open(struct fuse_file_info *fi, uint64_t fh,
 	fi->fh = fh;
 	fi->keep_cache = (oflags & STRATA_VFS_KEEP_CACHE) != 0;
 	fi->noflush = (oflags & STRATA_VFS_NO_FLUSH) != 0;
-	fi->direct_io = 0;
+	fi->direct_io = (oflags & STRATA_VFS_DIRECT_IO) != 0;
 }
 
 static void ops_create(fuse_req_t req, fuse_ino_t parent, const char *name,

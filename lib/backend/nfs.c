@@ -43,7 +43,9 @@
  * Reads, truncation, sync, close, and open, stat, rename and remove by
  * key first wait for the writes admitted before them to that file, so
  * every caller reads its writes; writes to overlapping ranges of one
- * object are never in flight together.
+ * object are never in flight together. As every byte written is copied
+ * here anyway, the driver asks to be written around the kernel's page
+ * cache (STRATA_BCAP_WRITE_AROUND).
  *
  * Sequential reads are served ahead: the I/O thread also issues READs on
  * nb->wctx for the bytes past a sequential reader, into pooled buffers on
@@ -2118,7 +2120,7 @@ const struct strata_backend_ops strata_nfs_ops = {
 	.scheme = "nfs",
 	.driver = "nfs",
 	.caps = STRATA_BCAP_RANGE_READ | STRATA_BCAP_RANDOM_WRITE |
-		STRATA_BCAP_RENAME,
+		STRATA_BCAP_RENAME | STRATA_BCAP_WRITE_AROUND,
 	.priv_size = sizeof(struct nb_be),
 	.obj_priv_size = sizeof(struct nb_obj),
 	.open = nb_open_be,

@@ -12,7 +12,9 @@
  * fuse/ for splicing. Writes go straight to the object; the new size and
  * mtime stay in the vnode and reach the catalog at flush, fsync, release or
  * truncate, together with a new content version. An empty file has no object
- * until its first write, which creates it on the placement tier.
+ * until its first write, which creates it on the placement tier. Write-only
+ * opens of files on a tier with STRATA_BCAP_WRITE_AROUND bypass the kernel's
+ * page cache (STRATA_VFS_DIRECT_IO); their writes void what it cached.
  *
  * Locks: vf->lock guards vf->obj; vn->lock guards the vnode's content
  * fields (vfs_int.h). I/O runs without vn->lock; the catalog commit runs
@@ -156,6 +158,7 @@ int strata__vfs_vnode_load(struct strata_vfs *vfs, struct vnode *vn)
 	vn->mtime = a.mtime;
 	vn->dirty = false;
 	vn->written = false;
+	vn->placed = NULL;
 	strata__vfs_stage_forget(vn);
 	vn->loaded = true;
 	return 0;
@@ -221,7 +224,9 @@ static int vn_create_object(struct strata_vfs *vfs, struct vnode *vn,
 	int ret;
 
 	strata__vfs_key(vn->ino, key, sizeof(key));
-	ret = strata__vfs_stage_create(vfs, vn, vn_place(vfs, vn), &where);
+	ret = strata__vfs_stage_create(
+		vfs, vn, vn->placed ? vn->placed : vn_place(vfs, vn), &where);
+	vn->placed = NULL;
 	if (ret < 0)
 		return ret;
 	ret = strata_obj_open(where->be, key,
@@ -284,6 +289,24 @@ out:
 	return ret;
 }
 
+/*
+ * Whether a write-only open of vn should skip the kernel's page cache: the
+ * tier its writes go to asks for it (STRATA_BCAP_WRITE_AROUND). A file
+ * without content gets its tier chosen now, and its first write uses that
+ * choice (vn->lock held).
+ */
+static bool vn_write_around(struct strata_vfs *vfs, struct vnode *vn)
+{
+	struct vfs_tier *t = vn->tier;
+
+	if (!t) {
+		if (!vn->placed)
+			vn->placed = vn_place(vfs, vn);
+		t = vn->placed;
+	}
+	return t && (strata_backend_caps(t->be) & STRATA_BCAP_WRITE_AROUND);
+}
+
 static int vf_new(struct strata_vfs *vfs, struct vnode *vn, int flags,
 		  uint64_t *fh, unsigned int *oflags)
 {
@@ -309,6 +332,10 @@ static int vf_new(struct strata_vfs *vfs, struct vnode *vn, int flags,
 		ret = strata__vfs_stage_copyup(vfs, vn, flags & O_TRUNC);
 		if (ret < 0)
 			goto out;
+	}
+	if ((flags & O_ACCMODE) == O_WRONLY && vn_write_around(vfs, vn)) {
+		vf->direct = true;
+		*oflags |= STRATA_VFS_DIRECT_IO;
 	}
 	if (writer)
 		vn->nwriters++;
@@ -464,6 +491,11 @@ int strata_vfs_write(struct strata_vfs *vfs, uint64_t fh, uint64_t off,
 	strata__vfs_stage_stream(vn, off, buf, size);
 	pthread_mutex_lock(&vn->lock);
 	vn_note_write(vn, off + size);
+	/* The kernel dropped the cached pages of the range before sending
+	 * it, but a reader may have fetched them again before it landed:
+	 * the next open must not keep them. */
+	if (vf->direct)
+		vn->cache_valid = false;
 	pthread_mutex_unlock(&vn->lock);
 	*written = size;
 	return 0;

@@ -58,6 +58,11 @@ enum strata_vfs_open_flags {
 	/* Read-only: its flush has nothing to do, so the kernel may skip
 	 * asking at close (one round trip fewer per file read). */
 	STRATA_VFS_NO_FLUSH = 1u << 1,
+	/* Write-only, on a tier with STRATA_BCAP_WRITE_AROUND: the kernel
+	 * hands the writer's pages to the mount without copying them into
+	 * its page cache, and drops what it cached of the ranges written.
+	 * Such an open cannot be mapped (mmap needs read access). */
+	STRATA_VFS_DIRECT_IO = 1u << 2,
 };
 
 struct strata_vfs_opts {
