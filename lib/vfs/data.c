@@ -298,7 +298,14 @@ out:
 static bool vn_write_around(struct strata_vfs *vfs, struct vnode *vn)
 {
 	struct vfs_tier *t = vn->tier;
+	bool any = false;
 
+	/* Without such a tier, creating a file costs no placement. */
+	for (unsigned int i = 0; i < vfs->ntiers; i++)
+		any |= (strata_backend_caps(vfs->tiers[i].be) &
+			STRATA_BCAP_WRITE_AROUND) != 0;
+	if (!any)
+		return false;
 	if (!t) {
 		if (!vn->placed)
 			vn->placed = vn_place(vfs, vn);
