@@ -1370,6 +1370,65 @@ static void nb_xdr_skip(struct nb_xdr *x, size_t n)
 }
 
 /*
+ * Parse one reply record to a WRITE call: its xid into *xid, and into *rc
+ * the bytes the server took or -errno, with *why naming an error (static
+ * text) or NULL. Returns -EIO when the record is no reply, or does not
+ * parse: the stream cannot be trusted any more.
+ */
+STRATA_STATIC int strata__backend_nfs_write_reply(const unsigned char *p,
+						  size_t len, uint32_t *xid,
+						  int *rc, const char **why)
+{
+	struct nb_xdr x = { .p = p, .len = len };
+	uint32_t v;
+
+	*why = NULL;
+	*xid = nb_xdr_u32(&x);
+	if (nb_xdr_u32(&x) != 1 || x.bad) /* REPLY */
+		return -EIO;
+	if (nb_xdr_u32(&x) != 0) { /* MSG_DENIED */
+		v = nb_xdr_u32(&x);
+		if (x.bad)
+			return -EIO;
+		*rc = v == 1 ? -EACCES : -EIO; /* AUTH_ERROR, RPC_MISMATCH */
+		*why = "call denied";
+		return 0;
+	}
+	nb_xdr_u32(&x); /* verifier flavor */
+	v = nb_xdr_u32(&x);
+	if (v > 400)
+		return -EIO;
+	nb_xdr_skip(&x, v + nb_xdr_pad(v));
+	v = nb_xdr_u32(&x); /* accept_stat */
+	if (x.bad)
+		return -EIO;
+	if (v != 0) {
+		*rc = -EIO;
+		*why = "call not accepted";
+		return 0;
+	}
+	v = nb_xdr_u32(&x); /* nfsstat3 */
+	if (nb_xdr_u32(&x))
+		nb_xdr_skip(&x, 24); /* pre_op_attr */
+	if (nb_xdr_u32(&x))
+		nb_xdr_skip(&x, 84); /* post_op_attr: fattr3 */
+	if (x.bad)
+		return -EIO;
+	if (v != 0) {
+		*rc = nfsstat3_to_errno((int)v);
+		*why = nfsstat3_to_str((int)v);
+		if (*rc >= 0)
+			*rc = -EIO;
+		return 0;
+	}
+	v = nb_xdr_u32(&x); /* count; committed and verf follow */
+	if (x.bad || v > INT_MAX)
+		return -EIO;
+	*rc = (int)v;
+	return 0;
+}
+
+/*
  * One reply record: find its WRITE and finish it. Returns -EIO when the
  * stream cannot be trusted any more (the connection is then dropped).
  */
@@ -1377,14 +1436,12 @@ static int nb_ws_reply(struct strata_backend *be, const unsigned char *p,
 		       size_t len)
 {
 	struct nb_be *nb = nb_be(be);
-	struct nb_xdr x = { .p = p, .len = len };
-	const char *why = NULL;
+	const char *why;
 	struct nb_wreq *r;
-	uint32_t xid, v;
+	uint32_t xid;
 	int rc;
 
-	xid = nb_xdr_u32(&x);
-	if (nb_xdr_u32(&x) != 1 || x.bad) /* REPLY */
+	if (strata__backend_nfs_write_reply(p, len, &xid, &rc, &why) < 0)
 		goto bad;
 	for (r = nb->flight; r; r = r->fnext)
 		if (r->xid == xid)
@@ -1395,46 +1452,9 @@ static int nb_ws_reply(struct strata_backend *be, const unsigned char *p,
 			     xid);
 		return 0;
 	}
-	if (r->sent < nb_ws_total(r))
-		goto bad;	   /* answered before it was all sent */
-	if (nb_xdr_u32(&x) != 0) { /* MSG_DENIED */
-		v = nb_xdr_u32(&x);
-		rc = v == 1 ? -EACCES : -EIO; /* AUTH_ERROR, RPC_MISMATCH */
-		why = "call denied";
-		goto done;
-	}
-	nb_xdr_u32(&x); /* verifier flavor */
-	v = nb_xdr_u32(&x);
-	if (v > 400)
+	/* Answered before it was all sent, or more taken than sent. */
+	if (r->sent < nb_ws_total(r) || (rc > 0 && (size_t)rc > r->wlen))
 		goto bad;
-	nb_xdr_skip(&x, v + nb_xdr_pad(v));
-	v = nb_xdr_u32(&x); /* accept_stat */
-	if (x.bad)
-		goto bad;
-	if (v != 0) {
-		rc = -EIO;
-		why = "call not accepted";
-		goto done;
-	}
-	v = nb_xdr_u32(&x); /* nfsstat3 */
-	if (nb_xdr_u32(&x))
-		nb_xdr_skip(&x, 24); /* pre_op_attr */
-	if (nb_xdr_u32(&x))
-		nb_xdr_skip(&x, 84); /* post_op_attr: fattr3 */
-	if (x.bad)
-		goto bad;
-	if (v != 0) {
-		rc = nfsstat3_to_errno((int)v);
-		why = nfsstat3_to_str((int)v);
-		if (rc >= 0)
-			rc = -EIO;
-		goto done;
-	}
-	v = nb_xdr_u32(&x); /* count; committed and verf follow */
-	if (x.bad || v > r->wlen)
-		goto bad;
-	rc = (int)v;
-done:
 	nb_wb_done(nb, r, rc, why);
 	return 0;
 bad:
