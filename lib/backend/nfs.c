@@ -186,7 +186,7 @@ struct nb_be {
 	bool wdown;		  /* last mount of wctx failed */
 
 	/* The WRITE connection, see nb_ws_issue; the I/O thread's alone
-	 * but for waddr, uid and gid, set at open. */
+	 * once it runs (uid and gid are set at open, waddr first there). */
 	struct sockaddr_storage waddr; /* the server's NFS service */
 	socklen_t waddrlen;
 	uint32_t uid; /* AUTH_SYS identity, the one libnfs sends */
@@ -1289,6 +1289,28 @@ static void nb_ws_bind_reserved(int fd, int family)
 	}
 }
 
+/*
+ * Where the pool's contexts reach the NFS service now: a server that
+ * restarted may have registered another port with its portmapper, which
+ * the pool asks when it mounts again. Keeps the old address on failure.
+ */
+static void nb_ws_find_server(struct strata_backend *be)
+{
+	struct nb_be *nb = nb_be(be);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct nb_call c;
+
+	if (nb_call_begin(be, &c) < 0)
+		return;
+	if (getpeername(nfs_get_fd(c.ctx), (struct sockaddr *)&ss, &len) == 0 &&
+	    len <= sizeof(nb->waddr)) {
+		memcpy(&nb->waddr, &ss, len);
+		nb->waddrlen = len;
+	}
+	nb_call_end(be, &c, 0, "connect", nb->url);
+}
+
 static int nb_ws_connect(struct strata_backend *be)
 {
 	struct nb_be *nb = nb_be(be);
@@ -1297,6 +1319,7 @@ static int nb_ws_connect(struct strata_backend *be)
 	int one = 1;
 	int fd, err = 0;
 
+	nb_ws_find_server(be);
 	fd = socket(nb->waddr.ss_family,
 		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
