@@ -263,7 +263,7 @@ static void ops_fill_open(fuse_req_t req, struct fuse_file_info *fi,
 	fi->fh = fh;
 	fi->keep_cache = (oflags & STRATA_VFS_KEEP_CACHE) != 0;
 	fi->noflush = (oflags & STRATA_VFS_NO_FLUSH) != 0;
-	fi->direct_io = 0;
+	fi->direct_io = (oflags & STRATA_VFS_DIRECT_IO) != 0;
 	/* The reply sent next on this thread is this open's. */
 	strata__fuse_pt_mark(
 		(oflags & STRATA_VFS_PASSTHROUGH) ?

@@ -35,6 +35,11 @@ enum strata_bcap {
 	STRATA_BCAP_FD = 1u << 3,	    /* objects are file descriptors */
 	STRATA_BCAP_FALLOCATE = 1u << 4,    /* obj_fallocate slot is set */
 	STRATA_BCAP_COPY = 1u << 5,	    /* copy slot is set (server side) */
+	/* Write-only opens of files on this tier skip the kernel's page
+	 * cache (see STRATA_VFS_DIRECT_IO): the driver copies what it is
+	 * given into buffers of its own, so a cached copy on the way costs
+	 * the writer one more copy and a page of memory per page written. */
+	STRATA_BCAP_WRITE_AROUND = 1u << 6,
 };
 
 /*

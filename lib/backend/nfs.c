@@ -33,20 +33,25 @@
  * and lost them, so sync reports -EIO rather than guess.
  *
  * Writes go behind: obj_write copies the data into pooled buffers and
- * queues it to a per-tier I/O thread, which owns one more context
- * (nb->wctx) and keeps many WRITE RPCs in flight on it with libnfs's async
- * API, driven by poll(). obj_write returns at once unless the object has
- * nb->window bytes unanswered, or the tier nb->wtotal bytes of buffers.
- * The first error of a write in flight is kept on the object and returned
- * by the next obj_write, and by the next obj_sync or obj_close, which
- * clear it; a dropped wctx fails its writes with -EIO and bumps nb->gen.
+ * queues it to a per-tier I/O thread, which keeps many WRITE RPCs in
+ * flight on a TCP connection of its own (nb->wfd), driven by poll(). It
+ * encodes those calls itself and sends each buffer as it is (nb_ws_*):
+ * libnfs would copy every WRITE's data into an RPC buffer it allocates.
+ * obj_write returns at once unless the object has nb->window bytes
+ * unanswered, or the tier nb->wtotal bytes of buffers. The first error of
+ * a write in flight is kept on the object and returned by the next
+ * obj_write, and by the next obj_sync or obj_close, which clear it; a
+ * dropped wfd fails its writes with -EIO and bumps nb->gen.
  * Reads, truncation, sync, close, and open, stat, rename and remove by
  * key first wait for the writes admitted before them to that file, so
  * every caller reads its writes; writes to overlapping ranges of one
- * object are never in flight together.
+ * object are never in flight together. As every byte written is copied
+ * here anyway, the driver asks to be written around the kernel's page
+ * cache (STRATA_BCAP_WRITE_AROUND).
  *
  * Sequential reads are served ahead: the I/O thread also issues READs on
- * nb->wctx for the bytes past a sequential reader, into pooled buffers on
+ * one more libnfs context, nb->wctx, with libnfs's async API, for the
+ * bytes past a sequential reader, into pooled buffers on
  * the object (see nb_ra_read), which a change this tier makes to the file
  * voids.
  *
@@ -55,12 +60,15 @@
  * never held with a pool slot or o->lock, nor across an RPC, and nb->lock
  * is never held across an RPC. No thread waits for write-behind or
  * read-ahead while holding a pool slot or o->lock (the I/O thread takes
- * both to re-open a stale handle). libnfs calls on nb->wctx, and
- * nb->flight, nb->rflight and nb->redo, belong to the I/O thread alone.
+ * both to re-open a stale handle). libnfs calls on nb->wctx, nb->wfd and
+ * its queues, and nb->flight, nb->rflight and nb->redo, belong to the I/O
+ * thread alone.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -68,11 +76,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h> /* before libnfs.h, which uses struct timeval */
+#include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nfsc/libnfs.h>
+#include <nfsc/libnfs-raw.h>
 #include <nfsc/libnfs-raw-nfs.h>
 
 #include "backend.h"
@@ -105,6 +117,23 @@
 #define NFS_RA_CHUNK (1u << 20)
 #define NFS_RA_TOTAL_MIN (32u << 20)
 #define NFS_RA_GENS 256u /* change counters, by hash of the path */
+/* The WRITE connection (nb_ws_*): ONC RPC over TCP, RFC 5531 and 1813. */
+#define NFS_WS_HDR_MAX 192u  /* record mark, call header, WRITE3args */
+#define NFS_WS_REC_MAX 4096u /* a reply; a WRITE3res is about 200 */
+#define NFS_WS_RBUF (16u << 10)
+#define NFS_WS_IOV 48		/* iovecs per sendmsg, 3 per WRITE */
+#define NFS_WS_MACHINE "strata" /* AUTH_SYS machine name */
+
+/*
+ * libnfs's own struct nfs_fh (libnfs-private.h), which nfs_get_fh() in
+ * libnfs-raw.h returns without defining: the raw NFSv3 file handle. Its
+ * layout has been the same since libnfs 1.x; nb_ws_encode checks the
+ * length it finds.
+ */
+struct nfs_fh {
+	int len;
+	char *val;
+};
 
 /* libnfs URL options we pass through; version is checked to be 3. */
 static const char *const nb_libnfs_keys[] = {
@@ -151,10 +180,27 @@ struct nb_be {
 	bool wstop;	       /* guarded by wlock */
 	/* Owned by the I/O thread alone. */
 	struct nfs_context *wctx; /* NULL: mount at next use */
-	struct nb_wreq *flight;	  /* issued on wctx, awaiting replies */
+	struct nb_wreq *flight;	  /* issued on wfd, awaiting replies */
 	struct nb_wreq *redo;	  /* to issue again (short or stale) */
 	bool wctx_bad;		  /* drop wctx after this round */
 	bool wdown;		  /* last mount of wctx failed */
+
+	/* The WRITE connection, see nb_ws_issue; the I/O thread's alone
+	 * once it runs (uid and gid are set at open, waddr first there). */
+	struct sockaddr_storage waddr; /* the server's NFS service */
+	socklen_t waddrlen;
+	uint32_t uid; /* AUTH_SYS identity, the one libnfs sends */
+	uint32_t gid;
+	int wfd;		 /* -1: connect at next use */
+	bool wfd_bad;		 /* drop wfd after this round */
+	bool wsdown;		 /* the last connect failed */
+	uint32_t wxid;		 /* next transaction id */
+	struct nb_wreq *sq_head; /* issued, bytes left to send, in order */
+	struct nb_wreq *sq_tail;
+	size_t rlen;			   /* bytes in rbuf */
+	size_t reclen;			   /* bytes in rec */
+	unsigned char rbuf[NFS_WS_RBUF];   /* received, not parsed */
+	unsigned char rec[NFS_WS_REC_MAX]; /* a reply's fragments */
 
 	/* Read-ahead, see nb_ra_read. */
 	size_t ra_max;	 /* bytes ahead per object */
@@ -199,6 +245,13 @@ struct nb_wreq {
 	struct nb_wreq *next;
 	struct nb_wreq *qnext;	       /* nb queue, free or redo list */
 	struct nb_wreq *fprev, *fnext; /* nb->flight */
+	struct nb_wreq *snext;	       /* nb->sq */
+	uint32_t xid;		       /* of the WRITE on the wire */
+	size_t wlen;		       /* data bytes it carries */
+	size_t sent;		       /* bytes of it sent so far */
+	int64_t t_issued;	       /* ms, for the timeout */
+	unsigned int hdrlen;
+	unsigned char hdr[NFS_WS_HDR_MAX];
 	struct strata_obj *obj;
 	const char *path; /* the object's; valid while admitted */
 	struct nfsfh *fh; /* the handle it was last issued with */
@@ -503,6 +556,8 @@ static int nb_parse_query(struct nb_be *nb, const char *query, char *err,
 	nb->timeout_ms = NFS_TIMEOUT_DEFAULT * 1000;
 	nb->window = (size_t)NFS_WB_WINDOW_DEFAULT << 20;
 	nb->ra_max = NFS_RA_AHEAD;
+	nb->uid = (uint32_t)getuid(); /* libnfs's defaults */
+	nb->gid = (uint32_t)getgid();
 	strata_strlcpy(buf, query, sizeof(buf));
 	for (kv = strtok_r(buf, "&", &save); kv;
 	     kv = strtok_r(NULL, "&", &save)) {
@@ -549,6 +604,19 @@ static int nb_parse_query(struct nb_be *nb, const char *query, char *err,
 		if (!known) {
 			snprintf(err, errlen, "unknown option '%s'", kv);
 			return -EINVAL;
+		}
+		/* libnfs takes them too; our WRITEs say the same. */
+		if (strcmp(kv, "uid") == 0 || strcmp(kv, "gid") == 0) {
+			if (!val[0] || *end || errno || v < 0 ||
+			    v > (long)UINT32_MAX) {
+				snprintf(err, errlen,
+					 "option '%s' wants a number", kv);
+				return -EINVAL;
+			}
+			if (kv[0] == 'u')
+				nb->uid = (uint32_t)v;
+			else
+				nb->gid = (uint32_t)v;
 		}
 		if (strcmp(kv, "version") == 0 && strcmp(val, "3") != 0) {
 			snprintf(err, errlen,
@@ -636,6 +704,15 @@ static int nb_find_export(struct strata_backend *be, const char *path,
 	}
 	nb->readmax = nfs_get_readmax(ctx);
 	nb->writemax = nfs_get_writemax(ctx);
+	/* The NFS service this context reached, for the WRITE connection. */
+	nb->waddrlen = sizeof(nb->waddr);
+	if (getpeername(nfs_get_fd(ctx), (struct sockaddr *)&nb->waddr,
+			&nb->waddrlen) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot find the address of '%s': %s",
+			 nb->url, strerror(errno));
+		goto out;
+	}
 	nb->ctx[0] = ctx;
 	ctx = NULL;
 	ret = 0;
@@ -953,15 +1030,192 @@ static void nb_ra_cb(int rc, struct nfs_context *ctx, void *data, void *priv)
 	nb_ra_done(nb, s, rc < 0 ? rc : 0, got);
 }
 
-/* libnfs callback, on the I/O thread: rc is bytes written or -errno. */
-static void nb_wb_cb(int rc, struct nfs_context *ctx, void *data, void *priv)
-{
-	struct nb_wreq *r = priv;
-	struct strata_obj *obj = r->obj;
-	struct nb_be *nb = nb_be(obj->be);
-	const char *why = rc < 0 ? data : NULL;
+/*
+ * The WRITE connection. libnfs would copy every WRITE's data into an RPC
+ * buffer it allocates for it; the I/O thread instead sends WRITE calls on
+ * a TCP connection of its own, nb->wfd, each as a header it encodes
+ * (record mark, call header with AUTH_SYS, WRITE3args) followed by the
+ * piece's own buffer, with sendmsg, and reads the WRITE3res replies. The
+ * server and identity are the ones the pool's first context mounted with.
+ * Everything else, COMMIT included, still goes through libnfs. A broken
+ * connection, a reply that does not parse, or a WRITE unanswered after
+ * the timeout drops the connection, fails its writes in flight with -EIO
+ * and bumps nb->gen, as a dropped libnfs context does.
+ */
 
-	(void)ctx;
+static int64_t nb_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void nb_put32(unsigned char *p, unsigned int *at, uint32_t v)
+{
+	p[*at] = (unsigned char)(v >> 24);
+	p[*at + 1] = (unsigned char)(v >> 16);
+	p[*at + 2] = (unsigned char)(v >> 8);
+	p[*at + 3] = (unsigned char)v;
+	*at += 4;
+}
+
+static uint32_t nb_get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+/* XDR pads opaque data to a multiple of four bytes. */
+static size_t nb_xdr_pad(size_t len)
+{
+	return (4 - (len & 3)) & 3;
+}
+
+/* All bytes of r on the wire: header, data and padding. */
+static size_t nb_ws_total(const struct nb_wreq *r)
+{
+	return r->hdrlen + r->wlen + nb_xdr_pad(r->wlen);
+}
+
+/*
+ * Encode the WRITE of r's unsent bytes (UNSTABLE, like libnfs's) with
+ * handle fh into r->hdr. Returns -EIO for a handle we cannot send.
+ */
+static int nb_ws_encode(struct nb_be *nb, struct nb_wreq *r, struct nfsfh *fh)
+{
+	const struct nfs_fh *f = nfs_get_fh(fh);
+	static const char machine[] = NFS_WS_MACHINE;
+	size_t mlen = sizeof(machine) - 1;
+	uint64_t off = r->off + r->done;
+	unsigned int at = 0;
+	size_t frag;
+
+	if (!f || f->len <= 0 || f->len > 64)
+		return -EIO;
+	r->wlen = r->len - r->done;
+	r->xid = nb->wxid++;
+	at = 4; /* the record mark, once the length is known */
+	nb_put32(r->hdr, &at, r->xid);
+	nb_put32(r->hdr, &at, 0);      /* CALL */
+	nb_put32(r->hdr, &at, 2);      /* RPC version */
+	nb_put32(r->hdr, &at, 100003); /* NFS */
+	nb_put32(r->hdr, &at, 3);
+	nb_put32(r->hdr, &at, 7); /* WRITE */
+	nb_put32(r->hdr, &at, 1); /* AUTH_SYS */
+	nb_put32(r->hdr, &at,
+		 (uint32_t)(4 + 4 + mlen + nb_xdr_pad(mlen) + 4 + 4 + 4));
+	nb_put32(r->hdr, &at, 0); /* stamp */
+	nb_put32(r->hdr, &at, (uint32_t)mlen);
+	memcpy(r->hdr + at, machine, mlen);
+	memset(r->hdr + at + mlen, 0, nb_xdr_pad(mlen));
+	at += (unsigned int)(mlen + nb_xdr_pad(mlen));
+	nb_put32(r->hdr, &at, nb->uid);
+	nb_put32(r->hdr, &at, nb->gid);
+	nb_put32(r->hdr, &at, 0); /* no supplementary groups */
+	nb_put32(r->hdr, &at, 0); /* verifier: AUTH_NONE */
+	nb_put32(r->hdr, &at, 0);
+	nb_put32(r->hdr, &at, (uint32_t)f->len);
+	memcpy(r->hdr + at, f->val, (size_t)f->len);
+	memset(r->hdr + at + f->len, 0, nb_xdr_pad((size_t)f->len));
+	at += (unsigned int)((size_t)f->len + nb_xdr_pad((size_t)f->len));
+	nb_put32(r->hdr, &at, (uint32_t)(off >> 32));
+	nb_put32(r->hdr, &at, (uint32_t)off);
+	nb_put32(r->hdr, &at, (uint32_t)r->wlen);
+	nb_put32(r->hdr, &at, 0); /* UNSTABLE */
+	nb_put32(r->hdr, &at, (uint32_t)r->wlen);
+	r->hdrlen = at;
+	frag = nb_ws_total(r) - 4;
+	at = 0;
+	nb_put32(r->hdr, &at, 0x80000000u | (uint32_t)frag); /* last */
+	r->sent = 0;
+	return 0;
+}
+
+/* Send what the queue holds until the socket is full. */
+static int nb_ws_flush(struct nb_be *nb)
+{
+	static const unsigned char zeros[4];
+
+	while (nb->sq_head) {
+		struct iovec iov[NFS_WS_IOV];
+		struct msghdr msg = { .msg_iov = iov };
+		struct nb_wreq *r;
+		size_t n = 0;
+		ssize_t w;
+
+		for (r = nb->sq_head; r && n + 3 <= NFS_WS_IOV; r = r->snext) {
+			size_t at = r->sent;
+			size_t pad = nb_xdr_pad(r->wlen);
+
+			if (at < r->hdrlen) {
+				iov[n].iov_base = r->hdr + at;
+				iov[n++].iov_len = r->hdrlen - at;
+				at = r->hdrlen;
+			}
+			if (at < r->hdrlen + r->wlen) {
+				iov[n].iov_base =
+					r->buf + r->done + (at - r->hdrlen);
+				iov[n++].iov_len = r->hdrlen + r->wlen - at;
+				at = r->hdrlen + r->wlen;
+			}
+			if (pad && at < r->hdrlen + r->wlen + pad) {
+				iov[n].iov_base =
+					(void *)(zeros +
+						 (at - r->hdrlen - r->wlen));
+				iov[n++].iov_len =
+					r->hdrlen + r->wlen + pad - at;
+			}
+		}
+		msg.msg_iovlen = n;
+		w = sendmsg(nb->wfd, &msg, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (w < 0)
+			return -errno;
+		while (w > 0) {
+			size_t left;
+
+			r = nb->sq_head;
+			left = nb_ws_total(r) - r->sent;
+			if ((size_t)w < left) {
+				r->sent += (size_t)w;
+				break;
+			}
+			r->sent += left;
+			w -= (ssize_t)left;
+			nb->sq_head = r->snext;
+			if (!nb->sq_head)
+				nb->sq_tail = NULL;
+		}
+	}
+	return 0;
+}
+
+static void nb_ws_send(struct strata_backend *be)
+{
+	struct nb_be *nb = nb_be(be);
+	int rc = nb_ws_flush(nb);
+
+	if (rc < 0) {
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
+			   "tier '%s': sending to '%s' failed: %s", be->name,
+			   nb->url, strerror(-rc));
+		nb->wfd_bad = true;
+	}
+}
+
+/*
+ * r's WRITE was answered: rc is the bytes the server took or -errno, why
+ * a reason to log at debug level, or NULL.
+ */
+static void nb_wb_done(struct nb_be *nb, struct nb_wreq *r, int rc,
+		       const char *why)
+{
+	struct strata_obj *obj = r->obj;
+
 	nb_wb_unflight(nb, r);
 	if (rc > 0 && (size_t)rc < r->len - r->done) {
 		r->done += (size_t)rc;
@@ -976,33 +1230,392 @@ static void nb_wb_cb(int rc, struct nfs_context *ctx, void *data, void *priv)
 	}
 	if (rc == 0)
 		rc = -EIO; /* the server took nothing: do not spin */
-	if (rc < 0 && nb_is_transport(rc))
-		nb->wctx_bad = true;
-	/* libnfs's reason is in data; nb_errno logs the errno. */
-	if (rc < 0 && why && why[0])
+	if (rc < 0 && why)
 		strata_debug(STRATA_SUB_BACKEND, "tier '%s': write '%s': %s",
 			     obj->be->name, nb_obj(obj)->path, why);
-	rc = nb_errno(obj->be, NULL, rc, "write", nb_obj(obj)->path);
+	if (rc > 0)
+		rc = 0;
+	else
+		rc = nb_errno(obj->be, NULL, rc, "write", nb_obj(obj)->path);
 	nb_wb_complete(nb, r, rc);
 }
 
-/* Drop wctx: whatever it had in flight may or may not have been written. */
-static void nb_wb_drop(struct nb_be *nb)
+/* Drop wfd: whatever it had in flight may or may not have been written. */
+static void nb_ws_drop(struct nb_be *nb)
 {
-	struct nfs_context *ctx = nb->wctx;
-
-	nb->wctx = NULL;
-	if (ctx) {
+	if (nb->wfd >= 0) {
+		close(nb->wfd);
+		nb->wfd = -1;
 		atomic_fetch_add(&nb->gen, 1);
-		/* Cancels what is in flight through nb_wb_cb. */
-		nfs_destroy_context(ctx);
 	}
+	nb->sq_head = NULL;
+	nb->sq_tail = NULL;
+	nb->rlen = 0;
+	nb->reclen = 0;
 	while (nb->flight) {
 		struct nb_wreq *r = nb->flight;
 
 		nb_wb_unflight(nb, r);
 		nb_wb_complete(nb, r, -EIO);
 	}
+	nb->wfd_bad = false;
+}
+
+/* Bind fd to a port below 1024 if we may, as libnfs does: some servers
+ * refuse others. */
+static void nb_ws_bind_reserved(int fd, int family)
+{
+	unsigned int start = (unsigned int)nb_now_ms() % 512;
+
+	for (unsigned int i = 0; i < 512; i++) {
+		uint16_t port = (uint16_t)(512 + (start + i) % 512);
+		struct sockaddr_storage ss = { .ss_family =
+						       (sa_family_t)family };
+		socklen_t len;
+
+		if (family == AF_INET) {
+			((struct sockaddr_in *)&ss)->sin_port = htons(port);
+			len = sizeof(struct sockaddr_in);
+		} else if (family == AF_INET6) {
+			((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+			len = sizeof(struct sockaddr_in6);
+		} else {
+			return;
+		}
+		if (bind(fd, (struct sockaddr *)&ss, len) == 0)
+			return;
+		if (errno != EADDRINUSE)
+			return; /* EACCES: not allowed, take any port */
+	}
+}
+
+/*
+ * Where the pool's contexts reach the NFS service now: a server that
+ * restarted may have registered another port with its portmapper, which
+ * the pool asks when it mounts again. Keeps the old address on failure.
+ */
+static void nb_ws_find_server(struct strata_backend *be)
+{
+	struct nb_be *nb = nb_be(be);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct nb_call c;
+
+	if (nb_call_begin(be, &c) < 0)
+		return;
+	if (getpeername(nfs_get_fd(c.ctx), (struct sockaddr *)&ss, &len) == 0 &&
+	    len <= sizeof(nb->waddr)) {
+		memcpy(&nb->waddr, &ss, len);
+		nb->waddrlen = len;
+	}
+	nb_call_end(be, &c, 0, "connect", nb->url);
+}
+
+static int nb_ws_connect(struct strata_backend *be)
+{
+	struct nb_be *nb = nb_be(be);
+	struct pollfd pfd;
+	socklen_t len = sizeof(int);
+	int one = 1;
+	int fd, err = 0;
+
+	nb_ws_find_server(be);
+	fd = socket(nb->waddr.ss_family,
+		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = errno;
+		goto out;
+	}
+	nb_ws_bind_reserved(fd, nb->waddr.ss_family);
+	if (connect(fd, (struct sockaddr *)&nb->waddr, nb->waddrlen) < 0) {
+		if (errno != EINPROGRESS) {
+			err = errno;
+			goto out;
+		}
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, nb->timeout_ms) <= 0) {
+			err = ETIMEDOUT;
+			goto out;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err)
+			goto out;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+out:
+	if (err) {
+		if (fd >= 0)
+			close(fd);
+		if (!nb->wsdown)
+			strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
+				   "tier '%s': cannot connect to '%s': %s",
+				   be->name, nb->url, strerror(err));
+		nb->wsdown = true;
+		return -EIO;
+	}
+	if (nb->wsdown)
+		strata_log(STRATA_LOG_NOTICE, STRATA_SUB_BACKEND,
+			   "tier '%s': '%s' answers again", be->name, nb->url);
+	nb->wsdown = false;
+	nb->wfd = fd;
+	return 0;
+}
+
+/* Bounds-checked reading of a reply. */
+struct nb_xdr {
+	const unsigned char *p;
+	size_t len;
+	size_t at;
+	bool bad;
+};
+
+static uint32_t nb_xdr_u32(struct nb_xdr *x)
+{
+	uint32_t v;
+
+	if (x->bad || x->len - x->at < 4) {
+		x->bad = true;
+		return 0;
+	}
+	v = nb_get32(x->p + x->at);
+	x->at += 4;
+	return v;
+}
+
+static void nb_xdr_skip(struct nb_xdr *x, size_t n)
+{
+	if (x->bad || x->len - x->at < n)
+		x->bad = true;
+	else
+		x->at += n;
+}
+
+/*
+ * Parse one reply record to a WRITE call: its xid into *xid, and into *rc
+ * the bytes the server took or -errno, with *why naming an error (static
+ * text) or NULL. Returns -EIO when the record is no reply, or does not
+ * parse: the stream cannot be trusted any more.
+ */
+STRATA_STATIC int strata__backend_nfs_write_reply(const unsigned char *p,
+						  size_t len, uint32_t *xid,
+						  int *rc, const char **why)
+{
+	struct nb_xdr x = { .p = p, .len = len };
+	uint32_t v;
+
+	*why = NULL;
+	*xid = nb_xdr_u32(&x);
+	if (nb_xdr_u32(&x) != 1 || x.bad) /* REPLY */
+		return -EIO;
+	if (nb_xdr_u32(&x) != 0) { /* MSG_DENIED */
+		v = nb_xdr_u32(&x);
+		if (x.bad)
+			return -EIO;
+		*rc = v == 1 ? -EACCES : -EIO; /* AUTH_ERROR, RPC_MISMATCH */
+		*why = "call denied";
+		return 0;
+	}
+	nb_xdr_u32(&x); /* verifier flavor */
+	v = nb_xdr_u32(&x);
+	if (v > 400)
+		return -EIO;
+	nb_xdr_skip(&x, v + nb_xdr_pad(v));
+	v = nb_xdr_u32(&x); /* accept_stat */
+	if (x.bad)
+		return -EIO;
+	if (v != 0) {
+		*rc = -EIO;
+		*why = "call not accepted";
+		return 0;
+	}
+	v = nb_xdr_u32(&x); /* nfsstat3 */
+	if (nb_xdr_u32(&x))
+		nb_xdr_skip(&x, 24); /* pre_op_attr */
+	if (nb_xdr_u32(&x))
+		nb_xdr_skip(&x, 84); /* post_op_attr: fattr3 */
+	if (x.bad)
+		return -EIO;
+	if (v != 0) {
+		*rc = nfsstat3_to_errno((int)v);
+		*why = nfsstat3_to_str((int)v);
+		if (*rc >= 0)
+			*rc = -EIO;
+		return 0;
+	}
+	v = nb_xdr_u32(&x); /* count; committed and verf follow */
+	if (x.bad || v > INT_MAX)
+		return -EIO;
+	*rc = (int)v;
+	return 0;
+}
+
+/*
+ * One reply record: find its WRITE and finish it. Returns -EIO when the
+ * stream cannot be trusted any more (the connection is then dropped).
+ */
+static int nb_ws_reply(struct strata_backend *be, const unsigned char *p,
+		       size_t len)
+{
+	struct nb_be *nb = nb_be(be);
+	const char *why;
+	struct nb_wreq *r;
+	uint32_t xid;
+	int rc;
+
+	if (strata__backend_nfs_write_reply(p, len, &xid, &rc, &why) < 0)
+		goto bad;
+	for (r = nb->flight; r; r = r->fnext)
+		if (r->xid == xid)
+			break;
+	if (!r) {
+		strata_debug(STRATA_SUB_BACKEND,
+			     "tier '%s': reply to unknown xid %08x", be->name,
+			     xid);
+		return 0;
+	}
+	/* Answered before it was all sent, or more taken than sent. */
+	if (r->sent < nb_ws_total(r) || (rc > 0 && (size_t)rc > r->wlen))
+		goto bad;
+	nb_wb_done(nb, r, rc, why);
+	return 0;
+bad:
+	strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
+		   "tier '%s': '%s' sent a reply that does not parse", be->name,
+		   nb->url);
+	return -EIO;
+}
+
+/* Read what the server sent and finish the WRITEs it answered. */
+static int nb_ws_recv(struct strata_backend *be)
+{
+	struct nb_be *nb = nb_be(be);
+
+	for (;;) {
+		size_t at = 0;
+		ssize_t n;
+
+		n = read(nb->wfd, nb->rbuf + nb->rlen,
+			 sizeof(nb->rbuf) - nb->rlen);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0) {
+			strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
+				   "tier '%s': connection to '%s' %s", be->name,
+				   nb->url,
+				   n == 0 ? "closed by the server" :
+					    strerror(errno));
+			return -EIO;
+		}
+		nb->rlen += (size_t)n;
+		while (nb->rlen - at >= 4) {
+			uint32_t mark = nb_get32(nb->rbuf + at);
+			size_t flen = mark & 0x7fffffffu;
+
+			if (flen > sizeof(nb->rec) - nb->reclen) {
+				strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
+					   "tier '%s': '%s' sent a reply too "
+					   "long for a WRITE",
+					   be->name, nb->url);
+				return -EIO;
+			}
+			if (nb->rlen - at - 4 < flen)
+				break;
+			memcpy(nb->rec + nb->reclen, nb->rbuf + at + 4, flen);
+			nb->reclen += flen;
+			at += 4 + flen;
+			if (mark & 0x80000000u) {
+				size_t reclen = nb->reclen;
+
+				nb->reclen = 0;
+				if (nb_ws_reply(be, nb->rec, reclen) < 0)
+					return -EIO;
+			}
+		}
+		memmove(nb->rbuf, nb->rbuf + at, nb->rlen - at);
+		nb->rlen -= at;
+	}
+}
+
+/* A WRITE unanswered for longer than the timeout: the connection is
+ * given up, as libnfs gives up a context. */
+static bool nb_ws_timed_out(struct nb_be *nb)
+{
+	int64_t now = nb_now_ms();
+
+	for (struct nb_wreq *r = nb->flight; r; r = r->fnext)
+		if (now - r->t_issued > nb->timeout_ms)
+			return true;
+	return false;
+}
+
+/* Issue r on wfd, connecting first unless that already failed (*down). */
+static void nb_wb_issue(struct strata_backend *be, struct nb_wreq *r,
+			bool *down)
+{
+	struct nb_be *nb = nb_be(be);
+	struct nb_obj *o = nb_obj(r->obj);
+	int rc;
+
+	if (nb->wfd < 0 && (*down || nb_ws_connect(be) < 0)) {
+		*down = true;
+		nb_wb_complete(nb, r, -EIO);
+		return;
+	}
+	if (r->stale) {
+		struct nb_call c;
+
+		r->stale = false;
+		rc = nb_call_begin(be, &c);
+		if (rc == 0)
+			rc = nb_call_end(be, &c,
+					 nb_obj_reopen(r->obj, c.ctx, r->fh),
+					 "open", o->path);
+		if (rc < 0) {
+			nb_wb_complete(nb, r, rc);
+			return;
+		}
+	}
+	/* A handle replaced by a re-open stays valid until close, which
+	 * waits for this piece. */
+	pthread_rwlock_rdlock(&o->lock);
+	r->fh = o->fh;
+	pthread_rwlock_unlock(&o->lock);
+	if (nb_ws_encode(nb, r, r->fh) < 0) {
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
+			   "tier '%s': write '%s' failed: bad file handle",
+			   be->name, o->path);
+		nb_wb_complete(nb, r, -EIO);
+		return;
+	}
+	r->t_issued = nb_now_ms();
+	r->snext = NULL;
+	if (nb->sq_tail)
+		nb->sq_tail->snext = r;
+	else
+		nb->sq_head = r;
+	nb->sq_tail = r;
+	r->fprev = NULL;
+	r->fnext = nb->flight;
+	if (nb->flight)
+		nb->flight->fprev = r;
+	nb->flight = r;
+}
+
+/*
+ * Drop wctx, which carries read-ahead only: whatever it had in flight is
+ * read again by its reader. No write is lost with it, so nb->gen stays.
+ */
+static void nb_wb_drop(struct nb_be *nb)
+{
+	struct nfs_context *ctx = nb->wctx;
+
+	nb->wctx = NULL;
+	if (ctx)
+		nfs_destroy_context(ctx); /* cancels through nb_ra_cb */
 	while (nb->rflight) {
 		struct nb_rseg *s = nb->rflight;
 
@@ -1029,53 +1642,6 @@ static int nb_wb_connect(struct strata_backend *be)
 	}
 	nb->wdown = false;
 	return 0;
-}
-
-/* Issue r on wctx, mounting it first unless that already failed (*down). */
-static void nb_wb_issue(struct strata_backend *be, struct nb_wreq *r,
-			bool *down)
-{
-	struct nb_be *nb = nb_be(be);
-	struct nb_obj *o = nb_obj(r->obj);
-	int rc;
-
-	if (!nb->wctx && (*down || nb_wb_connect(be) < 0)) {
-		*down = true;
-		nb_wb_complete(nb, r, -EIO);
-		return;
-	}
-	if (r->stale) {
-		struct nb_call c;
-
-		r->stale = false;
-		rc = nb_call_begin(be, &c);
-		if (rc == 0)
-			rc = nb_call_end(be, &c,
-					 nb_obj_reopen(r->obj, c.ctx, r->fh),
-					 "open", o->path);
-		if (rc < 0) {
-			nb_wb_complete(nb, r, rc);
-			return;
-		}
-	}
-	pthread_rwlock_rdlock(&o->lock);
-	r->fh = o->fh;
-	pthread_rwlock_unlock(&o->lock);
-	rc = nfs_pwrite_async(nb->wctx, r->fh, r->off + r->done,
-			      r->len - r->done, r->buf + r->done, nb_wb_cb, r);
-	if (rc < 0) {
-		strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
-			   "tier '%s': write '%s' failed: %s", be->name,
-			   o->path, nfs_get_error(nb->wctx));
-		nb->wctx_bad = true;
-		nb_wb_complete(nb, r, -EIO);
-		return;
-	}
-	r->fprev = NULL;
-	r->fnext = nb->flight;
-	if (nb->flight)
-		nb->flight->fprev = r;
-	nb->flight = r;
 }
 
 /* Issue s on wctx, mounting it first unless that already failed (*down). */
@@ -1121,28 +1687,46 @@ static void nb_ra_issue(struct strata_backend *be, struct nb_rseg *s,
 	nb->rflight = s;
 }
 
-/* Wait for the I/O thread's wakeup or wctx's events, and serve them. */
-static void nb_wb_poll(struct nb_be *nb)
+/* Wait for the I/O thread's wakeup or the connections' events, and serve
+ * them. */
+static void nb_wb_poll(struct strata_backend *be)
 {
-	struct pollfd pfd[2] = { { .fd = nb->wefd, .events = POLLIN } };
-	nfds_t n = 1;
+	struct nb_be *nb = nb_be(be);
+	struct pollfd pfd[3] = { { .fd = nb->wefd, .events = POLLIN },
+				 { .fd = -1 },
+				 { .fd = -1 } };
 	uint64_t v;
 	int rc;
 
-	if (nb->wctx) {
-		pfd[1].fd = nfs_get_fd(nb->wctx);
-		pfd[1].events = (short)nfs_which_events(nb->wctx);
-		n = 2;
+	if (nb->wfd >= 0) {
+		pfd[1].fd = nb->wfd;
+		pfd[1].events = POLLIN | (nb->sq_head ? POLLOUT : 0);
 	}
-	rc = poll(pfd, n, nb->flight || nb->rflight ? NFS_WB_TICK_MS : -1);
+	if (nb->wctx) {
+		pfd[2].fd = nfs_get_fd(nb->wctx);
+		pfd[2].events = (short)nfs_which_events(nb->wctx);
+	}
+	rc = poll(pfd, 3, nb->flight || nb->rflight ? NFS_WB_TICK_MS : -1);
 	if (rc < 0)
 		return; /* EINTR: go round again */
 	if (pfd[0].revents & POLLIN) {
 		if (read(nb->wefd, &v, sizeof(v)) < 0)
 			v = 0; /* EAGAIN cannot happen with POLLIN set */
 	}
+	if (pfd[1].revents & (POLLIN | POLLERR | POLLHUP)) {
+		if (nb_ws_recv(be) < 0)
+			nb->wfd_bad = true;
+	}
+	if (!nb->wfd_bad && nb->wfd >= 0 && nb->sq_head)
+		nb_ws_send(be);
+	if (!nb->wfd_bad && nb->flight && nb_ws_timed_out(nb)) {
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
+			   "tier '%s': a write to '%s' timed out", be->name,
+			   nb->url);
+		nb->wfd_bad = true;
+	}
 	/* With no events, nfs_service still times out old RPCs. */
-	if (n == 2 && nfs_service(nb->wctx, pfd[1].revents) < 0) {
+	if (nb->wctx && nfs_service(nb->wctx, pfd[2].revents) < 0) {
 		strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
 			   "nfs connection '%s' failed: %s", nb->url,
 			   nfs_get_error(nb->wctx));
@@ -1158,6 +1742,7 @@ static void *nb_wb_main(void *arg)
 	for (;;) {
 		struct nb_wreq *q, *r, *next;
 		struct nb_rseg *rq, *rnext;
+		bool wsdown = false;
 		bool down = false;
 		bool stop;
 
@@ -1172,31 +1757,40 @@ static void *nb_wb_main(void *arg)
 		pthread_mutex_unlock(&nb->wlock);
 		if (nb->wctx_bad)
 			nb_wb_drop(nb);
+		if (nb->wfd_bad)
+			nb_ws_drop(nb);
 		r = nb->redo;
 		nb->redo = NULL;
 		for (; r; r = next) {
 			next = r->qnext;
-			nb_wb_issue(be, r, &down);
+			nb_wb_issue(be, r, &wsdown);
 		}
 		for (; q; q = next) {
 			next = q->qnext;
-			nb_wb_issue(be, q, &down);
+			nb_wb_issue(be, q, &wsdown);
 		}
+		if (nb->wfd >= 0 && nb->sq_head)
+			nb_ws_send(be);
 		for (; rq; rq = rnext) {
 			rnext = rq->qnext;
 			nb_ra_issue(be, rq, &down);
 		}
 		if (nb->wctx_bad)
 			nb_wb_drop(nb);
+		if (nb->wfd_bad)
+			nb_ws_drop(nb);
 		if (nb->redo)
 			continue;
 		if (stop && !nb->flight && !nb->rflight)
 			break;
-		nb_wb_poll(nb);
+		nb_wb_poll(be);
 	}
 	if (nb->wctx)
 		nfs_destroy_context(nb->wctx);
 	nb->wctx = NULL;
+	if (nb->wfd >= 0)
+		close(nb->wfd);
+	nb->wfd = -1;
 	return NULL;
 }
 
@@ -1215,6 +1809,8 @@ static int nb_wb_start(struct strata_backend *be)
 		nb->ra_chunk = (size_t)nb->readmax;
 	nb->ra_total = 4 * nb->ra_max > NFS_RA_TOTAL_MIN ? 4 * nb->ra_max :
 							   NFS_RA_TOTAL_MIN;
+	nb->wfd = -1;
+	nb->wxid = (uint32_t)((uint64_t)nb_now_ms() * 2654435761u);
 	nb->wefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (nb->wefd < 0)
 		return -errno;
@@ -2118,7 +2714,7 @@ const struct strata_backend_ops strata_nfs_ops = {
 	.scheme = "nfs",
 	.driver = "nfs",
 	.caps = STRATA_BCAP_RANGE_READ | STRATA_BCAP_RANDOM_WRITE |
-		STRATA_BCAP_RENAME,
+		STRATA_BCAP_RENAME | STRATA_BCAP_WRITE_AROUND,
 	.priv_size = sizeof(struct nb_be),
 	.obj_priv_size = sizeof(struct nb_obj),
 	.open = nb_open_be,

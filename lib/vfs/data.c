@@ -12,7 +12,9 @@
  * fuse/ for splicing. Writes go straight to the object; the new size and
  * mtime stay in the vnode and reach the catalog at flush, fsync, release or
  * truncate, together with a new content version. An empty file has no object
- * until its first write, which creates it on the placement tier.
+ * until its first write, which creates it on the placement tier. Write-only
+ * opens of files on a tier with STRATA_BCAP_WRITE_AROUND bypass the kernel's
+ * page cache (STRATA_VFS_DIRECT_IO); their writes void what it cached.
  *
  * Passthrough (when fuse/ offers it, vfs.h): an open file whose content is
  * on a tier with descriptors is handed to the kernel, which then reads and
@@ -207,6 +209,7 @@ int strata__vfs_vnode_load(struct strata_vfs *vfs, struct vnode *vn)
 	vn->mtime = a.mtime;
 	vn->dirty = false;
 	vn->written = false;
+	vn->placed = NULL;
 	strata__vfs_stage_forget(vn);
 	vn->loaded = true;
 	return 0;
@@ -265,6 +268,12 @@ static struct vfs_tier *vn_place(struct strata_vfs *vfs, struct vnode *vn)
 	return t ? t : vfs->placement;
 }
 
+/* Where a new file's first bytes go: the choice made at open, if any. */
+static struct vfs_tier *vn_home(struct strata_vfs *vfs, struct vnode *vn)
+{
+	return vn->placed ? vn->placed : vn_place(vfs, vn);
+}
+
 /*
  * Create the first object of a file that has none, on the placement tier,
  * and open it into *obj (vn->lock held, so two writers cannot both create
@@ -281,6 +290,7 @@ static int vn_create_object(struct strata_vfs *vfs, struct vnode *vn,
 
 	strata__vfs_key(vn->ino, key, sizeof(key));
 	ret = strata__vfs_stage_create(vfs, vn, home, &where);
+	vn->placed = NULL;
 	if (ret < 0)
 		return ret;
 	ret = strata_obj_open(where->be, key,
@@ -318,7 +328,7 @@ static int vf_obj(struct strata_vfs *vfs, struct vfile *vf, bool write)
 		flags |= STRATA_OBJ_WRITE;
 	pthread_mutex_lock(&vn->lock);
 	if (!vn->tier && write) {
-		ret = vn_create_object(vfs, vn, vn_place(vfs, vn), flags,
+		ret = vn_create_object(vfs, vn, vn_home(vfs, vn), flags,
 				       &vf->obj);
 		if (ret == 0)
 			vf->tier = vn->tier;
@@ -395,7 +405,10 @@ static bool vn_pt_open(struct strata_vfs *vfs, struct vnode *vn, bool writer)
 	if (!vfs->opts.read_only)
 		flags |= STRATA_OBJ_WRITE;
 	if (!t) {
-		t = writer && !vfs->opts.read_only ? vn_place(vfs, vn) : NULL;
+		if (!writer || vfs->opts.read_only)
+			return false;
+		t = vn_home(vfs, vn);
+		vn->placed = t; /* for the first write, if not passed through */
 		if (!vfs_pt_tier(t) ||
 		    vn_create_object(vfs, vn, t, flags, &obj) < 0)
 			return false;
@@ -452,6 +465,31 @@ int strata_vfs_backing_id(struct strata_vfs *vfs, uint64_t fh)
 	return id;
 }
 
+/*
+ * Whether a write-only open of vn should skip the kernel's page cache: the
+ * tier its writes go to asks for it (STRATA_BCAP_WRITE_AROUND). A file
+ * without content gets its tier chosen now, and its first write uses that
+ * choice (vn->lock held).
+ */
+static bool vn_write_around(struct strata_vfs *vfs, struct vnode *vn)
+{
+	struct vfs_tier *t = vn->tier;
+	bool any = false;
+
+	/* Without such a tier, creating a file costs no placement. */
+	for (unsigned int i = 0; i < vfs->ntiers; i++)
+		any |= (strata_backend_caps(vfs->tiers[i].be) &
+			STRATA_BCAP_WRITE_AROUND) != 0;
+	if (!any)
+		return false;
+	if (!t) {
+		if (!vn->placed)
+			vn->placed = vn_place(vfs, vn);
+		t = vn->placed;
+	}
+	return t && (strata_backend_caps(t->be) & STRATA_BCAP_WRITE_AROUND);
+}
+
 static int vf_new(struct strata_vfs *vfs, struct vnode *vn, int flags,
 		  uint64_t *fh, unsigned int *oflags)
 {
@@ -488,6 +526,11 @@ static int vf_new(struct strata_vfs *vfs, struct vnode *vn, int flags,
 		vn->cached_version = vn->version;
 		vn->cache_valid = true;
 		vn->ncached++;
+		if ((flags & O_ACCMODE) == O_WRONLY &&
+		    vn_write_around(vfs, vn)) {
+			vf->direct = true;
+			*oflags |= STRATA_VFS_DIRECT_IO;
+		}
 	}
 	if (writer)
 		vn->nwriters++;
@@ -643,6 +686,11 @@ int strata_vfs_write(struct strata_vfs *vfs, uint64_t fh, uint64_t off,
 	strata__vfs_stage_stream(vn, off, buf, size);
 	pthread_mutex_lock(&vn->lock);
 	vn_note_write(vn, off + size);
+	/* The kernel dropped the cached pages of the range before sending
+	 * it, but a reader may have fetched them again before it landed:
+	 * the next open must not keep them. */
+	if (vf->direct)
+		vn->cache_valid = false;
 	pthread_mutex_unlock(&vn->lock);
 	*written = size;
 	return 0;
@@ -800,7 +848,7 @@ int strata__vfs_truncate(struct strata_vfs *vfs, struct vnode *vn,
 			goto out;
 	}
 	if (!vn->tier && size > 0) {
-		ret = vn_create_object(vfs, vn, vn_place(vfs, vn), 0, &tmp);
+		ret = vn_create_object(vfs, vn, vn_home(vfs, vn), 0, &tmp);
 		obj = tmp;
 	} else if (vn->tier && (!obj || obj->be != vn->tier->be)) {
 		ret = strata_obj_open(vn->tier->be, vn->key, STRATA_OBJ_WRITE,

@@ -61,6 +61,11 @@ enum strata_vfs_open_flags {
 	/* The kernel reads and writes the backing file itself: answer the
 	 * open with strata_vfs_backing_id(). */
 	STRATA_VFS_PASSTHROUGH = 1u << 2,
+	/* Write-only, on a tier with STRATA_BCAP_WRITE_AROUND: the kernel
+	 * hands the writer's pages to the mount without copying them into
+	 * its page cache, and drops what it cached of the ranges written.
+	 * Such an open cannot be mapped (mmap needs read access). */
+	STRATA_VFS_DIRECT_IO = 1u << 3,
 };
 
 struct strata_vfs_opts {

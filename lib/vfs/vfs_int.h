@@ -64,6 +64,9 @@ struct vnode {
 	/* stage.c: the immutable tier the content goes back to, or NULL,
 	 * and the content version stored there (when up_valid). */
 	struct vfs_tier *stage_to;
+	/* Where the first object goes, when an open for writing chose it
+	 * before the first write (data.c), or NULL. */
+	struct vfs_tier *placed;
 	uint64_t up_version;
 	bool up_valid;
 	struct vfs_upstream *up; /* stage.c: streamed upload, or NULL */
@@ -87,6 +90,7 @@ struct vfile {
 	struct strata_obj *obj; /* lazily opened; vf->lock */
 	struct vfs_tier *tier;	/* the tier obj belongs to */
 	bool pt;		/* passed through: I/O uses vn->pt_obj */
+	bool direct;		/* STRATA_VFS_DIRECT_IO */
 	struct vfile *prev;	/* vfs->files, vfs->files_lock */
 	struct vfile *next;
 };

@@ -1359,6 +1359,110 @@ static void registry_maps_schemes(void **state)
 #endif
 }
 
+#ifdef STRATA_WITH_NFS
+int strata__backend_nfs_write_reply(const unsigned char *p, size_t len,
+				    uint32_t *xid, int *rc, const char **why);
+
+static size_t xdr_put(unsigned char *p, size_t at, uint32_t v)
+{
+	p[at] = (unsigned char)(v >> 24);
+	p[at + 1] = (unsigned char)(v >> 16);
+	p[at + 2] = (unsigned char)(v >> 8);
+	p[at + 3] = (unsigned char)v;
+	return at + 4;
+}
+
+/* A reply to xid 0x1234: accepted, status, with or without attributes,
+ * and count when status is 0. Returns its length; *count_end is where the
+ * count ends. */
+static size_t write_reply(unsigned char *p, uint32_t status, bool attrs,
+			  size_t *count_end)
+{
+	size_t at = 0;
+
+	at = xdr_put(p, at, 0x1234);
+	at = xdr_put(p, at, 1); /* REPLY */
+	at = xdr_put(p, at, 0); /* MSG_ACCEPTED */
+	at = xdr_put(p, at, 0); /* AUTH_NONE */
+	at = xdr_put(p, at, 0);
+	at = xdr_put(p, at, 0); /* SUCCESS */
+	at = xdr_put(p, at, status);
+	at = xdr_put(p, at, attrs);
+	if (attrs) {
+		memset(p + at, 0x5a, 24);
+		at += 24;
+	}
+	at = xdr_put(p, at, attrs);
+	if (attrs) {
+		memset(p + at, 0xa5, 84);
+		at += 84;
+	}
+	if (status == 0) {
+		at = xdr_put(p, at, 4096); /* count */
+		*count_end = at;
+		at = xdr_put(p, at, 0); /* UNSTABLE */
+		memset(p + at, 7, 8);	/* verifier */
+		at += 8;
+	}
+	return at;
+}
+
+static void nfs_write_replies_parse_and_garbage_is_refused(void **state)
+{
+	unsigned char p[512];
+	const char *why;
+	size_t len, count_end = 0;
+	uint32_t xid = 0;
+	int rc = 0;
+
+	(void)state;
+	len = write_reply(p, 0, true, &count_end);
+	assert_int_equal(
+		strata__backend_nfs_write_reply(p, len, &xid, &rc, &why), 0);
+	assert_int_equal(xid, 0x1234);
+	assert_int_equal(rc, 4096);
+	assert_null(why);
+	/* Cut anywhere before the count: refused, and nothing read past. */
+	for (size_t n = 0; n < count_end; n++) {
+		unsigned char *cut = malloc(n ? n : 1);
+
+		memcpy(cut, p, n);
+		assert_int_equal(strata__backend_nfs_write_reply(cut, n, &xid,
+								 &rc, &why),
+				 -EIO);
+		free(cut);
+	}
+	len = write_reply(p, 28, false, &count_end); /* NFS3ERR_NOSPC */
+	assert_int_equal(
+		strata__backend_nfs_write_reply(p, len, &xid, &rc, &why), 0);
+	assert_int_equal(rc, -ENOSPC);
+	assert_non_null(why);
+	len = write_reply(p, 70, true, &count_end); /* NFS3ERR_STALE */
+	assert_int_equal(
+		strata__backend_nfs_write_reply(p, len, &xid, &rc, &why), 0);
+	assert_int_equal(rc, -ESTALE);
+	/* Denied for its credentials. */
+	len = xdr_put(p, 0, 9);
+	len = xdr_put(p, len, 1);
+	len = xdr_put(p, len, 1); /* MSG_DENIED */
+	len = xdr_put(p, len, 1); /* AUTH_ERROR */
+	len = xdr_put(p, len, 1);
+	assert_int_equal(
+		strata__backend_nfs_write_reply(p, len, &xid, &rc, &why), 0);
+	assert_int_equal(xid, 9);
+	assert_int_equal(rc, -EACCES);
+	/* A call, not a reply; a verifier longer than RPC allows. */
+	len = write_reply(p, 0, false, &count_end);
+	xdr_put(p, 4, 0);
+	assert_int_equal(
+		strata__backend_nfs_write_reply(p, len, &xid, &rc, &why), -EIO);
+	len = write_reply(p, 0, false, &count_end);
+	xdr_put(p, 16, 401);
+	assert_int_equal(
+		strata__backend_nfs_write_reply(p, len, &xid, &rc, &why), -EIO);
+}
+#endif
+
 static void mem_open_object_survives_remove(void **state)
 {
 	struct strata_uri uri = { .scheme = "mem" };
@@ -1426,6 +1530,10 @@ int main(void)
 		cmocka_unit_test(s3_open_refuses_bad_settings),
 #endif
 		cmocka_unit_test(mem_open_object_survives_remove),
+#ifdef STRATA_WITH_NFS
+		cmocka_unit_test(
+			nfs_write_replies_parse_and_garbage_is_refused),
+#endif
 	};
 	char name[64];
 	int failed = 0;

@@ -224,6 +224,52 @@ static void only_readers_skip_the_flush_at_close(void **state)
 	assert_int_equal(strata_vfs_release(vfs, fh), 0);
 }
 
+static void
+write_only_opens_skip_the_page_cache_where_the_tier_asks(void **state)
+{
+	static struct strata_backend_ops around;
+	struct strata_vfs *vfs = *state;
+	struct strata_backend *be = vfs->placement->be;
+	unsigned int oflags = 0;
+	struct stat st;
+	uint64_t fh;
+	size_t n;
+
+	/* A tier without the capability keeps the page cache. */
+	assert_int_equal(strata_vfs_create(vfs, &root, STRATA_ROOT_INO, "a",
+					   0644, O_WRONLY, &st, &fh, &oflags),
+			 0);
+	assert_false(oflags & STRATA_VFS_DIRECT_IO);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+
+	around = *be->ops;
+	around.caps |= STRATA_BCAP_WRITE_AROUND;
+	be->ops = &around;
+	/* A new file: its tier is chosen at open, and its first write
+	 * creates the object there. */
+	assert_int_equal(strata_vfs_create(vfs, &root, STRATA_ROOT_INO, "b",
+					   0644, O_WRONLY, &st, &fh, &oflags),
+			 0);
+	assert_true(oflags & STRATA_VFS_DIRECT_IO);
+	assert_int_equal(strata_vfs_write(vfs, fh, 0, "x", 1, &n), 0);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	assert_int_equal(count_objects(vfs), 1);
+	/* What the kernel cached may predate the write: not kept. */
+	assert_int_equal(
+		strata_vfs_open(vfs, st.st_ino, O_RDONLY, &fh, &oflags), 0);
+	assert_false(oflags & (STRATA_VFS_KEEP_CACHE | STRATA_VFS_DIRECT_IO));
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	/* A reader-writer may map the file: it keeps the page cache. */
+	assert_int_equal(strata_vfs_open(vfs, st.st_ino, O_RDWR, &fh, &oflags),
+			 0);
+	assert_false(oflags & STRATA_VFS_DIRECT_IO);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	assert_int_equal(
+		strata_vfs_open(vfs, st.st_ino, O_WRONLY, &fh, &oflags), 0);
+	assert_true(oflags & STRATA_VFS_DIRECT_IO);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+}
+
 static void object_key_is_sharded_file_id(void **state)
 {
 	char key[VFS_KEY_LEN + 8];
@@ -744,6 +790,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			only_readers_skip_the_flush_at_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			write_only_opens_skip_the_page_cache_where_the_tier_asks,
+			setup, teardown),
 		cmocka_unit_test(object_key_is_sharded_file_id),
 		cmocka_unit_test_setup_teardown(
 			unlinked_open_file_lives_until_release, setup,
