@@ -211,6 +211,12 @@ struct s3_req {
 	size_t len;
 	bool grow;
 	bool overflow;
+	/* The stall watch (s3_xfer_cb): when a byte last moved. */
+	long timeout_ms;
+	struct timespec moved;
+	curl_off_t dlnow;
+	curl_off_t ulnow;
+	bool stalled;
 	long status;
 	char etag[80];
 	uint64_t clen;
@@ -664,6 +670,27 @@ static long s3_elapsed_ms(const struct timespec *t0)
 	       (t.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
+/* Give the transfer up once no byte moved either way for the timeout;
+ * curl calls this at least once a second. */
+static int s3_xfer_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+		      curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct s3_req *r = arg;
+
+	(void)dltotal;
+	(void)ultotal;
+	if (dlnow != r->dlnow || ulnow != r->ulnow) {
+		r->dlnow = dlnow;
+		r->ulnow = ulnow;
+		clock_gettime(CLOCK_MONOTONIC, &r->moved);
+		return 0;
+	}
+	if (s3_elapsed_ms(&r->moved) < r->timeout_ms)
+		return 0;
+	r->stalled = true;
+	return 1;
+}
+
 /* Set up h for one attempt of r. */
 static int s3_setup(struct s3_be *s3, CURL *h, struct s3_req *r,
 		    struct curl_slist *hdrs)
@@ -682,9 +709,18 @@ static int s3_setup(struct s3_be *s3, CURL *h, struct s3_req *r,
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, s3->ctimeout);
-	/* A transfer stalled for the tier's timeout is given up. */
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, s3->timeout);
+	/* A transfer stalled for the tier's timeout is given up. Not with
+	 * CURLOPT_LOW_SPEED_TIME: curl averages the speed over the last five
+	 * seconds, so a transfer that stops midway is given up only that
+	 * much later. */
+	clock_gettime(CLOCK_MONOTONIC, &r->moved);
+	r->timeout_ms = s3->timeout * 1000;
+	r->dlnow = 0;
+	r->ulnow = 0;
+	r->stalled = false;
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, s3_xfer_cb);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, r);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	/* Bigger than curl's 16 and 64 KiB: fewer system calls and
 	 * callbacks per MiB moved. */
@@ -767,6 +803,11 @@ static int s3_do(struct strata_backend *be, struct s3_req *r, const char *op,
 			goto out;
 		}
 		rc = curl_easy_perform(h);
+		if (rc == CURLE_ABORTED_BY_CALLBACK && r->stalled) {
+			rc = CURLE_OPERATION_TIMEDOUT;
+			snprintf(r->curlerr, sizeof(r->curlerr),
+				 "nothing moved for %ld s", s3->timeout);
+		}
 		if (rc == CURLE_OK)
 			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE,
 					  &r->status);
