@@ -31,7 +31,9 @@
  * S3_RA_CHUNK fetched by the worker threads, at most s3->ra_max bytes
  * ahead per object and S3_RA_TOTAL per tier, whose bytes readers take as
  * they arrive; a random read fetches just the bytes asked for. A ranged
- * GET that is retried asks only for the bytes it still lacks.
+ * GET that is retried asks only for the bytes it still lacks. Opening an
+ * object for reading GETs its first MiB rather than sending a HEAD: the
+ * size comes with the bytes that the first read wants.
  *
  * Every request goes through s3_do: it borrows a curl easy handle from a
  * pool (so connections are reused), retries 5xx answers, timeouts and
@@ -82,6 +84,8 @@
 /* Bytes per read-ahead GET: radosgw spends about 3 ms of CPU on each
  * request, nearly what sending 4 MiB costs it (4 ms). */
 #define S3_RA_CHUNK (16u << 20)
+/* Bytes an open for reading GETs at once: the kernel's largest read. */
+#define S3_RA_FIRST (1u << 20)
 /* A read this close to the last one's end is still sequential. */
 #define S3_RA_SLACK (4u << 20)
 #define S3_RA_TOTAL (256u << 20) /* read-ahead bytes per tier */
@@ -2198,10 +2202,73 @@ static int s3_obj_read(struct strata_obj *obj, uint64_t off, void *buf,
 
 /* ---- objects: open and close ---- */
 
+/*
+ * Open for reading with a GET of the object's first S3_RA_FIRST bytes
+ * instead of a HEAD: the size comes with them (Content-Range), and so do
+ * the bytes that the first read most likely asks for, one round trip
+ * sooner. Returns 0 and in *first a segment holding them, -ENOENT or
+ * another error as a HEAD would, or 1 when a HEAD must tell (an empty
+ * object answers 416; no room for read-ahead).
+ */
+static int s3_open_first(struct strata_backend *be, struct s3_obj *o,
+			 struct strata_obj_stat *st, struct s3_seg **first)
+{
+	struct s3_be *s3 = s3_be(be);
+	struct s3_req r = { .roff = 0 };
+	struct s3_seg *s;
+	size_t len = S3_RA_FIRST;
+	bool room;
+	int ret;
+
+	if (s3->ra_max == 0)
+		return 1;
+	pthread_mutex_lock(&s3->lock);
+	room = s3->rabytes + len <= S3_RA_TOTAL;
+	if (room)
+		s3->rabytes += len;
+	pthread_mutex_unlock(&s3->lock);
+	if (!room)
+		return 1;
+	s = s3_seg_new(s3);
+	if (!s) {
+		pthread_mutex_lock(&s3->lock);
+		s3->rabytes -= len;
+		pthread_mutex_unlock(&s3->lock);
+		return 1;
+	}
+	s->len = len;
+	r.out = s->buf;
+	r.cap = len;
+	ret = s3_get_req(be, o->path, o->key, &r);
+	if (ret == 0 && r.status == 206 && r.has_total)
+		st->size = r.total;
+	else if (ret == 0 && r.status == 200 && r.has_clen && r.clen == r.len)
+		st->size = r.len;
+	else if (ret == 0)
+		ret = 1;
+	if (ret != 0) {
+		s3_seg_free(s3, s);
+		return ret;
+	}
+	st->mtime.tv_sec = r.mtime;
+	s->got = r.len;
+	if (r.len < len) {
+		/* The whole object: give back the room it does not need. */
+		pthread_mutex_lock(&s3->lock);
+		s3->rabytes -= len - r.len;
+		pthread_mutex_unlock(&s3->lock);
+		s->len = r.len;
+	}
+	*first = s;
+	return 0;
+}
+
 static int s3_obj_open(struct strata_backend *be, const char *key,
 		       unsigned int flags, struct strata_obj *obj)
 {
+	struct s3_be *s3 = s3_be(be);
 	struct s3_obj *o = s3_obj(obj);
+	struct s3_seg *first = NULL;
 	struct strata_obj_stat st = { 0 };
 	bool exists = false;
 	bool need_head;
@@ -2216,8 +2283,12 @@ static int s3_obj_open(struct strata_backend *be, const char *key,
 			      STRATA_OBJ_CREATE)) !=
 			    (STRATA_OBJ_WRITE | STRATA_OBJ_TRUNC |
 			     STRATA_OBJ_CREATE);
-	if (need_head) {
+	ret = 1;
+	if (need_head && !(flags & STRATA_OBJ_WRITE))
+		ret = s3_open_first(be, o, &st, &first);
+	if (need_head && ret == 1)
 		ret = s3_head(be, o->path, o->key, &st);
+	if (need_head) {
 		if (ret < 0 && ret != -ENOENT)
 			goto fail;
 		exists = ret == 0;
@@ -2236,6 +2307,8 @@ static int s3_obj_open(struct strata_backend *be, const char *key,
 	pthread_mutex_init(&o->lock, NULL);
 	pthread_cond_init(&o->cond, NULL);
 	o->size = st.size;
+	o->segs = first;
+	o->rawin = S3_RA_CHUNK < s3->ra_max ? S3_RA_CHUNK : s3->ra_max;
 	if (flags & STRATA_OBJ_WRITE) {
 		/* TRUNC starts empty; otherwise appends go after what is
 		 * stored. A new object is created at close even if empty. */
@@ -2246,6 +2319,8 @@ static int s3_obj_open(struct strata_backend *be, const char *key,
 	}
 	return 0;
 fail:
+	if (first)
+		s3_seg_free(s3, first);
 	free(o->key);
 	free(o->path);
 	o->key = NULL;
