@@ -119,6 +119,9 @@ struct strata_backend_ops {
 	/* Writes all of buf or fails. */
 	int (*obj_write)(struct strata_obj *obj, uint64_t off, const void *buf,
 			 size_t len);
+	/* Where obj_write would copy the next bytes of a stream to; see
+	 * strata_obj_wbuf(). NULL when the driver keeps no such buffer. */
+	int (*obj_wbuf)(struct strata_obj *obj, void **buf, size_t *room);
 	int (*obj_truncate)(struct strata_obj *obj, uint64_t size);
 	int (*obj_sync)(struct strata_obj *obj, bool datasync);
 	int (*obj_fallocate)(struct strata_obj *obj, int mode, uint64_t off,
@@ -194,6 +197,15 @@ int strata_obj_read(struct strata_obj *obj, uint64_t off, void *buf, size_t len,
 		    size_t *nread);
 int strata_obj_write(struct strata_obj *obj, uint64_t off, const void *buf,
 		     size_t len);
+/*
+ * Lend the memory where the next bytes of obj's stream go (an object of an
+ * immutable store opened for writing): *buf with room for *room bytes,
+ * page-aligned when the stream's length is. Bytes put there become the
+ * stream's with strata_obj_write(obj, off, *buf, n) for n <= *room, which
+ * then copies nothing; the memory is the driver's again at any other call
+ * on obj. *room is 0 when the driver has no such memory to lend.
+ */
+int strata_obj_wbuf(struct strata_obj *obj, void **buf, size_t *room);
 int strata_obj_truncate(struct strata_obj *obj, uint64_t size);
 int strata_obj_sync(struct strata_obj *obj, bool datasync);
 /* -EOPNOTSUPP when the driver cannot allocate. */

@@ -353,6 +353,15 @@ int strata_obj_fallocate(struct strata_obj *obj, int mode, uint64_t off,
 	return obj->be->ops->obj_fallocate(obj, mode, off, len);
 }
 
+int strata_obj_wbuf(struct strata_obj *obj, void **buf, size_t *room)
+{
+	*buf = NULL;
+	*room = 0;
+	if (!obj->be->ops->obj_wbuf)
+		return 0;
+	return obj->be->ops->obj_wbuf(obj, buf, room);
+}
+
 int strata_obj_fd(struct strata_obj *obj)
 {
 	if (!obj->be->ops->obj_fd)

@@ -100,6 +100,7 @@
  * at least partsize reach S3's 5 TiB object limit. */
 #define S3_PART_GROW 1000u
 #define S3_UP_TOTAL (256u << 20) /* part bytes in flight per tier */
+#define S3_PBUF_ALIGN 4096u	 /* what O_DIRECT wants of a buffer */
 
 struct s3_job {
 	struct s3_job *next;
@@ -311,10 +312,11 @@ static void s3_seg_free(struct s3_be *s3, struct s3_seg *s)
 	free(s);
 }
 
-/* A part buffer of cap bytes, or NULL. */
+/* A part buffer of cap bytes, page-aligned (see s3_obj_wbuf), or NULL. */
 static char *s3_pbuf_get(struct s3_be *s3, size_t cap)
 {
 	struct s3_pbuf *b = NULL;
+	void *p = NULL;
 
 	if (cap == s3->partsize) {
 		pthread_mutex_lock(&s3->lock);
@@ -325,7 +327,11 @@ static char *s3_pbuf_get(struct s3_be *s3, size_t cap)
 		}
 		pthread_mutex_unlock(&s3->lock);
 	}
-	return b ? (char *)b : malloc(cap);
+	if (b)
+		return (char *)b;
+	if (posix_memalign(&p, S3_PBUF_ALIGN, cap) != 0)
+		return NULL;
+	return p;
 }
 
 static void s3_pbuf_put(struct s3_be *s3, char *buf, size_t cap)
@@ -1857,10 +1863,49 @@ stored:
 	return 0;
 }
 
+/* Make sure the stream has a part buffer to fill. */
+static int s3_part_buf(struct strata_obj *obj)
+{
+	struct s3_be *s3 = s3_be(obj->be);
+	struct s3_obj *o = s3_obj(obj);
+	unsigned int grow;
+
+	if (o->buf)
+		return 0;
+	grow = o->nparts / S3_PART_GROW;
+	o->bcap = s3->partsize << (grow < 10 ? grow : 10);
+	o->buf = s3_pbuf_get(s3, o->bcap);
+	return o->buf ? 0 : -ENOMEM;
+}
+
+/*
+ * Lend the rest of the part buffer: a writer that copies its bytes there
+ * and hands them to s3_obj_write saves a copy (stage.c then writes the
+ * staged copy from the same, aligned, memory).
+ */
+static int s3_obj_wbuf(struct strata_obj *obj, void **buf, size_t *room)
+{
+	struct s3_obj *o = s3_obj(obj);
+	int ret;
+
+	if (!(obj->flags & STRATA_OBJ_WRITE))
+		return -EBADF;
+	if (o->resume) {
+		ret = s3_stream_resume(obj);
+		if (ret < 0)
+			return ret;
+	}
+	ret = s3_part_buf(obj);
+	if (ret < 0)
+		return ret;
+	*buf = o->buf + o->blen;
+	*room = o->bcap - o->blen;
+	return 0;
+}
+
 static int s3_obj_write(struct strata_obj *obj, uint64_t off, const void *buf,
 			size_t len)
 {
-	struct s3_be *s3 = s3_be(obj->be);
 	struct s3_obj *o = s3_obj(obj);
 	size_t done = 0;
 	int ret;
@@ -1883,20 +1928,18 @@ static int s3_obj_write(struct strata_obj *obj, uint64_t off, const void *buf,
 	}
 	o->dirty = true;
 	while (done < len) {
+		const char *from = (const char *)buf + done;
 		size_t n;
 
-		if (!o->buf) {
-			unsigned int grow = o->nparts / S3_PART_GROW;
-
-			o->bcap = s3->partsize << (grow < 10 ? grow : 10);
-			o->buf = s3_pbuf_get(s3, o->bcap);
-			if (!o->buf)
-				return -ENOMEM;
-		}
+		ret = s3_part_buf(obj);
+		if (ret < 0)
+			return ret;
 		n = o->bcap - o->blen;
 		if (n > len - done)
 			n = len - done;
-		memcpy(o->buf + o->blen, (const char *)buf + done, n);
+		/* Bytes put where s3_obj_wbuf said are there already. */
+		if (from != o->buf + o->blen)
+			memcpy(o->buf + o->blen, from, n);
 		o->blen += n;
 		o->wpos += n;
 		done += n;
@@ -2491,6 +2534,7 @@ const struct strata_backend_ops strata_s3_ops = {
 	.obj_open = s3_obj_open,
 	.obj_read = s3_obj_read,
 	.obj_write = s3_obj_write,
+	.obj_wbuf = s3_obj_wbuf,
 	.obj_truncate = s3_obj_truncate,
 	.obj_sync = s3_obj_sync,
 	.obj_close = s3_obj_close,

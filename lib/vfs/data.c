@@ -458,10 +458,9 @@ int strata_vfs_write(struct strata_vfs *vfs, uint64_t fh, uint64_t off,
 	ret = vf_obj(vfs, vf, true);
 	if (ret < 0)
 		return ret;
-	ret = strata_obj_write(vf->obj, off, buf, size);
+	ret = strata__vfs_stage_write(vn, vf->obj, off, buf, size);
 	if (ret < 0)
 		return ret;
-	strata__vfs_stage_stream(vn, off, buf, size);
 	pthread_mutex_lock(&vn->lock);
 	vn_note_write(vn, off + size);
 	pthread_mutex_unlock(&vn->lock);
