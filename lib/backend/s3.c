@@ -150,7 +150,10 @@ struct s3_be {
 /*
  * One read-ahead GET; on o->segs from queued until dropped. Readers take
  * its bytes as they arrive: [off, off + got) of the object are in buf and
- * stay there unchanged (a retried GET asks only for the rest).
+ * stay there unchanged (a retried GET asks only for the rest). Counted:
+ * one reference for o->segs, one for the GET while it runs, one per loan
+ * (s3_obj_read_lend); the last one gives it back to the pool, so a loan
+ * may outlive the object.
  */
 struct s3_seg {
 	struct s3_job job;
@@ -161,7 +164,8 @@ struct s3_seg {
 	size_t got;   /* guarded by o->lock */
 	int err;      /* guarded by o->lock, once !pending */
 	bool pending; /* guarded by o->lock */
-	bool dead;    /* dropped while pending: the worker frees it */
+	bool dead;    /* guarded by o->lock: dropped, its GET stops */
+	atomic_uint refs;
 	char buf[];
 };
 
@@ -193,6 +197,10 @@ struct s3_obj {
 	size_t rawin;		/* bytes to keep ahead: grows to ra_max */
 	struct timespec failed; /* guarded by lock: last read gave -EIO */
 	unsigned int rainflight;
+	/* guarded by lock: the least object offset that readers waiting for
+	 * a segment's bytes need reached, UINT64_MAX when none waits; the
+	 * GET wakes them only then, not for every piece that lands. */
+	uint64_t need;
 
 	/* Writing. */
 	uint64_t wpos;	 /* bytes in the stream */
@@ -292,8 +300,10 @@ static struct s3_seg *s3_seg_new(struct s3_be *s3)
 	pthread_mutex_unlock(&s3->lock);
 	if (!s)
 		s = malloc(sizeof(*s) + S3_RA_CHUNK);
-	if (s)
+	if (s) {
 		memset(s, 0, sizeof(*s));
+		atomic_init(&s->refs, 1);
+	}
 	return s;
 }
 
@@ -310,6 +320,12 @@ static void s3_seg_free(struct s3_be *s3, struct s3_seg *s)
 	}
 	pthread_mutex_unlock(&s3->lock);
 	free(s);
+}
+
+static void s3_seg_unref(struct s3_be *s3, struct s3_seg *s)
+{
+	if (atomic_fetch_sub(&s->refs, 1) == 1)
+		s3_seg_free(s3, s);
 }
 
 /* A part buffer of cap bytes, page-aligned (see s3_obj_wbuf), or NULL. */
@@ -1996,7 +2012,10 @@ static bool s3_seg_progress(struct s3_req *r)
 	pthread_mutex_lock(&o->lock);
 	s->got = r->len;
 	live = !s->dead;
-	pthread_cond_broadcast(&o->cond);
+	if (s->off + s->got >= o->need) {
+		o->need = UINT64_MAX;
+		pthread_cond_broadcast(&o->cond);
+	}
 	pthread_mutex_unlock(&o->lock);
 	return live;
 }
@@ -2020,10 +2039,10 @@ static void s3_seg_run(struct s3_job *job)
 	s->err = ret;
 	s->pending = false;
 	o->rainflight--;
-	if (s->dead)
-		s3_seg_free(s3, s);
+	o->need = UINT64_MAX;
 	pthread_cond_broadcast(&o->cond);
 	pthread_mutex_unlock(&o->lock);
+	s3_seg_unref(s3, s); /* the GET's; o may be gone now */
 }
 
 /* Drop s from o->segs (o->lock held); prev is its predecessor or NULL. */
@@ -2034,11 +2053,8 @@ static void s3_seg_drop(struct s3_be *s3, struct s3_obj *o, struct s3_seg *prev,
 		prev->next = s->next;
 	else
 		o->segs = s->next;
-	if (s->pending) {
-		s->dead = true;
-		return;
-	}
-	s3_seg_free(s3, s);
+	s->dead = true;
+	s3_seg_unref(s3, s);
 }
 
 static void s3_ra_reset(struct s3_be *s3, struct s3_obj *o)
@@ -2088,6 +2104,7 @@ static void s3_ra_fill(struct strata_obj *obj, uint64_t from)
 		s->off = at;
 		s->len = len;
 		s->pending = true;
+		atomic_fetch_add(&s->refs, 1); /* the GET's */
 		if (last)
 			last->next = s;
 		else
@@ -2122,18 +2139,22 @@ static bool s3_read_failed_recently(struct s3_obj *o)
 
 /*
  * Serve what read-ahead holds of [off, off + len) into buf, from off on;
- * returns the bytes copied, and in *err a failure that a new request
- * would only repeat (the tier did not answer). Keeps a sequential reader's window queued and
- * drops the window of a reader that jumped.
+ * returns the bytes served, and in *err a failure that a new request
+ * would only repeat (the tier did not answer). Keeps a sequential
+ * reader's window queued and drops the window of a reader that jumped.
+ * With lent set, a range that one segment holds whole is lent rather than
+ * copied: *lent then points into the segment, which *ref holds.
  */
 static size_t s3_ra_read(struct strata_obj *obj, uint64_t off, void *buf,
-			 size_t len, int *err)
+			 size_t len, int *err, const void **lent,
+			 struct s3_seg **ref)
 {
 	struct s3_be *s3 = s3_be(obj->be);
 	struct s3_obj *o = s3_obj(obj);
 	uint64_t end = off + len, pos = off;
 	struct s3_seg *s, *prev;
-	bool seq;
+	uint64_t need;
+	bool seq, lend;
 
 	pthread_mutex_lock(&o->lock);
 	seq = off <= o->ranext + S3_RA_SLACK && off + S3_RA_SLACK >= o->ranext;
@@ -2164,8 +2185,14 @@ static size_t s3_ra_read(struct strata_obj *obj, uint64_t off, void *buf,
 			prev = s;
 		if (!s)
 			break;
-		if (pos >= s->off + s->got && s->pending) {
+		lend = lent && pos == off && end <= s->off + s->len;
+		/* The reply needs them all: wait for the bytes of this read
+		 * that the segment will hold, not just for the next ones. */
+		need = end < s->off + s->len ? end : s->off + s->len;
+		if (need > s->off + s->got && s->pending) {
 			/* Its bytes are on their way. */
+			if (need < o->need)
+				o->need = need;
 			pthread_cond_wait(&o->cond, &o->lock);
 			if (s3_failed_locked(o)) {
 				*err = -EIO; /* another reader just saw it */
@@ -2191,7 +2218,14 @@ static size_t s3_ra_read(struct strata_obj *obj, uint64_t off, void *buf,
 		n = s->off + s->got - pos < end - pos ?
 			    (size_t)(s->off + s->got - pos) :
 			    (size_t)(end - pos);
-		memcpy((char *)buf + (pos - off), s->buf + (pos - s->off), n);
+		if (lend && n == end - pos) {
+			*lent = s->buf + (pos - s->off);
+			*ref = s;
+			atomic_fetch_add(&s->refs, 1);
+		} else {
+			memcpy((char *)buf + (pos - off),
+			       s->buf + (pos - s->off), n);
+		}
 		pos += n;
 		if (pos == s->off + s->len && o->rawin < s3->ra_max)
 			o->rawin = o->rawin * 2 < s3->ra_max ? o->rawin * 2 :
@@ -2205,8 +2239,13 @@ static size_t s3_ra_read(struct strata_obj *obj, uint64_t off, void *buf,
 	return (size_t)(pos - off);
 }
 
-static int s3_obj_read(struct strata_obj *obj, uint64_t off, void *buf,
-		       size_t len, size_t *nread)
+/*
+ * Read [off, off + len) into buf, or lend it from a read-ahead segment
+ * that holds it whole when lent is set: then *lent points at it and *ref
+ * is the segment's reference, for s3_ref_put.
+ */
+static int s3_read(struct strata_obj *obj, uint64_t off, void *buf, size_t len,
+		   size_t *nread, const void **lent, struct s3_seg **ref)
 {
 	struct s3_be *s3 = s3_be(obj->be);
 	struct s3_obj *o = s3_obj(obj);
@@ -2224,7 +2263,7 @@ static int s3_obj_read(struct strata_obj *obj, uint64_t off, void *buf,
 		return -EIO;
 	ret = 0;
 	if (s3->ra_max > 0)
-		done = s3_ra_read(obj, off, buf, len, &ret);
+		done = s3_ra_read(obj, off, buf, len, &ret, lent, ref);
 	if (ret == 0 && done < len && s3_read_failed_recently(o))
 		ret = -EIO;
 	if (ret == 0 && done < len) {
@@ -2241,6 +2280,36 @@ static int s3_obj_read(struct strata_obj *obj, uint64_t off, void *buf,
 		return ret;
 	*nread = done;
 	return 0;
+}
+
+static int s3_obj_read(struct strata_obj *obj, uint64_t off, void *buf,
+		       size_t len, size_t *nread)
+{
+	return s3_read(obj, off, buf, len, nread, NULL, NULL);
+}
+
+static int s3_obj_read_lend(struct strata_obj *obj, uint64_t off, void *buf,
+			    size_t len, size_t *nread, const void **data,
+			    void **ref)
+{
+	struct s3_seg *seg = NULL;
+	const void *lent = NULL;
+	int ret;
+
+	ret = s3_read(obj, off, buf, len, nread, &lent, &seg);
+	if (ret < 0 && seg) {
+		s3_seg_unref(s3_be(obj->be), seg);
+		seg = NULL;
+		lent = NULL;
+	}
+	*data = lent ? lent : buf;
+	*ref = seg;
+	return ret;
+}
+
+static void s3_ref_put(struct strata_backend *be, void *ref)
+{
+	s3_seg_unref(s3_be(be), ref);
 }
 
 /* ---- objects: open and close ---- */
@@ -2290,7 +2359,7 @@ static int s3_open_first(struct strata_backend *be, struct s3_obj *o,
 	else if (ret == 0)
 		ret = 1;
 	if (ret != 0) {
-		s3_seg_free(s3, s);
+		s3_seg_unref(s3, s);
 		return ret;
 	}
 	st->mtime.tv_sec = r.mtime;
@@ -2350,6 +2419,7 @@ static int s3_obj_open(struct strata_backend *be, const char *key,
 	pthread_mutex_init(&o->lock, NULL);
 	pthread_cond_init(&o->cond, NULL);
 	o->size = st.size;
+	o->need = UINT64_MAX;
 	o->segs = first;
 	o->rawin = S3_RA_CHUNK < s3->ra_max ? S3_RA_CHUNK : s3->ra_max;
 	if (flags & STRATA_OBJ_WRITE) {
@@ -2363,7 +2433,7 @@ static int s3_obj_open(struct strata_backend *be, const char *key,
 	return 0;
 fail:
 	if (first)
-		s3_seg_free(s3, first);
+		s3_seg_unref(s3, first);
 	free(o->key);
 	free(o->path);
 	o->key = NULL;
@@ -2533,6 +2603,8 @@ const struct strata_backend_ops strata_s3_ops = {
 	.close = s3_close_be,
 	.obj_open = s3_obj_open,
 	.obj_read = s3_obj_read,
+	.obj_read_lend = s3_obj_read_lend,
+	.ref_put = s3_ref_put,
 	.obj_write = s3_obj_write,
 	.obj_wbuf = s3_obj_wbuf,
 	.obj_truncate = s3_obj_truncate,
