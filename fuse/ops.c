@@ -20,7 +20,7 @@
 #include "fuse_int.h"
 #include "log.h"
 
-#define OPS_READ_MAX (1u << 20)
+#define OPS_READ_MAX STRATA_FUSE_READ_MAX
 
 static pthread_key_t ops_scratch_key;
 static pthread_once_t ops_scratch_once = PTHREAD_ONCE_INIT;
