@@ -280,23 +280,47 @@ static int stage_copy(struct vfs_tier *from, struct vfs_tier *to,
 		STRATA_OBJ_WRITE | STRATA_OBJ_CREATE | STRATA_OBJ_TRUNC, &dst);
 	if (ret < 0)
 		goto out;
-	buf = malloc(STAGE_CHUNK);
-	if (!buf) {
-		ret = -ENOMEM;
-		goto out;
-	}
 	while (off < size) {
 		size_t want = size - off < STAGE_CHUNK ? (size_t)(size - off) :
 							 STAGE_CHUNK;
+		const void *data;
+		void *into = NULL;
+		void *ref = NULL;
+		size_t room = 0;
 
-		ret = strata_obj_read(src, off, buf, want, &n);
+		/* Read straight into the upload's part buffer when the target
+		 * lends it (S3), else into ours; and from the source's
+		 * read-ahead when it lends that (an S3 copy-up). Either way
+		 * one copy fewer. */
+		ret = strata_obj_wbuf(dst, &into, &room);
 		if (ret < 0)
 			goto out;
+		if (room > 0 && want > room)
+			want = room;
+		if (room == 0 && !buf) {
+			buf = malloc(STAGE_CHUNK);
+			if (!buf) {
+				ret = -ENOMEM;
+				goto out;
+			}
+		}
+		if (room == 0)
+			into = buf;
+		if (room > 0)
+			ret = strata_obj_read(src, off, into, want, &n);
+		else
+			ret = strata_obj_read_lend(src, off, into, want, &n,
+						   &data, &ref);
+		if (ret < 0)
+			goto out;
+		if (room > 0)
+			data = into;
 		if (n == 0) {
 			ret = -EIO; /* shorter than the catalog says */
 			goto out;
 		}
-		ret = strata_obj_write(dst, off, buf, n);
+		ret = strata_obj_write(dst, off, data, n);
+		strata_backend_ref_put(src->be, ref);
 		if (ret < 0)
 			goto out;
 		off += n;
