@@ -12,6 +12,10 @@
 #include "strata_fuse.h"
 #include "vfs.h"
 
+/* The largest read: what the kernel is asked to read ahead, and the most
+ * a READ request brings. */
+#define STRATA_FUSE_READ_MAX (1u << 20)
+
 struct strata_fuse {
 	struct strata_vfs *vfs;
 	struct strata_fuse_opts opts;

@@ -20,7 +20,7 @@
 #include "fuse_int.h"
 #include "log.h"
 
-#define OPS_READ_MAX (1u << 20)
+#define OPS_READ_MAX STRATA_FUSE_READ_MAX
 
 static pthread_key_t ops_scratch_key;
 static pthread_once_t ops_scratch_once = PTHREAD_ONCE_INIT;
@@ -323,6 +323,8 @@ static void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
+	struct strata_vfs *vfs =
+		ops_pf(req)->vfs; /* req is gone once replied */
 	struct strata_vfs_buf vb;
 	void *scratch = ops_scratch();
 	int ret;
@@ -333,8 +335,7 @@ static void ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	if (size > OPS_READ_MAX)
 		size = OPS_READ_MAX;
-	ret = strata_vfs_read(ops_pf(req)->vfs, fi->fh, (uint64_t)off, size,
-			      scratch, &vb);
+	ret = strata_vfs_read(vfs, fi->fh, (uint64_t)off, size, scratch, &vb);
 	if (ret < 0) {
 		fuse_reply_err(req, -ret);
 		return;
@@ -348,7 +349,9 @@ static void ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
 		return;
 	}
+	/* A loan from the tier (vb.ref) is given back once sent. */
 	fuse_reply_buf(req, vb.mem, vb.len);
+	strata_vfs_buf_release(vfs, &vb);
 }
 
 static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf,

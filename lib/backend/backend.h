@@ -121,9 +121,19 @@ struct strata_backend_ops {
 	/* Short reads only at end of object. */
 	int (*obj_read)(struct strata_obj *obj, uint64_t off, void *buf,
 			size_t len, size_t *nread);
+	/* obj_read that may lend its own memory instead of copying (see
+	 * strata_obj_read_lend()); NULL when the driver never lends. */
+	int (*obj_read_lend)(struct strata_obj *obj, uint64_t off, void *buf,
+			     size_t len, size_t *nread, const void **data,
+			     void **ref);
+	/* Give back what obj_read_lend lent (ref is never NULL). */
+	void (*ref_put)(struct strata_backend *be, void *ref);
 	/* Writes all of buf or fails. */
 	int (*obj_write)(struct strata_obj *obj, uint64_t off, const void *buf,
 			 size_t len);
+	/* Where obj_write would copy the next bytes of a stream to; see
+	 * strata_obj_wbuf(). NULL when the driver keeps no such buffer. */
+	int (*obj_wbuf)(struct strata_obj *obj, void **buf, size_t *room);
 	int (*obj_truncate)(struct strata_obj *obj, uint64_t size);
 	int (*obj_sync)(struct strata_obj *obj, bool datasync);
 	int (*obj_fallocate)(struct strata_obj *obj, int mode, uint64_t off,
@@ -197,8 +207,29 @@ int strata_obj_open(struct strata_backend *be, const char *key,
 		    unsigned int flags, struct strata_obj **out);
 int strata_obj_read(struct strata_obj *obj, uint64_t off, void *buf, size_t len,
 		    size_t *nread);
+/*
+ * strata_obj_read(), except that where the driver holds the bytes already
+ * (S3 read-ahead) it may lend them rather than copy them into buf. *data
+ * is where the *nread bytes are: buf, or the driver's memory, which then
+ * stays valid and unchanged until strata_backend_ref_put(obj->be, *ref),
+ * even after the object is closed. *ref is NULL when nothing was lent.
+ */
+int strata_obj_read_lend(struct strata_obj *obj, uint64_t off, void *buf,
+			 size_t len, size_t *nread, const void **data,
+			 void **ref);
+/* Give back what strata_obj_read_lend() lent; accepts a NULL ref. */
+void strata_backend_ref_put(struct strata_backend *be, void *ref);
 int strata_obj_write(struct strata_obj *obj, uint64_t off, const void *buf,
 		     size_t len);
+/*
+ * Lend the memory where the next bytes of obj's stream go (an object of an
+ * immutable store opened for writing): *buf with room for *room bytes,
+ * page-aligned when the stream's length is. Bytes put there become the
+ * stream's with strata_obj_write(obj, off, *buf, n) for n <= *room, which
+ * then copies nothing; the memory is the driver's again at any other call
+ * on obj. *room is 0 when the driver has no such memory to lend.
+ */
+int strata_obj_wbuf(struct strata_obj *obj, void **buf, size_t *room);
 int strata_obj_truncate(struct strata_obj *obj, uint64_t size);
 int strata_obj_sync(struct strata_obj *obj, bool datasync);
 /* -EOPNOTSUPP when the driver cannot allocate. */

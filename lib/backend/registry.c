@@ -353,6 +353,33 @@ int strata_obj_fallocate(struct strata_obj *obj, int mode, uint64_t off,
 	return obj->be->ops->obj_fallocate(obj, mode, off, len);
 }
 
+int strata_obj_read_lend(struct strata_obj *obj, uint64_t off, void *buf,
+			 size_t len, size_t *nread, const void **data,
+			 void **ref)
+{
+	*data = buf;
+	*ref = NULL;
+	if (!obj->be->ops->obj_read_lend)
+		return obj->be->ops->obj_read(obj, off, buf, len, nread);
+	return obj->be->ops->obj_read_lend(obj, off, buf, len, nread, data,
+					   ref);
+}
+
+void strata_backend_ref_put(struct strata_backend *be, void *ref)
+{
+	if (ref)
+		be->ops->ref_put(be, ref);
+}
+
+int strata_obj_wbuf(struct strata_obj *obj, void **buf, size_t *room)
+{
+	*buf = NULL;
+	*room = 0;
+	if (!obj->be->ops->obj_wbuf)
+		return 0;
+	return obj->be->ops->obj_wbuf(obj, buf, room);
+}
+
 int strata_obj_fd(struct strata_obj *obj)
 {
 	if (!obj->be->ops->obj_fd)

@@ -29,8 +29,11 @@
  *
  * Reads are ranged GETs. A sequential reader gets read-ahead: segments of
  * S3_RA_CHUNK fetched by the worker threads, at most s3->ra_max bytes
- * ahead per object and S3_RA_TOTAL per tier; a random read fetches just
- * the bytes asked for.
+ * ahead per object and S3_RA_TOTAL per tier, whose bytes readers take as
+ * they arrive; a random read fetches just the bytes asked for. A ranged
+ * GET that is retried asks only for the bytes it still lacks. Opening an
+ * object for reading GETs its first MiB rather than sending a HEAD: the
+ * size comes with the bytes that the first read wants.
  *
  * Every request goes through s3_do: it borrows a curl easy handle from a
  * pool (so connections are reused), retries 5xx answers, timeouts and
@@ -78,7 +81,13 @@
 #define S3_PART_MAX 1024u
 #define S3_RA_DEFAULT 64u /* MiB ahead of a sequential reader */
 #define S3_RA_MAX 1024u
-#define S3_RA_CHUNK (4u << 20)	 /* bytes per read-ahead GET */
+/* Bytes per read-ahead GET: radosgw spends about 3 ms of CPU on each
+ * request, nearly what sending 4 MiB costs it (4 ms). */
+#define S3_RA_CHUNK (16u << 20)
+/* Bytes an open for reading GETs at once: the kernel's largest read. */
+#define S3_RA_FIRST (1u << 20)
+/* A read this close to the last one's end is still sequential. */
+#define S3_RA_SLACK (4u << 20)
 #define S3_RA_TOTAL (256u << 20) /* read-ahead bytes per tier */
 #define S3_COPY_MAX (5ull << 30) /* CopyObject's limit */
 #define S3_ERRBODY_MAX 4096
@@ -91,6 +100,7 @@
  * at least partsize reach S3's 5 TiB object limit. */
 #define S3_PART_GROW 1000u
 #define S3_UP_TOTAL (256u << 20) /* part bytes in flight per tier */
+#define S3_PBUF_ALIGN 4096u	 /* what O_DIRECT wants of a buffer */
 
 struct s3_job {
 	struct s3_job *next;
@@ -137,17 +147,25 @@ struct s3_be {
 	bool opening; /* the mount-time check: its error goes to the caller */
 };
 
-/* One read-ahead GET; on o->segs from queued until dropped. */
+/*
+ * One read-ahead GET; on o->segs from queued until dropped. Readers take
+ * its bytes as they arrive: [off, off + got) of the object are in buf and
+ * stay there unchanged (a retried GET asks only for the rest). Counted:
+ * one reference for o->segs, one for the GET while it runs, one per loan
+ * (s3_obj_read_lend); the last one gives it back to the pool, so a loan
+ * may outlive the object.
+ */
 struct s3_seg {
 	struct s3_job job;
 	struct s3_seg *next; /* guarded by o->lock */
 	struct strata_obj *obj;
 	uint64_t off;
 	size_t len;
-	size_t got;
-	int err;
+	size_t got;   /* guarded by o->lock */
+	int err;      /* guarded by o->lock, once !pending */
 	bool pending; /* guarded by o->lock */
-	bool dead;    /* dropped while pending: the worker frees it */
+	bool dead;    /* guarded by o->lock: dropped, its GET stops */
+	atomic_uint refs;
 	char buf[];
 };
 
@@ -179,6 +197,10 @@ struct s3_obj {
 	size_t rawin;		/* bytes to keep ahead: grows to ra_max */
 	struct timespec failed; /* guarded by lock: last read gave -EIO */
 	unsigned int rainflight;
+	/* guarded by lock: the least object offset that readers waiting for
+	 * a segment's bytes need reached, UINT64_MAX when none waits; the
+	 * GET wakes them only then, not for every piece that lands. */
+	uint64_t need;
 
 	/* Writing. */
 	uint64_t wpos;	 /* bytes in the stream */
@@ -211,10 +233,31 @@ struct s3_req {
 	size_t len;
 	bool grow;
 	bool overflow;
+	/*
+	 * A ranged GET of [roff, roff + cap) into out: each attempt asks for
+	 * the bytes still missing, so the bytes in out [0, len) are written
+	 * once and never again, and progress (when set) may publish them as
+	 * they come. progress runs after each piece lands; false stops the
+	 * transfer (the request then fails with -ECANCELED, unlogged).
+	 */
+	bool ranged;
+	uint64_t roff;
+	bool (*progress)(struct s3_req *r);
+	void *arg;
+	bool cancelled;
+	bool badrange; /* the server sent all of it for a range from > 0 */
+	/* The stall watch (s3_xfer_cb): when a byte last moved. */
+	long timeout_ms;
+	struct timespec moved;
+	curl_off_t dlnow;
+	curl_off_t ulnow;
+	bool stalled;
 	long status;
 	char etag[80];
 	uint64_t clen;
 	bool has_clen;
+	uint64_t total; /* the object's size, from Content-Range */
+	bool has_total;
 	time_t mtime;
 	char err[S3_ERRBODY_MAX];
 	size_t errlen;
@@ -257,8 +300,10 @@ static struct s3_seg *s3_seg_new(struct s3_be *s3)
 	pthread_mutex_unlock(&s3->lock);
 	if (!s)
 		s = malloc(sizeof(*s) + S3_RA_CHUNK);
-	if (s)
+	if (s) {
 		memset(s, 0, sizeof(*s));
+		atomic_init(&s->refs, 1);
+	}
 	return s;
 }
 
@@ -277,10 +322,17 @@ static void s3_seg_free(struct s3_be *s3, struct s3_seg *s)
 	free(s);
 }
 
-/* A part buffer of cap bytes, or NULL. */
+static void s3_seg_unref(struct s3_be *s3, struct s3_seg *s)
+{
+	if (atomic_fetch_sub(&s->refs, 1) == 1)
+		s3_seg_free(s3, s);
+}
+
+/* A part buffer of cap bytes, page-aligned (see s3_obj_wbuf), or NULL. */
 static char *s3_pbuf_get(struct s3_be *s3, size_t cap)
 {
 	struct s3_pbuf *b = NULL;
+	void *p = NULL;
 
 	if (cap == s3->partsize) {
 		pthread_mutex_lock(&s3->lock);
@@ -291,7 +343,11 @@ static char *s3_pbuf_get(struct s3_be *s3, size_t cap)
 		}
 		pthread_mutex_unlock(&s3->lock);
 	}
-	return b ? (char *)b : malloc(cap);
+	if (b)
+		return (char *)b;
+	if (posix_memalign(&p, S3_PBUF_ALIGN, cap) != 0)
+		return NULL;
+	return p;
 }
 
 static void s3_pbuf_put(struct s3_be *s3, char *buf, size_t cap)
@@ -409,6 +465,11 @@ static size_t s3_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 		r->err[r->errlen] = '\0';
 		return n;
 	}
+	if (r->ranged && r->status == 200 && r->roff + r->len > 0) {
+		/* The whole object for a range: not expected of S3. */
+		r->badrange = true;
+		return 0;
+	}
 	if (r->len + n > r->cap) {
 		if (!r->grow) {
 			r->overflow = true;
@@ -429,6 +490,10 @@ static size_t s3_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	r->len += n;
 	if (r->grow)
 		r->out[r->len] = '\0';
+	if (r->progress && !r->progress(r)) {
+		r->cancelled = true;
+		return 0;
+	}
 	return n;
 }
 
@@ -448,6 +513,7 @@ static size_t s3_header_cb(char *data, size_t size, size_t nmemb, void *arg)
 		/* A new response (after 100 Continue or a retry). */
 		r->status = strtol(line + strcspn(line, " "), NULL, 10);
 		r->has_clen = false;
+		r->has_total = false;
 		r->etag[0] = '\0';
 		return n;
 	}
@@ -462,6 +528,14 @@ static size_t s3_header_cb(char *data, size_t size, size_t nmemb, void *arg)
 	} else if (strcasecmp(line, "content-length") == 0) {
 		r->clen = strtoull(v, NULL, 10);
 		r->has_clen = true;
+	} else if (strcasecmp(line, "content-range") == 0) {
+		const char *slash = strchr(v, '/');
+
+		/* "bytes FIRST-LAST/TOTAL"; TOTAL may be "*". */
+		if (slash && isdigit((unsigned char)slash[1])) {
+			r->total = strtoull(slash + 1, NULL, 10);
+			r->has_total = true;
+		}
 	} else if (strcasecmp(line, "last-modified") == 0) {
 		time_t t = curl_getdate(v, NULL);
 
@@ -664,6 +738,27 @@ static long s3_elapsed_ms(const struct timespec *t0)
 	       (t.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
+/* Give the transfer up once no byte moved either way for the timeout;
+ * curl calls this at least once a second. */
+static int s3_xfer_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+		      curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct s3_req *r = arg;
+
+	(void)dltotal;
+	(void)ultotal;
+	if (dlnow != r->dlnow || ulnow != r->ulnow) {
+		r->dlnow = dlnow;
+		r->ulnow = ulnow;
+		clock_gettime(CLOCK_MONOTONIC, &r->moved);
+		return 0;
+	}
+	if (s3_elapsed_ms(&r->moved) < r->timeout_ms)
+		return 0;
+	r->stalled = true;
+	return 1;
+}
+
 /* Set up h for one attempt of r. */
 static int s3_setup(struct s3_be *s3, CURL *h, struct s3_req *r,
 		    struct curl_slist *hdrs)
@@ -682,9 +777,18 @@ static int s3_setup(struct s3_be *s3, CURL *h, struct s3_req *r,
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, s3->ctimeout);
-	/* A transfer stalled for the tier's timeout is given up. */
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, s3->timeout);
+	/* A transfer stalled for the tier's timeout is given up. Not with
+	 * CURLOPT_LOW_SPEED_TIME: curl averages the speed over the last five
+	 * seconds, so a transfer that stops midway is given up only that
+	 * much later. */
+	clock_gettime(CLOCK_MONOTONIC, &r->moved);
+	r->timeout_ms = s3->timeout * 1000;
+	r->dlnow = 0;
+	r->ulnow = 0;
+	r->stalled = false;
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, s3_xfer_cb);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, r);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	/* Bigger than curl's 16 and 64 KiB: fewer system calls and
 	 * callbacks per MiB moved. */
@@ -716,19 +820,11 @@ static int s3_setup(struct s3_be *s3, CURL *h, struct s3_req *r,
 	return 0;
 }
 
-/*
- * Run r, retrying what may succeed on a second try, and translate the
- * outcome (s3_errno). what names the object in messages.
- */
-static int s3_do(struct strata_backend *be, struct s3_req *r, const char *op,
-		 const char *what)
+/* The request headers of r's next attempt, or NULL. */
+static struct curl_slist *s3_headers(const struct s3_req *r)
 {
-	struct s3_be *s3 = s3_be(be);
-	struct curl_slist *hdrs = NULL, *l;
-	struct timespec t0;
-	CURLcode rc = CURLE_OK;
-	unsigned int attempt;
-	int ret;
+	struct curl_slist *hdrs, *l;
+	char range[80];
 
 	/* No "Expect:" to switch 100-continue off: curl 7.88 would sign the
 	 * empty header it then leaves out. */
@@ -737,24 +833,56 @@ static int s3_do(struct strata_backend *be, struct s3_req *r, const char *op,
 	l = hdrs;
 	if (l && strcmp(r->method, "POST") == 0)
 		l = curl_slist_append(hdrs, "Content-Type: application/xml");
-	for (struct curl_slist *e = r->hdrs; l && e; e = e->next)
+	if (l && r->ranged) {
+		snprintf(range, sizeof(range),
+			 "Range: bytes=%" PRIu64 "-%" PRIu64, r->roff + r->len,
+			 r->roff + r->cap - 1);
+		l = curl_slist_append(hdrs, range);
+	}
+	for (const struct curl_slist *e = r->hdrs; l && e; e = e->next)
 		l = curl_slist_append(hdrs, e->data);
 	if (!l) {
 		curl_slist_free_all(hdrs);
-		return -ENOMEM;
+		return NULL;
 	}
+	return hdrs;
+}
+
+/*
+ * Run r, retrying what may succeed on a second try, and translate the
+ * outcome (s3_errno). what names the object in messages.
+ */
+static int s3_do(struct strata_backend *be, struct s3_req *r, const char *op,
+		 const char *what)
+{
+	struct s3_be *s3 = s3_be(be);
+	struct curl_slist *hdrs = NULL;
+	struct timespec t0;
+	CURLcode rc = CURLE_OK;
+	unsigned int attempt;
+	int ret;
+
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r->len = 0;
 	for (attempt = 0;; attempt++) {
-		CURL *h = s3_handle_get(s3);
+		CURL *h;
 		bool again;
 		long wait;
 
+		curl_slist_free_all(hdrs);
+		hdrs = s3_headers(r);
+		if (!hdrs) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		h = s3_handle_get(s3);
 		if (!h) {
 			ret = -ENOMEM;
 			goto out;
 		}
 		r->bpos = 0;
-		r->len = 0;
+		if (!r->ranged)
+			r->len = 0;
 		r->status = 0;
 		r->errlen = 0;
 		r->err[0] = '\0';
@@ -767,21 +895,38 @@ static int s3_do(struct strata_backend *be, struct s3_req *r, const char *op,
 			goto out;
 		}
 		rc = curl_easy_perform(h);
+		if (rc == CURLE_ABORTED_BY_CALLBACK && r->stalled) {
+			rc = CURLE_OPERATION_TIMEDOUT;
+			snprintf(r->curlerr, sizeof(r->curlerr),
+				 "nothing moved for %ld s", s3->timeout);
+		}
 		if (rc == CURLE_OK)
 			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE,
 					  &r->status);
 		s3_handle_put(s3, h, rc != CURLE_OK);
-		if (rc == CURLE_WRITE_ERROR && r->overflow) {
+		if (rc == CURLE_WRITE_ERROR && r->cancelled) {
+			ret = -ECANCELED;
+			goto out;
+		}
+		if (rc == CURLE_WRITE_ERROR && (r->overflow || r->badrange)) {
 			strata_log(
 				STRATA_LOG_ERR, STRATA_SUB_BACKEND,
-				"tier '%s': %s '%s': the server sent more than asked for",
-				be->name, op, what);
+				"tier '%s': %s '%s': %s", be->name, op, what,
+				r->badrange ?
+					"the server ignored the byte range" :
+					"the server sent more than asked for");
 			ret = -EIO;
 			goto out;
 		}
 		again = (rc != CURLE_OK && s3_curl_retryable(rc)) ||
 			(rc == CURLE_OK &&
 			 (r->status >= 500 || r->status == 429));
+		if (again && r->ranged && r->len == r->cap) {
+			/* Every byte came before the failure. */
+			rc = CURLE_OK;
+			r->status = 206;
+			again = false;
+		}
 		if (!again || attempt >= s3->retries)
 			break;
 		wait = (long)S3_BACKOFF_MS << (attempt < 5 ? attempt : 5);
@@ -1232,37 +1377,34 @@ static int s3_put(struct strata_backend *be, const char *path, const char *what,
 	return s3_do(be, &r, "put", what);
 }
 
+/*
+ * GET [r->roff, r->roff + r->cap) of path into r->out (r->progress and
+ * r->arg as the caller set them); r->len is what came, r->total the
+ * object's size when the server said it.
+ */
+static int s3_get_req(struct strata_backend *be, const char *path,
+		      const char *what, struct s3_req *r)
+{
+	int ret;
+
+	r->method = "GET";
+	r->path = path;
+	r->ranged = true;
+	ret = s3_do(be, r, "read", what);
+	if (ret == -EINVAL && r->status == 416)
+		return 0; /* the object ends before the bytes asked for */
+	return ret;
+}
+
 /* GET [off, off + len) of path into buf; *got is what came. */
 static int s3_get(struct strata_backend *be, const char *path, const char *what,
 		  uint64_t off, void *buf, size_t len, size_t *got)
 {
-	struct s3_req r = {
-		.method = "GET", .path = path, .out = buf, .cap = len
-	};
-	char range[80];
-	int ret;
+	struct s3_req r = { .out = buf, .cap = len, .roff = off };
+	int ret = s3_get_req(be, path, what, &r);
 
-	*got = 0;
-	snprintf(range, sizeof(range), "Range: bytes=%" PRIu64 "-%" PRIu64, off,
-		 off + len - 1);
-	r.hdrs = curl_slist_append(NULL, range);
-	if (!r.hdrs)
-		return -ENOMEM;
-	ret = s3_do(be, &r, "read", what);
-	curl_slist_free_all(r.hdrs);
-	if (ret == -EINVAL && r.status == 416)
-		return 0; /* the object ends before off */
-	if (ret < 0)
-		return ret;
-	if (r.status == 200 && off > 0) {
-		/* The server ignored the range: not expected of S3. */
-		strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
-			   "tier '%s': read '%s': range ignored by the server",
-			   be->name, what);
-		return -EIO;
-	}
-	*got = r.len;
-	return 0;
+	*got = ret == 0 ? r.len : 0;
+	return ret;
 }
 
 static int s3_stat(struct strata_backend *be, const char *key,
@@ -1737,10 +1879,49 @@ stored:
 	return 0;
 }
 
+/* Make sure the stream has a part buffer to fill. */
+static int s3_part_buf(struct strata_obj *obj)
+{
+	struct s3_be *s3 = s3_be(obj->be);
+	struct s3_obj *o = s3_obj(obj);
+	unsigned int grow;
+
+	if (o->buf)
+		return 0;
+	grow = o->nparts / S3_PART_GROW;
+	o->bcap = s3->partsize << (grow < 10 ? grow : 10);
+	o->buf = s3_pbuf_get(s3, o->bcap);
+	return o->buf ? 0 : -ENOMEM;
+}
+
+/*
+ * Lend the rest of the part buffer: a writer that copies its bytes there
+ * and hands them to s3_obj_write saves a copy (stage.c then writes the
+ * staged copy from the same, aligned, memory).
+ */
+static int s3_obj_wbuf(struct strata_obj *obj, void **buf, size_t *room)
+{
+	struct s3_obj *o = s3_obj(obj);
+	int ret;
+
+	if (!(obj->flags & STRATA_OBJ_WRITE))
+		return -EBADF;
+	if (o->resume) {
+		ret = s3_stream_resume(obj);
+		if (ret < 0)
+			return ret;
+	}
+	ret = s3_part_buf(obj);
+	if (ret < 0)
+		return ret;
+	*buf = o->buf + o->blen;
+	*room = o->bcap - o->blen;
+	return 0;
+}
+
 static int s3_obj_write(struct strata_obj *obj, uint64_t off, const void *buf,
 			size_t len)
 {
-	struct s3_be *s3 = s3_be(obj->be);
 	struct s3_obj *o = s3_obj(obj);
 	size_t done = 0;
 	int ret;
@@ -1763,20 +1944,18 @@ static int s3_obj_write(struct strata_obj *obj, uint64_t off, const void *buf,
 	}
 	o->dirty = true;
 	while (done < len) {
+		const char *from = (const char *)buf + done;
 		size_t n;
 
-		if (!o->buf) {
-			unsigned int grow = o->nparts / S3_PART_GROW;
-
-			o->bcap = s3->partsize << (grow < 10 ? grow : 10);
-			o->buf = s3_pbuf_get(s3, o->bcap);
-			if (!o->buf)
-				return -ENOMEM;
-		}
+		ret = s3_part_buf(obj);
+		if (ret < 0)
+			return ret;
 		n = o->bcap - o->blen;
 		if (n > len - done)
 			n = len - done;
-		memcpy(o->buf + o->blen, (const char *)buf + done, n);
+		/* Bytes put where s3_obj_wbuf said are there already. */
+		if (from != o->buf + o->blen)
+			memcpy(o->buf + o->blen, from, n);
 		o->blen += n;
 		o->wpos += n;
 		done += n;
@@ -1822,25 +2001,48 @@ static int s3_obj_sync(struct strata_obj *obj, bool datasync)
 
 /* ---- objects: reading ---- */
 
+/* Publish what a segment's GET has brought so far; false once the
+ * segment was dropped (the GET stops). */
+static bool s3_seg_progress(struct s3_req *r)
+{
+	struct s3_seg *s = r->arg;
+	struct s3_obj *o = s3_obj(s->obj);
+	bool live;
+
+	pthread_mutex_lock(&o->lock);
+	s->got = r->len;
+	live = !s->dead;
+	if (s->off + s->got >= o->need) {
+		o->need = UINT64_MAX;
+		pthread_cond_broadcast(&o->cond);
+	}
+	pthread_mutex_unlock(&o->lock);
+	return live;
+}
+
 static void s3_seg_run(struct s3_job *job)
 {
 	struct s3_seg *s = (struct s3_seg *)job;
 	struct strata_obj *obj = s->obj;
 	struct s3_obj *o = s3_obj(obj);
 	struct s3_be *s3 = s3_be(obj->be);
-	size_t got = 0;
+	struct s3_req r = { .out = s->buf,
+			    .cap = s->len,
+			    .roff = s->off,
+			    .progress = s3_seg_progress,
+			    .arg = s };
 	int ret;
 
-	ret = s3_get(obj->be, o->path, o->key, s->off, s->buf, s->len, &got);
+	ret = s3_get_req(obj->be, o->path, o->key, &r);
 	pthread_mutex_lock(&o->lock);
-	s->got = got;
+	s->got = r.len;
 	s->err = ret;
 	s->pending = false;
 	o->rainflight--;
-	if (s->dead)
-		s3_seg_free(s3, s);
+	o->need = UINT64_MAX;
 	pthread_cond_broadcast(&o->cond);
 	pthread_mutex_unlock(&o->lock);
+	s3_seg_unref(s3, s); /* the GET's; o may be gone now */
 }
 
 /* Drop s from o->segs (o->lock held); prev is its predecessor or NULL. */
@@ -1851,11 +2053,8 @@ static void s3_seg_drop(struct s3_be *s3, struct s3_obj *o, struct s3_seg *prev,
 		prev->next = s->next;
 	else
 		o->segs = s->next;
-	if (s->pending) {
-		s->dead = true;
-		return;
-	}
-	s3_seg_free(s3, s);
+	s->dead = true;
+	s3_seg_unref(s3, s);
 }
 
 static void s3_ra_reset(struct s3_be *s3, struct s3_obj *o)
@@ -1870,7 +2069,7 @@ static void s3_ra_fill(struct strata_obj *obj, uint64_t from)
 	struct s3_be *s3 = s3_be(obj->be);
 	struct s3_obj *o = s3_obj(obj);
 	struct s3_seg *last = NULL, *s;
-	uint64_t at = from - from % S3_RA_CHUNK;
+	uint64_t at = from;
 	uint64_t end = from + o->rawin;
 
 	if (end > o->size)
@@ -1880,7 +2079,8 @@ static void s3_ra_fill(struct strata_obj *obj, uint64_t from)
 	if (last && last->off + last->len > at)
 		at = last->off + last->len;
 	while (at < end) {
-		size_t len = S3_RA_CHUNK;
+		size_t len = S3_RA_CHUNK < s3->ra_max ? S3_RA_CHUNK :
+							s3->ra_max;
 		bool room;
 
 		if (len > o->size - at)
@@ -1904,6 +2104,7 @@ static void s3_ra_fill(struct strata_obj *obj, uint64_t from)
 		s->off = at;
 		s->len = len;
 		s->pending = true;
+		atomic_fetch_add(&s->refs, 1); /* the GET's */
 		if (last)
 			last->next = s;
 		else
@@ -1938,21 +2139,25 @@ static bool s3_read_failed_recently(struct s3_obj *o)
 
 /*
  * Serve what read-ahead holds of [off, off + len) into buf, from off on;
- * returns the bytes copied, and in *err a failure that a new request
- * would only repeat (the tier did not answer). Keeps a sequential reader's window queued and
- * drops the window of a reader that jumped.
+ * returns the bytes served, and in *err a failure that a new request
+ * would only repeat (the tier did not answer). Keeps a sequential
+ * reader's window queued and drops the window of a reader that jumped.
+ * With lent set, a range that one segment holds whole is lent rather than
+ * copied: *lent then points into the segment, which *ref holds.
  */
 static size_t s3_ra_read(struct strata_obj *obj, uint64_t off, void *buf,
-			 size_t len, int *err)
+			 size_t len, int *err, const void **lent,
+			 struct s3_seg **ref)
 {
 	struct s3_be *s3 = s3_be(obj->be);
 	struct s3_obj *o = s3_obj(obj);
 	uint64_t end = off + len, pos = off;
 	struct s3_seg *s, *prev;
-	bool seq;
+	uint64_t need;
+	bool seq, lend;
 
 	pthread_mutex_lock(&o->lock);
-	seq = off <= o->ranext + S3_RA_CHUNK && off + S3_RA_CHUNK >= o->ranext;
+	seq = off <= o->ranext + S3_RA_SLACK && off + S3_RA_SLACK >= o->ranext;
 	if (!seq || (off == 0 && !o->segs)) {
 		/* A jump, or the first read: the caller fetches just these
 		 * bytes (the first byte comes soonest so), and read-ahead
@@ -1967,7 +2172,7 @@ static size_t s3_ra_read(struct strata_obj *obj, uint64_t off, void *buf,
 		return 0;
 	}
 	/* Segments wholly behind this read are done with. */
-	while (o->segs && o->segs->off + o->segs->len + S3_RA_CHUNK <= off)
+	while (o->segs && o->segs->off + o->segs->len + S3_RA_SLACK <= off)
 		s3_seg_drop(s3, o, NULL, o->segs);
 	s3_ra_fill(obj, off);
 	while (pos < end) {
@@ -1980,7 +2185,14 @@ static size_t s3_ra_read(struct strata_obj *obj, uint64_t off, void *buf,
 			prev = s;
 		if (!s)
 			break;
-		if (s->pending) {
+		lend = lent && pos == off && end <= s->off + s->len;
+		/* The reply needs them all: wait for the bytes of this read
+		 * that the segment will hold, not just for the next ones. */
+		need = end < s->off + s->len ? end : s->off + s->len;
+		if (need > s->off + s->got && s->pending) {
+			/* Its bytes are on their way. */
+			if (need < o->need)
+				o->need = need;
 			pthread_cond_wait(&o->cond, &o->lock);
 			if (s3_failed_locked(o)) {
 				*err = -EIO; /* another reader just saw it */
@@ -1988,7 +2200,7 @@ static size_t s3_ra_read(struct strata_obj *obj, uint64_t off, void *buf,
 			}
 			continue;
 		}
-		if (s->err == -EIO) {
+		if (pos >= s->off + s->got && s->err == -EIO) {
 			/* Retried for the tier's timeout already: another
 			 * GET would only make the reader wait as long again. */
 			*err = s->err;
@@ -1997,14 +2209,23 @@ static size_t s3_ra_read(struct strata_obj *obj, uint64_t off, void *buf,
 			s3_ra_reset(s3, o);
 			break;
 		}
-		if (s->err || pos >= s->off + s->got) {
+		if (pos >= s->off + s->got) {
+			/* It ended short of pos, or failed: the caller reads
+			 * the rest itself and sees why. */
 			s3_seg_drop(s3, o, prev, s);
-			break; /* the caller reads it and sees why */
+			break;
 		}
 		n = s->off + s->got - pos < end - pos ?
 			    (size_t)(s->off + s->got - pos) :
 			    (size_t)(end - pos);
-		memcpy((char *)buf + (pos - off), s->buf + (pos - s->off), n);
+		if (lend && n == end - pos) {
+			*lent = s->buf + (pos - s->off);
+			*ref = s;
+			atomic_fetch_add(&s->refs, 1);
+		} else {
+			memcpy((char *)buf + (pos - off),
+			       s->buf + (pos - s->off), n);
+		}
 		pos += n;
 		if (pos == s->off + s->len && o->rawin < s3->ra_max)
 			o->rawin = o->rawin * 2 < s3->ra_max ? o->rawin * 2 :
@@ -2018,8 +2239,13 @@ static size_t s3_ra_read(struct strata_obj *obj, uint64_t off, void *buf,
 	return (size_t)(pos - off);
 }
 
-static int s3_obj_read(struct strata_obj *obj, uint64_t off, void *buf,
-		       size_t len, size_t *nread)
+/*
+ * Read [off, off + len) into buf, or lend it from a read-ahead segment
+ * that holds it whole when lent is set: then *lent points at it and *ref
+ * is the segment's reference, for s3_ref_put.
+ */
+static int s3_read(struct strata_obj *obj, uint64_t off, void *buf, size_t len,
+		   size_t *nread, const void **lent, struct s3_seg **ref)
 {
 	struct s3_be *s3 = s3_be(obj->be);
 	struct s3_obj *o = s3_obj(obj);
@@ -2037,7 +2263,7 @@ static int s3_obj_read(struct strata_obj *obj, uint64_t off, void *buf,
 		return -EIO;
 	ret = 0;
 	if (s3->ra_max > 0)
-		done = s3_ra_read(obj, off, buf, len, &ret);
+		done = s3_ra_read(obj, off, buf, len, &ret, lent, ref);
 	if (ret == 0 && done < len && s3_read_failed_recently(o))
 		ret = -EIO;
 	if (ret == 0 && done < len) {
@@ -2056,12 +2282,105 @@ static int s3_obj_read(struct strata_obj *obj, uint64_t off, void *buf,
 	return 0;
 }
 
+static int s3_obj_read(struct strata_obj *obj, uint64_t off, void *buf,
+		       size_t len, size_t *nread)
+{
+	return s3_read(obj, off, buf, len, nread, NULL, NULL);
+}
+
+static int s3_obj_read_lend(struct strata_obj *obj, uint64_t off, void *buf,
+			    size_t len, size_t *nread, const void **data,
+			    void **ref)
+{
+	struct s3_seg *seg = NULL;
+	const void *lent = NULL;
+	int ret;
+
+	ret = s3_read(obj, off, buf, len, nread, &lent, &seg);
+	if (ret < 0 && seg) {
+		s3_seg_unref(s3_be(obj->be), seg);
+		seg = NULL;
+		lent = NULL;
+	}
+	*data = lent ? lent : buf;
+	*ref = seg;
+	return ret;
+}
+
+static void s3_ref_put(struct strata_backend *be, void *ref)
+{
+	s3_seg_unref(s3_be(be), ref);
+}
+
 /* ---- objects: open and close ---- */
+
+/*
+ * Open for reading with a GET of the object's first S3_RA_FIRST bytes
+ * instead of a HEAD: the size comes with them (Content-Range), and so do
+ * the bytes that the first read most likely asks for, one round trip
+ * sooner. Returns 0 and in *first a segment holding them, -ENOENT or
+ * another error as a HEAD would, or 1 when a HEAD must tell (an empty
+ * object answers 416; no room for read-ahead).
+ */
+static int s3_open_first(struct strata_backend *be, struct s3_obj *o,
+			 struct strata_obj_stat *st, struct s3_seg **first)
+{
+	struct s3_be *s3 = s3_be(be);
+	struct s3_req r = { .roff = 0 };
+	struct s3_seg *s;
+	size_t len = S3_RA_FIRST;
+	bool room;
+	int ret;
+
+	if (s3->ra_max == 0)
+		return 1;
+	pthread_mutex_lock(&s3->lock);
+	room = s3->rabytes + len <= S3_RA_TOTAL;
+	if (room)
+		s3->rabytes += len;
+	pthread_mutex_unlock(&s3->lock);
+	if (!room)
+		return 1;
+	s = s3_seg_new(s3);
+	if (!s) {
+		pthread_mutex_lock(&s3->lock);
+		s3->rabytes -= len;
+		pthread_mutex_unlock(&s3->lock);
+		return 1;
+	}
+	s->len = len;
+	r.out = s->buf;
+	r.cap = len;
+	ret = s3_get_req(be, o->path, o->key, &r);
+	if (ret == 0 && r.status == 206 && r.has_total)
+		st->size = r.total;
+	else if (ret == 0 && r.status == 200 && r.has_clen && r.clen == r.len)
+		st->size = r.len;
+	else if (ret == 0)
+		ret = 1;
+	if (ret != 0) {
+		s3_seg_unref(s3, s);
+		return ret;
+	}
+	st->mtime.tv_sec = r.mtime;
+	s->got = r.len;
+	if (r.len < len) {
+		/* The whole object: give back the room it does not need. */
+		pthread_mutex_lock(&s3->lock);
+		s3->rabytes -= len - r.len;
+		pthread_mutex_unlock(&s3->lock);
+		s->len = r.len;
+	}
+	*first = s;
+	return 0;
+}
 
 static int s3_obj_open(struct strata_backend *be, const char *key,
 		       unsigned int flags, struct strata_obj *obj)
 {
+	struct s3_be *s3 = s3_be(be);
 	struct s3_obj *o = s3_obj(obj);
+	struct s3_seg *first = NULL;
 	struct strata_obj_stat st = { 0 };
 	bool exists = false;
 	bool need_head;
@@ -2076,8 +2395,12 @@ static int s3_obj_open(struct strata_backend *be, const char *key,
 			      STRATA_OBJ_CREATE)) !=
 			    (STRATA_OBJ_WRITE | STRATA_OBJ_TRUNC |
 			     STRATA_OBJ_CREATE);
-	if (need_head) {
+	ret = 1;
+	if (need_head && !(flags & STRATA_OBJ_WRITE))
+		ret = s3_open_first(be, o, &st, &first);
+	if (need_head && ret == 1)
 		ret = s3_head(be, o->path, o->key, &st);
+	if (need_head) {
 		if (ret < 0 && ret != -ENOENT)
 			goto fail;
 		exists = ret == 0;
@@ -2096,6 +2419,9 @@ static int s3_obj_open(struct strata_backend *be, const char *key,
 	pthread_mutex_init(&o->lock, NULL);
 	pthread_cond_init(&o->cond, NULL);
 	o->size = st.size;
+	o->need = UINT64_MAX;
+	o->segs = first;
+	o->rawin = S3_RA_CHUNK < s3->ra_max ? S3_RA_CHUNK : s3->ra_max;
 	if (flags & STRATA_OBJ_WRITE) {
 		/* TRUNC starts empty; otherwise appends go after what is
 		 * stored. A new object is created at close even if empty. */
@@ -2106,6 +2432,8 @@ static int s3_obj_open(struct strata_backend *be, const char *key,
 	}
 	return 0;
 fail:
+	if (first)
+		s3_seg_unref(s3, first);
 	free(o->key);
 	free(o->path);
 	o->key = NULL;
@@ -2275,7 +2603,10 @@ const struct strata_backend_ops strata_s3_ops = {
 	.close = s3_close_be,
 	.obj_open = s3_obj_open,
 	.obj_read = s3_obj_read,
+	.obj_read_lend = s3_obj_read_lend,
+	.ref_put = s3_ref_put,
 	.obj_write = s3_obj_write,
+	.obj_wbuf = s3_obj_wbuf,
 	.obj_truncate = s3_obj_truncate,
 	.obj_sync = s3_obj_sync,
 	.obj_close = s3_obj_close,

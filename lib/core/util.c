@@ -127,8 +127,10 @@ static void util_unescape(char *s)
 	*w = '\0';
 }
 
-int strata_mount_source(const char *mnt, const char *type, char *src,
-			size_t len)
+/* strata_mount_source() and strata_mount_devno(): src gets the source,
+ * dev the device number, of the mount of type at mnt. */
+static int util_mount_find(const char *mnt, const char *type, char *src,
+			   size_t len, char *dev, size_t devlen)
 {
 	char line[3 * PATH_MAX];
 	FILE *f = fopen("/proc/self/mountinfo", "re");
@@ -140,10 +142,12 @@ int strata_mount_source(const char *mnt, const char *type, char *src,
 		char point[PATH_MAX];
 		char fstype[64];
 		char source[PATH_MAX];
+		char devno[32];
 		char *sep = strstr(line, " - ");
 
 		if (!sep ||
-		    sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
+		    sscanf(line, "%*s %*s %31s %*s %4095s", devno, point) !=
+			    2 ||
 		    sscanf(sep + 3, "%63s %4095s", fstype, source) != 2)
 			continue;
 		util_unescape(point);
@@ -154,9 +158,23 @@ int strata_mount_source(const char *mnt, const char *type, char *src,
 			continue;
 		}
 		util_unescape(source);
-		snprintf(src, len, "%s", source);
+		if (src)
+			snprintf(src, len, "%s", source);
+		if (dev)
+			snprintf(dev, devlen, "%s", devno);
 		ret = 0;
 	}
 	fclose(f);
 	return ret;
+}
+
+int strata_mount_source(const char *mnt, const char *type, char *src,
+			size_t len)
+{
+	return util_mount_find(mnt, type, src, len, NULL, 0);
+}
+
+int strata_mount_devno(const char *mnt, const char *type, char *dev, size_t len)
+{
+	return util_mount_find(mnt, type, NULL, 0, dev, len);
 }

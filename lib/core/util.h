@@ -60,5 +60,8 @@ int strata_strlcpy(char *dst, const char *src, size_t n);
  */
 int strata_mount_source(const char *mnt, const char *type, char *src,
 			size_t len);
+/* The same mount's device number, "MAJOR:MINOR", into dev. */
+int strata_mount_devno(const char *mnt, const char *type, char *dev,
+		       size_t len);
 
 #endif

@@ -628,6 +628,8 @@ int strata_vfs_read(struct strata_vfs *vfs, uint64_t fh, uint64_t off,
 	out->mem = scratch;
 	out->len = 0;
 	out->off = off;
+	out->ref = NULL;
+	out->lender = NULL;
 	pthread_mutex_lock(&vn->lock);
 	fsize = vn->size;
 	pthread_mutex_unlock(&vn->lock);
@@ -650,13 +652,32 @@ int strata_vfs_read(struct strata_vfs *vfs, uint64_t fh, uint64_t off,
 		out->len = size;
 		return 0;
 	}
-	ret = strata_obj_read(vf_io(vf), off, scratch, size, &nread);
+	ret = strata_obj_read_lend(vf_io(vf), off, scratch, size, &nread,
+				   &out->mem, &out->ref);
 	if (ret < 0)
 		return ret;
+	if (out->ref)
+		out->lender = vf_io(vf)->be;
+	if (nread < size && out->mem != scratch) {
+		/* Not expected: a loan covers the whole range. */
+		memcpy(scratch, out->mem, nread);
+		strata_vfs_buf_release(vfs, out);
+		out->mem = scratch;
+	}
 	if (nread < size)
 		memset((char *)scratch + nread, 0, size - nread);
 	out->len = size;
 	return 0;
+}
+
+void strata_vfs_buf_release(struct strata_vfs *vfs, struct strata_vfs_buf *buf)
+{
+	(void)vfs;
+	if (!buf->ref)
+		return;
+	strata_backend_ref_put(buf->lender, buf->ref);
+	buf->ref = NULL;
+	buf->lender = NULL;
 }
 
 /* Content changed up to byte end: the size and mtime for the next commit,
@@ -680,10 +701,9 @@ int strata_vfs_write(struct strata_vfs *vfs, uint64_t fh, uint64_t off,
 	ret = vf_obj(vfs, vf, true);
 	if (ret < 0)
 		return ret;
-	ret = strata_obj_write(vf_io(vf), off, buf, size);
+	ret = strata__vfs_stage_write(vn, vf_io(vf), off, buf, size);
 	if (ret < 0)
 		return ret;
-	strata__vfs_stage_stream(vn, off, buf, size);
 	pthread_mutex_lock(&vn->lock);
 	vn_note_write(vn, off + size);
 	/* The kernel dropped the cached pages of the range before sending

@@ -134,6 +134,58 @@ void strata__vfs_stage_stream(struct vnode *vn, uint64_t off, const void *buf,
 	pthread_mutex_unlock(&up->lock);
 }
 
+/*
+ * Append [off, off + len) to the staged object obj and to the stream up
+ * with one copy: into the stream's part buffer dst, from which both take
+ * the bytes (a local tier writes an aligned buffer with O_DIRECT, without
+ * a copy of its own). up->lock is held, so no other append takes dst.
+ */
+static int stage_write_lent(struct vfs_upstream *up, struct strata_obj *obj,
+			    uint64_t off, const void *buf, size_t len,
+			    void *dst)
+{
+	int ret;
+
+	memcpy(dst, buf, len);
+	ret = strata_obj_write(obj, off, dst, len);
+	if (ret < 0)
+		return ret; /* dst is the stream's again, unused */
+	if (strata_obj_write(up->obj, off, dst, len) < 0)
+		stream_break(up); /* the upload at close tells */
+	else
+		up->pos += len;
+	return 0;
+}
+
+int strata__vfs_stage_write(struct vnode *vn, struct strata_obj *obj,
+			    uint64_t off, const void *buf, size_t len)
+{
+	struct vfs_upstream *up;
+	size_t room = 0;
+	void *dst = NULL;
+	int ret;
+
+	pthread_mutex_lock(&vn->lock);
+	up = vn->up;
+	pthread_mutex_unlock(&vn->lock);
+	if (up) {
+		pthread_mutex_lock(&up->lock);
+		if (up->obj && off == up->pos &&
+		    strata_obj_wbuf(up->obj, &dst, &room) < 0)
+			stream_break(up); /* the upload at close tells */
+		if (up->obj && off == up->pos && room >= len) {
+			ret = stage_write_lent(up, obj, off, buf, len, dst);
+			pthread_mutex_unlock(&up->lock);
+			return ret;
+		}
+		pthread_mutex_unlock(&up->lock);
+	}
+	ret = strata_obj_write(obj, off, buf, len);
+	if (ret == 0)
+		strata__vfs_stage_stream(vn, off, buf, len);
+	return ret;
+}
+
 void strata__vfs_stage_diverged(struct vnode *vn, uint64_t size)
 {
 	struct vfs_upstream *up = vn->up;
@@ -228,23 +280,47 @@ static int stage_copy(struct vfs_tier *from, struct vfs_tier *to,
 		STRATA_OBJ_WRITE | STRATA_OBJ_CREATE | STRATA_OBJ_TRUNC, &dst);
 	if (ret < 0)
 		goto out;
-	buf = malloc(STAGE_CHUNK);
-	if (!buf) {
-		ret = -ENOMEM;
-		goto out;
-	}
 	while (off < size) {
 		size_t want = size - off < STAGE_CHUNK ? (size_t)(size - off) :
 							 STAGE_CHUNK;
+		const void *data;
+		void *into = NULL;
+		void *ref = NULL;
+		size_t room = 0;
 
-		ret = strata_obj_read(src, off, buf, want, &n);
+		/* Read straight into the upload's part buffer when the target
+		 * lends it (S3), else into ours; and from the source's
+		 * read-ahead when it lends that (an S3 copy-up). Either way
+		 * one copy fewer. */
+		ret = strata_obj_wbuf(dst, &into, &room);
 		if (ret < 0)
 			goto out;
+		if (room > 0 && want > room)
+			want = room;
+		if (room == 0 && !buf) {
+			buf = malloc(STAGE_CHUNK);
+			if (!buf) {
+				ret = -ENOMEM;
+				goto out;
+			}
+		}
+		if (room == 0)
+			into = buf;
+		if (room > 0)
+			ret = strata_obj_read(src, off, into, want, &n);
+		else
+			ret = strata_obj_read_lend(src, off, into, want, &n,
+						   &data, &ref);
+		if (ret < 0)
+			goto out;
+		if (room > 0)
+			data = into;
 		if (n == 0) {
 			ret = -EIO; /* shorter than the catalog says */
 			goto out;
 		}
-		ret = strata_obj_write(dst, off, buf, n);
+		ret = strata_obj_write(dst, off, data, n);
+		strata_backend_ref_put(src->be, ref);
 		if (ret < 0)
 			goto out;
 		off += n;

@@ -78,15 +78,21 @@ struct strata_vfs_opts {
 };
 
 /*
- * Where read data is: either in the caller's scratch buffer (fd == -1,
- * mem/len) or len bytes at offset off of file descriptor fd, which the
- * caller may splice from before the next call on this open file returns.
+ * Where read data is: either in memory (fd == -1, mem/len: the caller's
+ * scratch buffer, or memory the tier lends, see ref) or len bytes at
+ * offset off of file descriptor fd, which the caller may splice from
+ * before the next call on this open file returns.
  */
 struct strata_vfs_buf {
 	int fd;
 	uint64_t off;
 	const void *mem;
 	size_t len;
+	/* Not NULL when mem is the tier's (an S3 read-ahead buffer, saving a
+	 * copy): it stays valid until strata_vfs_buf_release(), which the
+	 * caller must call once it has sent the bytes. */
+	void *ref;
+	void *lender;
 };
 
 /* One entry for readdir: name and attr live only during the callback.
@@ -155,6 +161,8 @@ int strata_vfs_open(struct strata_vfs *vfs, strata_vfs_ino_t ino, int flags,
 /* Read up to size bytes at off; scratch (size bytes) may receive them. */
 int strata_vfs_read(struct strata_vfs *vfs, uint64_t fh, uint64_t off,
 		    size_t size, void *scratch, struct strata_vfs_buf *out);
+/* Give back what a read lent (buf->ref); any thread, even after release. */
+void strata_vfs_buf_release(struct strata_vfs *vfs, struct strata_vfs_buf *buf);
 int strata_vfs_write(struct strata_vfs *vfs, uint64_t fh, uint64_t off,
 		     const void *buf, size_t size, size_t *written);
 /* flush: close(2) of one descriptor; fsync: make data and metadata

@@ -229,6 +229,11 @@ int strata__vfs_stage_upload(struct strata_vfs *vfs, struct vnode *vn,
  * when nobody has the file open (or the caller is the last). Ends the
  * streamed upload, if any, whatever happens. */
 int strata__vfs_stage_settle(struct strata_vfs *vfs, struct vnode *vn);
+/* Write [off, off + len) of a file to its object obj and, while it is
+ * staged and written by appends, stream it home too, copying buf once
+ * (obj is the staged copy when a stream runs). Called without vn->lock. */
+int strata__vfs_stage_write(struct vnode *vn, struct strata_obj *obj,
+			    uint64_t off, const void *buf, size_t len);
 /* Written [off, off + len) of a staged file: stream it home too while the
  * writes are appends. Called without vn->lock, after the staged write. */
 void strata__vfs_stage_stream(struct vnode *vn, uint64_t off, const void *buf,

@@ -42,6 +42,7 @@ struct suite_driver {
 	const char *name;
 	const char *env;  /* the URL's variable; NULL: built in */
 	bool real_statfs; /* statfs reports a real file system */
+	bool lends;	  /* strata_obj_read_lend lends a sequential read */
 	int (*open)(struct suite *s, const char *url);
 	void (*close)(struct suite *s);
 };
@@ -263,11 +264,12 @@ static void close_local(struct suite *s)
 }
 
 static const struct suite_driver suite_drivers[] = {
-	{ "mem", NULL, false, open_mem, close_be },
-	{ "mem-norename", NULL, false, open_mem_norename, close_mem_norename },
-	{ "local", NULL, true, open_local, close_local },
-	{ "nfs", "STRATA_TEST_NFS_URL", true, open_url, close_be },
-	{ "s3", "STRATA_TEST_S3_URL", false, open_url, close_be },
+	{ "mem", NULL, false, false, open_mem, close_be },
+	{ "mem-norename", NULL, false, false, open_mem_norename,
+	  close_mem_norename },
+	{ "local", NULL, true, false, open_local, close_local },
+	{ "nfs", "STRATA_TEST_NFS_URL", true, false, open_url, close_be },
+	{ "s3", "STRATA_TEST_S3_URL", false, true, open_url, close_be },
 };
 
 static int suite_setup(void **state)
@@ -701,6 +703,87 @@ static void large_object_round_trip(void **state)
 	assert_int_equal(strata_obj_close(obj), 0);
 	free(data);
 	free(back);
+}
+
+/*
+ * strata_obj_read_lend gives the same bytes as strata_obj_read, lent or
+ * copied, and a loan stays readable after the object is closed.
+ */
+static void read_lend_matches_read(void **state)
+{
+	struct suite *s = begin(state);
+	const size_t size = 3 * MIB + 5;
+	unsigned char *data = malloc(size);
+	unsigned char *scratch = malloc(MIB);
+	const void *at[4];
+	void *ref[4] = { 0 };
+	struct strata_obj *obj;
+	unsigned int nlent = 0;
+	size_t n;
+
+	assert_non_null(data);
+	assert_non_null(scratch);
+	fill(data, size, 0, 9);
+	put(s, K(s, "lend"), data, size);
+	obj = xopen(s, K(s, "lend"), STRATA_OBJ_READ);
+	for (unsigned int i = 0; i < 4; i++) {
+		uint64_t off = (uint64_t)i * MIB;
+
+		assert_int_equal(strata_obj_read_lend(obj, off, scratch, MIB,
+						      &n, &at[i], &ref[i]),
+				 0);
+		assert_int_equal(n, i < 3 ? MIB : 5);
+		assert_memory_equal(at[i], data + off, n);
+		if (ref[i])
+			nlent++;
+		else
+			assert_ptr_equal(at[i], scratch);
+	}
+	assert_int_equal(strata_obj_close(obj), 0);
+	for (unsigned int i = 0; i < 4; i++) {
+		if (ref[i])
+			assert_memory_equal(at[i], data + (uint64_t)i * MIB,
+					    i < 3 ? MIB : 5);
+		strata_backend_ref_put(s->be, ref[i]);
+	}
+	/* Drivers with read-ahead lend a sequential reader's bytes. */
+	if (s->drv->lends)
+		assert_true(nlent > 0);
+	free(data);
+	free(scratch);
+}
+
+/* Bytes put where strata_obj_wbuf says land in the stream uncopied. */
+static void wbuf_writes_in_place(void **state)
+{
+	struct suite *s = begin(state);
+	unsigned char data[3 * 4096];
+	struct strata_obj *obj;
+	size_t room;
+	void *buf;
+
+	fill(data, sizeof(data), 0, 11);
+	obj = xopen(s, K(s, "wbuf"),
+		    STRATA_OBJ_WRITE | STRATA_OBJ_CREATE | STRATA_OBJ_TRUNC);
+	assert_int_equal(strata_obj_wbuf(obj, &buf, &room), 0);
+	if (room >= 4096) {
+		assert_int_equal((uintptr_t)buf % 4096, 0);
+		memcpy(buf, data, 4096);
+		assert_int_equal(strata_obj_write(obj, 0, buf, 4096), 0);
+	} else {
+		assert_int_equal(strata_obj_write(obj, 0, data, 4096), 0);
+	}
+	assert_int_equal(strata_obj_write(obj, 4096, data + 4096, 4096), 0);
+	assert_int_equal(strata_obj_wbuf(obj, &buf, &room), 0);
+	if (room >= 4096) {
+		memcpy(buf, data + 8192, 4096);
+		assert_int_equal(strata_obj_write(obj, 8192, buf, 4096), 0);
+	} else {
+		assert_int_equal(strata_obj_write(obj, 8192, data + 8192, 4096),
+				 0);
+	}
+	assert_int_equal(strata_obj_close(obj), 0);
+	expect_content(s, K(s, "wbuf"), data, sizeof(data));
 }
 
 struct writer {
@@ -1505,6 +1588,8 @@ int main(void)
 		cmocka_unit_test(list_sees_exactly_the_keys_written),
 		cmocka_unit_test(list_reports_sizes),
 		cmocka_unit_test(large_object_round_trip),
+		cmocka_unit_test(read_lend_matches_read),
+		cmocka_unit_test(wbuf_writes_in_place),
 		cmocka_unit_test(aligned_and_unaligned_writes_mix),
 		cmocka_unit_test(concurrent_writers_on_distinct_objects),
 		cmocka_unit_test(immutable_objects_are_append_streams),
