@@ -50,19 +50,19 @@
  * cache (STRATA_BCAP_WRITE_AROUND).
  *
  * Sequential reads are served ahead: the I/O thread also issues READs on
- * one more libnfs context, nb->wctx, with libnfs's async API, for the
- * bytes past a sequential reader, into pooled buffers on
- * the object (see nb_ra_read), which a change this tier makes to the file
- * voids.
+ * a second connection of its own (nb->rfd) for the bytes past a
+ * sequential reader, and reads each reply's data straight into a pooled
+ * buffer on the object (nb_rs_*, nb_ra_read), which a change this tier
+ * makes to the file voids.
  *
  * Threads: any number may call in. Lock order: a pool slot, then o->lock,
  * then o->mlock or nb->wlock; o->ralock, then nb->wlock; o->ralock is
  * never held with a pool slot or o->lock, nor across an RPC, and nb->lock
  * is never held across an RPC. No thread waits for write-behind or
  * read-ahead while holding a pool slot or o->lock (the I/O thread takes
- * both to re-open a stale handle). libnfs calls on nb->wctx, nb->wfd and
- * its queues, and nb->flight, nb->rflight and nb->redo, belong to the I/O
- * thread alone.
+ * both to re-open a stale handle). nb->wfd, nb->rfd and their queues,
+ * and nb->flight, nb->rflight and nb->redo, belong to the I/O thread
+ * alone.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -123,6 +123,7 @@
 #define NFS_WS_RBUF (16u << 10)
 #define NFS_WS_IOV 48		/* iovecs per sendmsg, 3 per WRITE */
 #define NFS_WS_MACHINE "strata" /* AUTH_SYS machine name */
+#define NFS_RS_HEAD_MAX 1024u	/* a READ reply up to its data */
 
 /*
  * libnfs's own struct nfs_fh (libnfs-private.h), which nfs_get_fh() in
@@ -179,11 +180,8 @@ struct nb_be {
 	size_t wbytes;	       /* guarded by wlock: buffer bytes handed out */
 	bool wstop;	       /* guarded by wlock */
 	/* Owned by the I/O thread alone. */
-	struct nfs_context *wctx; /* NULL: mount at next use */
-	struct nb_wreq *flight;	  /* issued on wfd, awaiting replies */
-	struct nb_wreq *redo;	  /* to issue again (short or stale) */
-	bool wctx_bad;		  /* drop wctx after this round */
-	bool wdown;		  /* last mount of wctx failed */
+	struct nb_wreq *flight; /* issued on wfd, awaiting replies */
+	struct nb_wreq *redo;	/* to issue again (short or stale) */
 
 	/* The WRITE connection, see nb_ws_issue; the I/O thread's alone
 	 * once it runs (uid and gid are set at open, waddr first there). */
@@ -202,6 +200,27 @@ struct nb_be {
 	unsigned char rbuf[NFS_WS_RBUF];   /* received, not parsed */
 	unsigned char rec[NFS_WS_REC_MAX]; /* a reply's fragments */
 
+	/* The READ connection for read-ahead, see nb_rs_recv; the I/O
+	 * thread's alone. */
+	int rfd;		  /* -1: connect at next use */
+	bool rfd_bad;		  /* drop rfd after this round */
+	bool rsdown;		  /* the last connect failed */
+	struct nb_rseg *rsq_head; /* issued, bytes left to send, in order */
+	struct nb_rseg *rsq_tail;
+	bool rin_rec;	   /* a reply record has begun */
+	bool rfrag_last;   /* its current fragment is its last */
+	size_t rfrag_left; /* bytes left in that fragment */
+	size_t rmark_got;  /* bytes of the next fragment's mark */
+	unsigned char rmark[4];
+	int rstate;	      /* NB_RS_HEAD, NB_RS_DATA or NB_RS_SKIP */
+	size_t rhlen;	      /* bytes in rhead */
+	struct nb_rseg *rcur; /* the segment the data is for, or NULL */
+	int rerr;	      /* the reply's result: 0 or -errno */
+	size_t rdata_len;     /* data bytes the reply carries */
+	size_t rdata_at;      /* of which received */
+	unsigned char rhead[NFS_RS_HEAD_MAX];
+	unsigned char rskip[256]; /* bytes read to be dropped */
+
 	/* Read-ahead, see nb_ra_read. */
 	size_t ra_max;	 /* bytes ahead per object */
 	size_t ra_chunk; /* bytes per READ */
@@ -213,7 +232,7 @@ struct nb_be {
 	struct nb_rseg *rq_tail;
 	struct nb_rseg *rfree;	 /* guarded by wlock: pooled buffers */
 	size_t rbytes;		 /* guarded by wlock: buffer bytes handed out */
-	struct nb_rseg *rflight; /* I/O thread only: issued on wctx */
+	struct nb_rseg *rflight; /* I/O thread only: issued on rfd */
 };
 
 /*
@@ -226,6 +245,12 @@ struct nb_rseg {
 	struct nb_rseg *next;  /* o->ra, guarded by o->ralock; or nb->rfree */
 	struct nb_rseg *qnext; /* nb->rq, guarded by nb->wlock */
 	struct nb_rseg *fprev, *fnext; /* nb->rflight */
+	struct nb_rseg *snext;	       /* nb->rsq */
+	uint32_t xid;		       /* of the READ on the wire */
+	unsigned int hdrlen;
+	size_t sent; /* bytes of the call sent so far */
+	int64_t t_issued;
+	unsigned char hdr[NFS_WS_HDR_MAX];
 	struct strata_obj *obj;
 	uint64_t off;
 	size_t len;
@@ -748,8 +773,8 @@ static void nb_changed(struct nb_be *nb, const char *path)
 /*
  * Write-behind. A writer copies its data into nb_wreq pieces, admits each
  * (nb->whead; at most nb->window bytes per object) and queues it for the
- * I/O thread, which alone uses nb->wctx: it issues UNSTABLE WRITEs
- * asynchronously and runs their callbacks. A piece leaves nb->whead when
+ * I/O thread, which alone uses nb->wfd: it sends UNSTABLE WRITEs and
+ * reads their replies (nb_ws_*). A piece leaves nb->whead when
  * the server answered it for good; its error, the first one, stays in
  * o->werr until obj_sync or obj_close reports it. Pieces of one object
  * that overlap are never in flight together, so the server applies them
@@ -897,7 +922,7 @@ static void nb_wb_redo(struct nb_be *nb, struct nb_wreq *r)
  * Read-ahead. A read that continues the previous one on its object, or
  * starts in data read ahead, is sequential: it keeps o->rawin bytes past
  * its end requested, in segments queued to the I/O thread, which issues
- * them as READs on nb->wctx beside the writes. The window starts at two
+ * them as READs on nb->rfd. The window starts at two
  * segments and doubles with each sequential read up to nb->ra_max. A read
  * copies what answered segments hold, waiting for pending ones, and reads
  * the rest itself, synchronously.
@@ -1006,30 +1031,6 @@ static void nb_ra_unflight(struct nb_be *nb, struct nb_rseg *s)
 	s->fnext = NULL;
 }
 
-/* libnfs callback, on the I/O thread: rc is bytes read or -errno. */
-static void nb_ra_cb(int rc, struct nfs_context *ctx, void *data, void *priv)
-{
-	struct nb_rseg *s = priv;
-	struct nb_be *nb = nb_be(s->obj->be);
-	size_t got = 0;
-
-	(void)ctx;
-	nb_ra_unflight(nb, s);
-	if (rc > 0) {
-		got = (size_t)rc < s->len ? (size_t)rc : s->len;
-		memcpy(s->buf, data, got); /* pending: s->buf is ours */
-	}
-	if (rc < 0 && nb_is_transport(rc))
-		nb->wctx_bad = true;
-	/* A reader that needs these bytes reads them itself, and reports. */
-	if (rc < 0)
-		strata_debug(STRATA_SUB_BACKEND,
-			     "tier '%s': read-ahead of '%s' failed: %s",
-			     s->obj->be->name, nb_obj(s->obj)->path,
-			     data ? (const char *)data : strerror(-rc));
-	nb_ra_done(nb, s, rc < 0 ? rc : 0, got);
-}
-
 /*
  * The WRITE connection. libnfs would copy every WRITE's data into an RPC
  * buffer it allocates for it; the I/O thread instead sends WRITE calls on
@@ -1079,55 +1080,75 @@ static size_t nb_ws_total(const struct nb_wreq *r)
 }
 
 /*
+ * Encode an NFSv3 call to proc on handle f into hdr, from the call's xid
+ * up to and with the handle (the record mark, 4 bytes, comes first and is
+ * left to the caller). Returns where the arguments go on.
+ */
+static unsigned int nb_rpc_call(struct nb_be *nb, unsigned char *hdr,
+				uint32_t xid, uint32_t proc,
+				const struct nfs_fh *f)
+{
+	static const char machine[] = NFS_WS_MACHINE;
+	size_t mlen = sizeof(machine) - 1;
+	unsigned int at = 4;
+
+	nb_put32(hdr, &at, xid);
+	nb_put32(hdr, &at, 0);	    /* CALL */
+	nb_put32(hdr, &at, 2);	    /* RPC version */
+	nb_put32(hdr, &at, 100003); /* NFS */
+	nb_put32(hdr, &at, 3);
+	nb_put32(hdr, &at, proc);
+	nb_put32(hdr, &at, 1); /* AUTH_SYS */
+	nb_put32(hdr, &at,
+		 (uint32_t)(4 + 4 + mlen + nb_xdr_pad(mlen) + 4 + 4 + 4));
+	nb_put32(hdr, &at, 0); /* stamp */
+	nb_put32(hdr, &at, (uint32_t)mlen);
+	memcpy(hdr + at, machine, mlen);
+	memset(hdr + at + mlen, 0, nb_xdr_pad(mlen));
+	at += (unsigned int)(mlen + nb_xdr_pad(mlen));
+	nb_put32(hdr, &at, nb->uid);
+	nb_put32(hdr, &at, nb->gid);
+	nb_put32(hdr, &at, 0); /* no supplementary groups */
+	nb_put32(hdr, &at, 0); /* verifier: AUTH_NONE */
+	nb_put32(hdr, &at, 0);
+	nb_put32(hdr, &at, (uint32_t)f->len);
+	memcpy(hdr + at, f->val, (size_t)f->len);
+	memset(hdr + at + f->len, 0, nb_xdr_pad((size_t)f->len));
+	at += (unsigned int)((size_t)f->len + nb_xdr_pad((size_t)f->len));
+	return at;
+}
+
+/* The raw handle of fh, or NULL for one we cannot send. */
+static const struct nfs_fh *nb_raw_fh(struct nfsfh *fh)
+{
+	const struct nfs_fh *f = nfs_get_fh(fh);
+
+	return f && f->len > 0 && f->len <= 64 ? f : NULL;
+}
+
+/*
  * Encode the WRITE of r's unsent bytes (UNSTABLE, like libnfs's) with
  * handle fh into r->hdr. Returns -EIO for a handle we cannot send.
  */
 static int nb_ws_encode(struct nb_be *nb, struct nb_wreq *r, struct nfsfh *fh)
 {
-	const struct nfs_fh *f = nfs_get_fh(fh);
-	static const char machine[] = NFS_WS_MACHINE;
-	size_t mlen = sizeof(machine) - 1;
+	const struct nfs_fh *f = nb_raw_fh(fh);
 	uint64_t off = r->off + r->done;
-	unsigned int at = 0;
-	size_t frag;
+	unsigned int at;
 
-	if (!f || f->len <= 0 || f->len > 64)
+	if (!f)
 		return -EIO;
 	r->wlen = r->len - r->done;
 	r->xid = nb->wxid++;
-	at = 4; /* the record mark, once the length is known */
-	nb_put32(r->hdr, &at, r->xid);
-	nb_put32(r->hdr, &at, 0);      /* CALL */
-	nb_put32(r->hdr, &at, 2);      /* RPC version */
-	nb_put32(r->hdr, &at, 100003); /* NFS */
-	nb_put32(r->hdr, &at, 3);
-	nb_put32(r->hdr, &at, 7); /* WRITE */
-	nb_put32(r->hdr, &at, 1); /* AUTH_SYS */
-	nb_put32(r->hdr, &at,
-		 (uint32_t)(4 + 4 + mlen + nb_xdr_pad(mlen) + 4 + 4 + 4));
-	nb_put32(r->hdr, &at, 0); /* stamp */
-	nb_put32(r->hdr, &at, (uint32_t)mlen);
-	memcpy(r->hdr + at, machine, mlen);
-	memset(r->hdr + at + mlen, 0, nb_xdr_pad(mlen));
-	at += (unsigned int)(mlen + nb_xdr_pad(mlen));
-	nb_put32(r->hdr, &at, nb->uid);
-	nb_put32(r->hdr, &at, nb->gid);
-	nb_put32(r->hdr, &at, 0); /* no supplementary groups */
-	nb_put32(r->hdr, &at, 0); /* verifier: AUTH_NONE */
-	nb_put32(r->hdr, &at, 0);
-	nb_put32(r->hdr, &at, (uint32_t)f->len);
-	memcpy(r->hdr + at, f->val, (size_t)f->len);
-	memset(r->hdr + at + f->len, 0, nb_xdr_pad((size_t)f->len));
-	at += (unsigned int)((size_t)f->len + nb_xdr_pad((size_t)f->len));
+	at = nb_rpc_call(nb, r->hdr, r->xid, 7, f); /* WRITE */
 	nb_put32(r->hdr, &at, (uint32_t)(off >> 32));
 	nb_put32(r->hdr, &at, (uint32_t)off);
 	nb_put32(r->hdr, &at, (uint32_t)r->wlen);
 	nb_put32(r->hdr, &at, 0); /* UNSTABLE */
 	nb_put32(r->hdr, &at, (uint32_t)r->wlen);
 	r->hdrlen = at;
-	frag = nb_ws_total(r) - 4;
 	at = 0;
-	nb_put32(r->hdr, &at, 0x80000000u | (uint32_t)frag); /* last */
+	nb_put32(r->hdr, &at, 0x80000000u | (uint32_t)(nb_ws_total(r) - 4));
 	r->sent = 0;
 	return 0;
 }
@@ -1311,7 +1332,11 @@ static void nb_ws_find_server(struct strata_backend *be)
 	nb_call_end(be, &c, 0, "connect", nb->url);
 }
 
-static int nb_ws_connect(struct strata_backend *be)
+/*
+ * Connect *fdp to the server's NFS service, logging a failure once until
+ * a connect succeeds again (*down).
+ */
+static int nb_rpc_connect(struct strata_backend *be, int *fdp, bool *down)
 {
 	struct nb_be *nb = nb_be(be);
 	struct pollfd pfd;
@@ -1348,18 +1373,18 @@ out:
 	if (err) {
 		if (fd >= 0)
 			close(fd);
-		if (!nb->wsdown)
+		if (!*down)
 			strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
 				   "tier '%s': cannot connect to '%s': %s",
 				   be->name, nb->url, strerror(err));
-		nb->wsdown = true;
+		*down = true;
 		return -EIO;
 	}
-	if (nb->wsdown)
+	if (*down)
 		strata_log(STRATA_LOG_NOTICE, STRATA_SUB_BACKEND,
 			   "tier '%s': '%s' answers again", be->name, nb->url);
-	nb->wsdown = false;
-	nb->wfd = fd;
+	*down = false;
+	*fdp = fd;
 	return 0;
 }
 
@@ -1560,7 +1585,8 @@ static void nb_wb_issue(struct strata_backend *be, struct nb_wreq *r,
 	struct nb_obj *o = nb_obj(r->obj);
 	int rc;
 
-	if (nb->wfd < 0 && (*down || nb_ws_connect(be) < 0)) {
+	if (nb->wfd < 0 &&
+	    (*down || nb_rpc_connect(be, &nb->wfd, &nb->wsdown) < 0)) {
 		*down = true;
 		nb_wb_complete(nb, r, -EIO);
 		return;
@@ -1606,45 +1632,373 @@ static void nb_wb_issue(struct strata_backend *be, struct nb_wreq *r,
 }
 
 /*
- * Drop wctx, which carries read-ahead only: whatever it had in flight is
- * read again by its reader. No write is lost with it, so nb->gen stays.
+ * The READ connection. Read-ahead READs go out on a second connection of
+ * the I/O thread's own, nb->rfd, and each reply's data is read from the
+ * socket straight into its segment's buffer: libnfs would read the whole
+ * reply into a buffer it allocates, and its callback copied it from there.
+ * A reply is read in three states: NB_RS_HEAD gathers its bytes up to the
+ * data (and maybe some of the data) in nb->rhead, NB_RS_DATA reads the
+ * rest of the data into the segment, and NB_RS_SKIP drops what is left of
+ * the record (padding, or a reply nobody waits for). Record marks are
+ * taken out on the way (nb_rs_take), so fragments may split a reply
+ * anywhere. Losing this connection loses no data: its segments fail with
+ * -EIO and their readers read the bytes themselves.
  */
-static void nb_wb_drop(struct nb_be *nb)
-{
-	struct nfs_context *ctx = nb->wctx;
+enum { NB_RS_HEAD, NB_RS_DATA, NB_RS_SKIP };
 
-	nb->wctx = NULL;
-	if (ctx)
-		nfs_destroy_context(ctx); /* cancels through nb_ra_cb */
+/*
+ * Parse the head of a READ reply, p[0..len), up to its data: the xid into
+ * *xid, the result into *rc (0 or -errno), the length of the head into
+ * *hlen and the data bytes that follow into *dlen. Returns -EAGAIN when
+ * more bytes are needed, -EIO when this is no reply.
+ */
+STRATA_STATIC int strata__backend_nfs_read_reply(const unsigned char *p,
+						 size_t len, uint32_t *xid,
+						 int *rc, size_t *hlen,
+						 size_t *dlen)
+{
+	struct nb_xdr x = { .p = p, .len = len };
+	uint32_t v, status;
+
+	*dlen = 0;
+	*xid = nb_xdr_u32(&x);
+	v = nb_xdr_u32(&x);
+	if (x.bad)
+		return -EAGAIN;
+	if (v != 1) /* REPLY */
+		return -EIO;
+	v = nb_xdr_u32(&x);
+	if (v != 0) { /* MSG_DENIED; the rest of the record is dropped */
+		v = nb_xdr_u32(&x);
+		if (x.bad)
+			return -EAGAIN;
+		*rc = v == 1 ? -EACCES : -EIO;
+		*hlen = x.at;
+		return 0;
+	}
+	nb_xdr_u32(&x); /* verifier flavor */
+	v = nb_xdr_u32(&x);
+	if (x.bad)
+		return -EAGAIN;
+	if (v > 400)
+		return -EIO;
+	nb_xdr_skip(&x, v + nb_xdr_pad(v));
+	v = nb_xdr_u32(&x); /* accept_stat */
+	if (x.bad)
+		return -EAGAIN;
+	if (v != 0) {
+		*rc = -EIO;
+		*hlen = x.at;
+		return 0;
+	}
+	status = nb_xdr_u32(&x);
+	if (nb_xdr_u32(&x))
+		nb_xdr_skip(&x, 84); /* post_op_attr: fattr3 */
+	if (x.bad)
+		return -EAGAIN;
+	if (status != 0) {
+		*rc = nfsstat3_to_errno((int)status);
+		if (*rc >= 0)
+			*rc = -EIO;
+		*hlen = x.at;
+		return 0;
+	}
+	nb_xdr_u32(&x); /* count */
+	nb_xdr_u32(&x); /* eof */
+	v = nb_xdr_u32(&x);
+	if (x.bad)
+		return -EAGAIN;
+	*rc = 0;
+	*hlen = x.at;
+	*dlen = v;
+	return 0;
+}
+
+/*
+ * Encode the READ of segment s with handle fh into s->hdr. Returns -EIO
+ * for a handle we cannot send.
+ */
+static int nb_rs_encode(struct nb_be *nb, struct nb_rseg *s, struct nfsfh *fh)
+{
+	const struct nfs_fh *f = nb_raw_fh(fh);
+	unsigned int at;
+
+	if (!f)
+		return -EIO;
+	s->xid = nb->wxid++;
+	at = nb_rpc_call(nb, s->hdr, s->xid, 6, f); /* READ */
+	nb_put32(s->hdr, &at, (uint32_t)(s->off >> 32));
+	nb_put32(s->hdr, &at, (uint32_t)s->off);
+	nb_put32(s->hdr, &at, (uint32_t)s->len);
+	s->hdrlen = at;
+	at = 0;
+	nb_put32(s->hdr, &at, 0x80000000u | (uint32_t)(s->hdrlen - 4));
+	s->sent = 0;
+	return 0;
+}
+
+/* Send the READ calls queued until the socket is full. */
+static int nb_rs_flush(struct nb_be *nb)
+{
+	while (nb->rsq_head) {
+		struct iovec iov[NFS_WS_IOV];
+		struct msghdr msg = { .msg_iov = iov };
+		struct nb_rseg *s;
+		size_t n = 0;
+		ssize_t w;
+
+		for (s = nb->rsq_head; s && n < NFS_WS_IOV; s = s->snext) {
+			iov[n].iov_base = s->hdr + s->sent;
+			iov[n++].iov_len = s->hdrlen - s->sent;
+		}
+		msg.msg_iovlen = n;
+		w = sendmsg(nb->rfd, &msg, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (w < 0)
+			return -errno;
+		while (w > 0) {
+			size_t left;
+
+			s = nb->rsq_head;
+			left = s->hdrlen - s->sent;
+			if ((size_t)w < left) {
+				s->sent += (size_t)w;
+				break;
+			}
+			s->sent += left;
+			w -= (ssize_t)left;
+			nb->rsq_head = s->snext;
+			if (!nb->rsq_head)
+				nb->rsq_tail = NULL;
+		}
+	}
+	return 0;
+}
+
+static void nb_rs_send(struct strata_backend *be)
+{
+	struct nb_be *nb = nb_be(be);
+	int rc = nb_rs_flush(nb);
+
+	if (rc < 0) {
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
+			   "tier '%s': sending to '%s' failed: %s", be->name,
+			   nb->url, strerror(-rc));
+		nb->rfd_bad = true;
+	}
+}
+
+/* The reply in progress is over: start afresh with the next record. */
+static void nb_rs_next(struct nb_be *nb)
+{
+	nb->rin_rec = false;
+	nb->rfrag_last = false;
+	nb->rfrag_left = 0;
+	nb->rstate = NB_RS_HEAD;
+	nb->rhlen = 0;
+	nb->rcur = NULL;
+	nb->rerr = 0;
+	nb->rdata_len = 0;
+	nb->rdata_at = 0;
+}
+
+/* Drop rfd: its segments fail, and their readers read for themselves. */
+static void nb_rs_drop(struct nb_be *nb)
+{
+	if (nb->rfd >= 0) {
+		close(nb->rfd);
+		nb->rfd = -1;
+	}
+	nb->rsq_head = NULL;
+	nb->rsq_tail = NULL;
+	nb->rmark_got = 0;
+	nb_rs_next(nb);
 	while (nb->rflight) {
 		struct nb_rseg *s = nb->rflight;
 
 		nb_ra_unflight(nb, s);
 		nb_ra_done(nb, s, -EIO, 0);
 	}
-	nb->wctx_bad = false;
+	nb->rfd_bad = false;
 }
 
-static int nb_wb_connect(struct strata_backend *be)
+/*
+ * Read up to n (> 0) bytes of the current reply record into dst, taking
+ * record marks out. Returns the bytes read, 0 when none are there yet,
+ * -ENODATA when the record has ended, or -EIO.
+ */
+static ssize_t nb_rs_take(struct nb_be *nb, void *dst, size_t n)
+{
+	ssize_t r;
+
+	while (nb->rfrag_left == 0) {
+		uint32_t mark;
+
+		if (nb->rin_rec && nb->rfrag_last)
+			return -ENODATA;
+		r = read(nb->rfd, nb->rmark + nb->rmark_got, 4 - nb->rmark_got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (r <= 0)
+			return -EIO;
+		nb->rmark_got += (size_t)r;
+		if (nb->rmark_got < 4)
+			continue;
+		mark = nb_get32(nb->rmark);
+		nb->rmark_got = 0;
+		nb->rfrag_left = mark & 0x7fffffffu;
+		nb->rfrag_last = (mark & 0x80000000u) != 0;
+		nb->rin_rec = true;
+	}
+	if (n > nb->rfrag_left)
+		n = nb->rfrag_left;
+	for (;;) {
+		r = read(nb->rfd, dst, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (r <= 0)
+			return -EIO;
+		nb->rfrag_left -= (size_t)r;
+		return r;
+	}
+}
+
+/* A reply's head is complete in nb->rhead: find its segment and start on
+ * its data. */
+static int nb_rs_head(struct strata_backend *be, bool ended)
 {
 	struct nb_be *nb = nb_be(be);
-	char why[256] = "";
-	int ret;
+	struct nb_rseg *s;
+	size_t hlen, dlen, extra;
+	uint32_t xid;
+	int rc, res;
 
-	ret = nb_mount_at(nb, nb->export, &nb->wctx, why, sizeof(why));
-	if (ret < 0) {
-		if (!nb->wdown)
-			strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
-				   "tier '%s': cannot mount '%s': %s", be->name,
-				   nb->url, why);
-		nb->wdown = true;
+	rc = strata__backend_nfs_read_reply(nb->rhead, nb->rhlen, &xid, &res,
+					    &hlen, &dlen);
+	if (rc == -EAGAIN && !ended && nb->rhlen < sizeof(nb->rhead))
+		return 0; /* more to come */
+	if (rc < 0)
 		return -EIO;
-	}
-	nb->wdown = false;
+	for (s = nb->rflight; s; s = s->fnext)
+		if (s->xid == xid)
+			break;
+	if (s && (s->sent < s->hdrlen || dlen > s->len))
+		return -EIO; /* answered before it was sent, or too much */
+	if (!s)
+		strata_debug(STRATA_SUB_BACKEND,
+			     "tier '%s': reply to unknown xid %08x", be->name,
+			     xid);
+	nb->rcur = s;
+	nb->rerr = res;
+	nb->rdata_len = dlen;
+	extra = nb->rhlen - hlen;
+	nb->rdata_at = extra < dlen ? extra : dlen;
+	if (s && nb->rdata_at)
+		memcpy(s->buf, nb->rhead + hlen, nb->rdata_at);
+	nb->rstate = nb->rdata_at < dlen ? NB_RS_DATA : NB_RS_SKIP;
 	return 0;
 }
 
-/* Issue s on wctx, mounting it first unless that already failed (*down). */
+/* The reply is all read: its segment, if any, is answered. */
+static void nb_rs_finish(struct strata_backend *be)
+{
+	struct nb_be *nb = nb_be(be);
+	struct nb_rseg *s = nb->rcur;
+
+	if (s) {
+		nb_ra_unflight(nb, s);
+		/* A reader that needs these bytes reads them itself, and
+		 * reports. */
+		if (nb->rerr < 0)
+			strata_debug(STRATA_SUB_BACKEND,
+				     "tier '%s': read-ahead of '%s' failed: %s",
+				     be->name, nb_obj(s->obj)->path,
+				     strerror(-nb->rerr));
+		nb_ra_done(nb, s, nb->rerr, nb->rerr < 0 ? 0 : nb->rdata_len);
+	}
+	nb_rs_next(nb);
+}
+
+/* Read what the server sent on rfd and answer the segments it is for. */
+static int nb_rs_recv(struct strata_backend *be)
+{
+	struct nb_be *nb = nb_be(be);
+
+	for (;;) {
+		ssize_t n;
+		void *dst;
+		size_t want;
+
+		switch (nb->rstate) {
+		case NB_RS_HEAD:
+			n = nb_rs_take(nb, nb->rhead + nb->rhlen,
+				       sizeof(nb->rhead) - nb->rhlen);
+			if (n == 0)
+				return 0;
+			if (n < 0 && n != -ENODATA)
+				return -EIO;
+			if (n > 0)
+				nb->rhlen += (size_t)n;
+			if (nb_rs_head(be, n == -ENODATA) < 0)
+				goto bad;
+			break;
+		case NB_RS_DATA:
+			want = nb->rdata_len - nb->rdata_at;
+			if (nb->rcur) {
+				dst = nb->rcur->buf + nb->rdata_at;
+			} else {
+				dst = nb->rskip;
+				if (want > sizeof(nb->rskip))
+					want = sizeof(nb->rskip);
+			}
+			n = nb_rs_take(nb, dst, want);
+			if (n == 0)
+				return 0;
+			if (n == -ENODATA)
+				goto bad; /* the record ended inside the data */
+			if (n < 0)
+				return -EIO;
+			nb->rdata_at += (size_t)n;
+			if (nb->rdata_at == nb->rdata_len)
+				nb->rstate = NB_RS_SKIP;
+			break;
+		default:
+			n = nb_rs_take(nb, nb->rskip, sizeof(nb->rskip));
+			if (n == 0)
+				return 0;
+			if (n == -ENODATA)
+				nb_rs_finish(be);
+			else if (n < 0)
+				return -EIO;
+			break;
+		}
+	}
+bad:
+	strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
+		   "tier '%s': '%s' sent a reply that does not parse", be->name,
+		   nb->url);
+	return -EIO;
+}
+
+/* A READ unanswered for longer than the timeout. */
+static bool nb_rs_timed_out(struct nb_be *nb)
+{
+	int64_t now = nb_now_ms();
+
+	for (struct nb_rseg *s = nb->rflight; s; s = s->fnext)
+		if (now - s->t_issued > nb->timeout_ms)
+			return true;
+	return false;
+}
+
+/* Issue s on rfd, connecting first unless that already failed (*down). */
 static void nb_ra_issue(struct strata_backend *be, struct nb_rseg *s,
 			bool *down)
 {
@@ -1661,25 +2015,28 @@ static void nb_ra_issue(struct strata_backend *be, struct nb_rseg *s,
 		nb_ra_done(nb, s, -ECANCELED, 0);
 		return;
 	}
-	if (!nb->wctx && (*down || nb_wb_connect(be) < 0)) {
+	if (nb->rfd < 0 &&
+	    (*down || nb_rpc_connect(be, &nb->rfd, &nb->rsdown) < 0)) {
 		*down = true;
 		nb_ra_done(nb, s, -EIO, 0);
 		return;
 	}
-	/* A handle replaced by a re-open stays valid until close, which
-	 * waits for this segment. */
 	pthread_rwlock_rdlock(&o->lock);
 	fh = o->fh;
 	pthread_rwlock_unlock(&o->lock);
-	rc = nfs_pread_async(nb->wctx, fh, s->off, s->len, nb_ra_cb, s);
+	/* The handle's bytes are copied into the call here. */
+	rc = nb_rs_encode(nb, s, fh);
 	if (rc < 0) {
-		strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
-			   "tier '%s': read '%s' failed: %s", be->name, o->path,
-			   nfs_get_error(nb->wctx));
-		nb->wctx_bad = true;
-		nb_ra_done(nb, s, -EIO, 0);
+		nb_ra_done(nb, s, rc, 0);
 		return;
 	}
+	s->t_issued = nb_now_ms();
+	s->snext = NULL;
+	if (nb->rsq_tail)
+		nb->rsq_tail->snext = s;
+	else
+		nb->rsq_head = s;
+	nb->rsq_tail = s;
 	s->fprev = NULL;
 	s->fnext = nb->rflight;
 	if (nb->rflight)
@@ -1702,9 +2059,9 @@ static void nb_wb_poll(struct strata_backend *be)
 		pfd[1].fd = nb->wfd;
 		pfd[1].events = POLLIN | (nb->sq_head ? POLLOUT : 0);
 	}
-	if (nb->wctx) {
-		pfd[2].fd = nfs_get_fd(nb->wctx);
-		pfd[2].events = (short)nfs_which_events(nb->wctx);
+	if (nb->rfd >= 0) {
+		pfd[2].fd = nb->rfd;
+		pfd[2].events = POLLIN | (nb->rsq_head ? POLLOUT : 0);
 	}
 	rc = poll(pfd, 3, nb->flight || nb->rflight ? NFS_WB_TICK_MS : -1);
 	if (rc < 0)
@@ -1725,12 +2082,17 @@ static void nb_wb_poll(struct strata_backend *be)
 			   nb->url);
 		nb->wfd_bad = true;
 	}
-	/* With no events, nfs_service still times out old RPCs. */
-	if (nb->wctx && nfs_service(nb->wctx, pfd[2].revents) < 0) {
+	if (pfd[2].revents & (POLLIN | POLLERR | POLLHUP)) {
+		if (nb_rs_recv(be) < 0)
+			nb->rfd_bad = true;
+	}
+	if (!nb->rfd_bad && nb->rfd >= 0 && nb->rsq_head)
+		nb_rs_send(be);
+	if (!nb->rfd_bad && nb->rflight && nb_rs_timed_out(nb)) {
 		strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
-			   "nfs connection '%s' failed: %s", nb->url,
-			   nfs_get_error(nb->wctx));
-		nb->wctx_bad = true;
+			   "tier '%s': a read from '%s' timed out", be->name,
+			   nb->url);
+		nb->rfd_bad = true;
 	}
 }
 
@@ -1755,8 +2117,8 @@ static void *nb_wb_main(void *arg)
 		nb->rq_tail = NULL;
 		stop = nb->wstop;
 		pthread_mutex_unlock(&nb->wlock);
-		if (nb->wctx_bad)
-			nb_wb_drop(nb);
+		if (nb->rfd_bad)
+			nb_rs_drop(nb);
 		if (nb->wfd_bad)
 			nb_ws_drop(nb);
 		r = nb->redo;
@@ -1775,8 +2137,10 @@ static void *nb_wb_main(void *arg)
 			rnext = rq->qnext;
 			nb_ra_issue(be, rq, &down);
 		}
-		if (nb->wctx_bad)
-			nb_wb_drop(nb);
+		if (nb->rfd >= 0 && nb->rsq_head)
+			nb_rs_send(be);
+		if (nb->rfd_bad)
+			nb_rs_drop(nb);
 		if (nb->wfd_bad)
 			nb_ws_drop(nb);
 		if (nb->redo)
@@ -1785,9 +2149,9 @@ static void *nb_wb_main(void *arg)
 			break;
 		nb_wb_poll(be);
 	}
-	if (nb->wctx)
-		nfs_destroy_context(nb->wctx);
-	nb->wctx = NULL;
+	if (nb->rfd >= 0)
+		close(nb->rfd);
+	nb->rfd = -1;
 	if (nb->wfd >= 0)
 		close(nb->wfd);
 	nb->wfd = -1;
@@ -1810,6 +2174,7 @@ static int nb_wb_start(struct strata_backend *be)
 	nb->ra_total = 4 * nb->ra_max > NFS_RA_TOTAL_MIN ? 4 * nb->ra_max :
 							   NFS_RA_TOTAL_MIN;
 	nb->wfd = -1;
+	nb->rfd = -1;
 	nb->wxid = (uint32_t)((uint64_t)nb_now_ms() * 2654435761u);
 	nb->wefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (nb->wefd < 0)

@@ -1544,6 +1544,87 @@ static void nfs_write_replies_parse_and_garbage_is_refused(void **state)
 	assert_int_equal(
 		strata__backend_nfs_write_reply(p, len, &xid, &rc, &why), -EIO);
 }
+
+int strata__backend_nfs_read_reply(const unsigned char *p, size_t len,
+				   uint32_t *xid, int *rc, size_t *hlen,
+				   size_t *dlen);
+
+/* The head of a READ reply to xid 0x77 (up to its data), with a
+ * verifier of vlen bytes and attributes or not. */
+static size_t read_reply_head(unsigned char *p, uint32_t status, bool attrs,
+			      uint32_t vlen, uint32_t dlen)
+{
+	size_t at = 0;
+
+	at = xdr_put(p, at, 0x77);
+	at = xdr_put(p, at, 1); /* REPLY */
+	at = xdr_put(p, at, 0); /* MSG_ACCEPTED */
+	at = xdr_put(p, at, 6); /* some flavor */
+	at = xdr_put(p, at, vlen);
+	memset(p + at, 0x11, vlen + (4 - vlen % 4) % 4);
+	at += vlen + (4 - vlen % 4) % 4;
+	at = xdr_put(p, at, 0); /* SUCCESS */
+	at = xdr_put(p, at, status);
+	at = xdr_put(p, at, attrs);
+	if (attrs) {
+		memset(p + at, 0x22, 84);
+		at += 84;
+	}
+	if (status == 0) {
+		at = xdr_put(p, at, dlen); /* count */
+		at = xdr_put(p, at, 1);	   /* eof */
+		at = xdr_put(p, at, dlen);
+	}
+	return at;
+}
+
+static void nfs_read_reply_heads_parse_or_ask_for_more(void **state)
+{
+	unsigned char p[1024];
+	size_t len, hlen = 0, dlen = 0;
+	uint32_t xid = 0;
+	int rc = 0;
+
+	(void)state;
+	len = read_reply_head(p, 0, true, 5, 1048576);
+	/* The data that follows the head does not matter to it. */
+	memset(p + len, 0x33, 100);
+	assert_int_equal(strata__backend_nfs_read_reply(p, len + 100, &xid, &rc,
+							&hlen, &dlen),
+			 0);
+	assert_int_equal(xid, 0x77);
+	assert_int_equal(rc, 0);
+	assert_int_equal(hlen, len);
+	assert_int_equal(dlen, 1048576);
+	/* Any shorter, and it asks for more, reading nothing past the end. */
+	for (size_t n = 0; n < len; n++) {
+		unsigned char *cut = malloc(n ? n : 1);
+
+		memcpy(cut, p, n);
+		assert_int_equal(strata__backend_nfs_read_reply(
+					 cut, n, &xid, &rc, &hlen, &dlen),
+				 -EAGAIN);
+		free(cut);
+	}
+	len = read_reply_head(p, 70, true, 0, 0); /* NFS3ERR_STALE */
+	assert_int_equal(strata__backend_nfs_read_reply(p, len, &xid, &rc,
+							&hlen, &dlen),
+			 0);
+	assert_int_equal(rc, -ESTALE);
+	assert_int_equal(hlen, len);
+	assert_int_equal(dlen, 0);
+	/* No reply, or a verifier longer than RPC allows: refused. */
+	len = read_reply_head(p, 0, false, 0, 8);
+	xdr_put(p, 4, 0); /* CALL */
+	assert_int_equal(strata__backend_nfs_read_reply(p, len, &xid, &rc,
+							&hlen, &dlen),
+			 -EIO);
+	len = read_reply_head(p, 0, false, 0, 8);
+	xdr_put(p, 16, 401);
+	assert_int_equal(strata__backend_nfs_read_reply(p, len, &xid, &rc,
+							&hlen, &dlen),
+			 -EIO);
+}
 #endif
 
 static void mem_open_object_survives_remove(void **state)
@@ -1618,6 +1699,7 @@ int main(void)
 #ifdef STRATA_WITH_NFS
 		cmocka_unit_test(
 			nfs_write_replies_parse_and_garbage_is_refused),
+		cmocka_unit_test(nfs_read_reply_heads_parse_or_ask_for_more),
 #endif
 	};
 	char name[64];
