@@ -27,10 +27,11 @@
  * TRUNC, resumes from the stored object: small ones are read back, large
  * ones become the first parts of the new upload by server-side copy.
  *
- * Reads are ranged GETs. A sequential reader gets read-ahead: segments of
- * S3_RA_CHUNK fetched by the worker threads, at most s3->ra_max bytes
- * ahead per object and S3_RA_TOTAL per tier, whose bytes readers take as
- * they arrive; a random read fetches just the bytes asked for. A ranged
+ * Reads are ranged GETs. A sequential reader gets read-ahead: segments
+ * fetched by the worker threads, as large as the window (S3_RA_START,
+ * doubling) up to S3_RA_CHUNK, at most s3->ra_max bytes ahead per object
+ * and S3_RA_TOTAL per tier, whose bytes readers take as they arrive; a
+ * random read fetches just the bytes asked for. A ranged
  * GET that is retried asks only for the bytes it still lacks. Opening an
  * object for reading GETs its first MiB rather than sending a HEAD: the
  * size comes with the bytes that the first read wants.
@@ -84,6 +85,10 @@
 /* Bytes per read-ahead GET: radosgw spends about 3 ms of CPU on each
  * request, nearly what sending 4 MiB costs it (4 ms). */
 #define S3_RA_CHUNK (16u << 20)
+/* The window a reader starts with, and its first GET: a random reader
+ * taken for a sequential one wastes no more than this (16 MiB made
+ * radosgw and the OSD work 40% more for 030's random reads). */
+#define S3_RA_START (4u << 20)
 /* Bytes an open for reading GETs at once: the kernel's largest read. */
 #define S3_RA_FIRST (1u << 20)
 /* A read this close to the last one's end is still sequential. */
@@ -2079,8 +2084,8 @@ static void s3_ra_fill(struct strata_obj *obj, uint64_t from)
 	if (last && last->off + last->len > at)
 		at = last->off + last->len;
 	while (at < end) {
-		size_t len = S3_RA_CHUNK < s3->ra_max ? S3_RA_CHUNK :
-							s3->ra_max;
+		/* GETs as large as the window, up to S3_RA_CHUNK. */
+		size_t len = S3_RA_CHUNK < o->rawin ? S3_RA_CHUNK : o->rawin;
 		bool room;
 
 		if (len > o->size - at)
@@ -2165,7 +2170,7 @@ static size_t s3_ra_read(struct strata_obj *obj, uint64_t off, void *buf,
 		 * reader keeps going. */
 		s3_ra_reset(s3, o);
 		o->ranext = end;
-		o->rawin = S3_RA_CHUNK < s3->ra_max ? S3_RA_CHUNK : s3->ra_max;
+		o->rawin = S3_RA_START < s3->ra_max ? S3_RA_START : s3->ra_max;
 		if (seq)
 			s3_ra_fill(obj, end);
 		pthread_mutex_unlock(&o->lock);
@@ -2421,7 +2426,7 @@ static int s3_obj_open(struct strata_backend *be, const char *key,
 	o->size = st.size;
 	o->need = UINT64_MAX;
 	o->segs = first;
-	o->rawin = S3_RA_CHUNK < s3->ra_max ? S3_RA_CHUNK : s3->ra_max;
+	o->rawin = S3_RA_START < s3->ra_max ? S3_RA_START : s3->ra_max;
 	if (flags & STRATA_OBJ_WRITE) {
 		/* TRUNC starts empty; otherwise appends go after what is
 		 * stored. A new object is created at close even if empty. */
