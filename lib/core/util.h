@@ -16,15 +16,6 @@
 #define STRATA_STATIC
 #else
 #define STRATA_STATIC static
-/*
- * Find the mount at mnt (an absolute path, as the kernel shows it) in
- * /proc/self/mountinfo; when its type is type, copy its source to src.
- * Returns 0, -ENOENT (nothing mounted there), -EINVAL (another type), or
- * the errno of reading mountinfo.
- */
-int strata_mount_source(const char *mnt, const char *type, char *src,
-			size_t len);
-
 #endif
 
 #define STRATA_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
