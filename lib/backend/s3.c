@@ -2601,7 +2601,11 @@ static int s3_list(struct strata_backend *be, strata_backend_list_cb cb,
 const struct strata_backend_ops strata_s3_ops = {
 	.scheme = "s3",
 	.driver = "s3",
-	.caps = STRATA_BCAP_RANGE_READ | STRATA_BCAP_COPY,
+	/* New files written for a bucket go into part buffers of ours (and
+	 * from there to the staged copy): the kernel's page cache on the way
+	 * would be one more copy (STRATA_BCAP_WRITE_AROUND). */
+	.caps = STRATA_BCAP_RANGE_READ | STRATA_BCAP_COPY |
+		STRATA_BCAP_WRITE_AROUND,
 	.priv_size = sizeof(struct s3_be),
 	.obj_priv_size = sizeof(struct s3_obj),
 	.open = s3_open_be,
