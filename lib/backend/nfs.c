@@ -34,14 +34,14 @@
  *
  * Writes go behind: obj_write copies the data into pooled buffers and
  * queues it to a per-tier I/O thread, which keeps many WRITE RPCs in
- * flight on a TCP connection of its own (nb->wfd), driven by poll(). It
+ * flight on a TCP connection of its own (nb->wconn), driven by poll(). It
  * encodes those calls itself and sends each buffer as it is (nb_ws_*):
  * libnfs would copy every WRITE's data into an RPC buffer it allocates.
  * obj_write returns at once unless the object has nb->window bytes
  * unanswered, or the tier nb->wtotal bytes of buffers. The first error of
  * a write in flight is kept on the object and returned by the next
  * obj_write, and by the next obj_sync or obj_close, which clear it; a
- * dropped wfd fails its writes with -EIO and bumps nb->gen.
+ * dropped wconn fails its writes with -EIO and bumps nb->gen.
  * Reads, truncation, sync, close, and open, stat, rename and remove by
  * key first wait for the writes admitted before them to that file, so
  * every caller reads its writes; writes to overlapping ranges of one
@@ -50,7 +50,7 @@
  * cache (STRATA_BCAP_WRITE_AROUND).
  *
  * Sequential reads are served ahead: the I/O thread also issues READs on
- * a second connection of its own (nb->rfd) for the bytes past a
+ * a second connection of its own (nb->rconn) for the bytes past a
  * sequential reader, and reads each reply's data straight into a pooled
  * buffer on the object (nb_rs_*, nb_ra_read), which a change this tier
  * makes to the file voids.
@@ -60,9 +60,9 @@
  * never held with a pool slot or o->lock, nor across an RPC, and nb->lock
  * is never held across an RPC. No thread waits for write-behind or
  * read-ahead while holding a pool slot or o->lock (the I/O thread takes
- * both to re-open a stale handle). nb->wfd, nb->rfd and their queues,
- * and nb->flight, nb->rflight and nb->redo, belong to the I/O thread
- * alone.
+ * both to re-open a stale handle). nb->wconn and nb->rconn (struct
+ * nb_conn: socket and send queue), nb->flight, nb->rflight and nb->redo
+ * belong to the I/O thread alone.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -72,6 +72,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,29 @@ static const char *const nb_libnfs_keys[] = {
 	"tcp-syncnt", "debug",	   "if",  "version",
 };
 
+/* A call on a connection's send queue, embedded in its request. */
+struct nb_sreq {
+	struct nb_sreq *snext; /* conn->sq */
+	size_t sent;	       /* bytes of the call sent so far */
+};
+
+/*
+ * One of the I/O thread's own RPC connections (the WRITE one and the
+ * READ one) and the calls it has left to send. iov_max, total and fill
+ * describe the calls it carries: fill points iov at q's unsent bytes and
+ * returns how many iovecs it used, at most iov_max.
+ */
+struct nb_conn {
+	int fd;			 /* -1: connect at next use */
+	bool bad;		 /* drop fd after this round */
+	bool down;		 /* the last connect failed */
+	struct nb_sreq *sq_head; /* issued, bytes left to send, in order */
+	struct nb_sreq *sq_tail;
+	size_t iov_max;
+	size_t (*total)(struct nb_sreq *q);
+	size_t (*fill)(struct nb_sreq *q, struct iovec *iov);
+};
+
 struct nb_be {
 	char server[256];
 	char export[PATH_MAX];	  /* what was mounted */
@@ -180,7 +204,7 @@ struct nb_be {
 	size_t wbytes;	       /* guarded by wlock: buffer bytes handed out */
 	bool wstop;	       /* guarded by wlock */
 	/* Owned by the I/O thread alone. */
-	struct nb_wreq *flight; /* issued on wfd, awaiting replies */
+	struct nb_wreq *flight; /* issued on wconn, awaiting replies */
 	struct nb_wreq *redo;	/* to issue again (short or stale) */
 
 	/* The WRITE connection, see nb_ws_issue; the I/O thread's alone
@@ -189,12 +213,8 @@ struct nb_be {
 	socklen_t waddrlen;
 	uint32_t uid; /* AUTH_SYS identity, the one libnfs sends */
 	uint32_t gid;
-	int wfd;		 /* -1: connect at next use */
-	bool wfd_bad;		 /* drop wfd after this round */
-	bool wsdown;		 /* the last connect failed */
-	uint32_t wxid;		 /* next transaction id */
-	struct nb_wreq *sq_head; /* issued, bytes left to send, in order */
-	struct nb_wreq *sq_tail;
+	struct nb_conn wconn;
+	uint32_t wxid;			   /* next transaction id */
 	size_t rlen;			   /* bytes in rbuf */
 	size_t reclen;			   /* bytes in rec */
 	unsigned char rbuf[NFS_WS_RBUF];   /* received, not parsed */
@@ -202,11 +222,7 @@ struct nb_be {
 
 	/* The READ connection for read-ahead, see nb_rs_recv; the I/O
 	 * thread's alone. */
-	int rfd;		  /* -1: connect at next use */
-	bool rfd_bad;		  /* drop rfd after this round */
-	bool rsdown;		  /* the last connect failed */
-	struct nb_rseg *rsq_head; /* issued, bytes left to send, in order */
-	struct nb_rseg *rsq_tail;
+	struct nb_conn rconn;
 	bool rin_rec;	   /* a reply record has begun */
 	bool rfrag_last;   /* its current fragment is its last */
 	size_t rfrag_left; /* bytes left in that fragment */
@@ -232,7 +248,7 @@ struct nb_be {
 	struct nb_rseg *rq_tail;
 	struct nb_rseg *rfree;	 /* guarded by wlock: pooled buffers */
 	size_t rbytes;		 /* guarded by wlock: buffer bytes handed out */
-	struct nb_rseg *rflight; /* I/O thread only: issued on rfd */
+	struct nb_rseg *rflight; /* I/O thread only: issued on rconn */
 };
 
 /*
@@ -245,10 +261,9 @@ struct nb_rseg {
 	struct nb_rseg *next;  /* o->ra, guarded by o->ralock; or nb->rfree */
 	struct nb_rseg *qnext; /* nb->rq, guarded by nb->wlock */
 	struct nb_rseg *fprev, *fnext; /* nb->rflight */
-	struct nb_rseg *snext;	       /* nb->rsq */
+	struct nb_sreq sq;	       /* nb->rconn */
 	uint32_t xid;		       /* of the READ on the wire */
 	unsigned int hdrlen;
-	size_t sent; /* bytes of the call sent so far */
 	int64_t t_issued;
 	unsigned char hdr[NFS_WS_HDR_MAX];
 	struct strata_obj *obj;
@@ -270,10 +285,9 @@ struct nb_wreq {
 	struct nb_wreq *next;
 	struct nb_wreq *qnext;	       /* nb queue, free or redo list */
 	struct nb_wreq *fprev, *fnext; /* nb->flight */
-	struct nb_wreq *snext;	       /* nb->sq */
+	struct nb_sreq sq;	       /* nb->wconn */
 	uint32_t xid;		       /* of the WRITE on the wire */
 	size_t wlen;		       /* data bytes it carries */
-	size_t sent;		       /* bytes of it sent so far */
 	int64_t t_issued;	       /* ms, for the timeout */
 	unsigned int hdrlen;
 	unsigned char hdr[NFS_WS_HDR_MAX];
@@ -773,7 +787,7 @@ static void nb_changed(struct nb_be *nb, const char *path)
 /*
  * Write-behind. A writer copies its data into nb_wreq pieces, admits each
  * (nb->whead; at most nb->window bytes per object) and queues it for the
- * I/O thread, which alone uses nb->wfd: it sends UNSTABLE WRITEs and
+ * I/O thread, which alone uses nb->wconn.fd: it sends UNSTABLE WRITEs and
  * reads their replies (nb_ws_*). A piece leaves nb->whead when
  * the server answered it for good; its error, the first one, stays in
  * o->werr until obj_sync or obj_close reports it. Pieces of one object
@@ -922,7 +936,7 @@ static void nb_wb_redo(struct nb_be *nb, struct nb_wreq *r)
  * Read-ahead. A read that continues the previous one on its object, or
  * starts in data read ahead, is sequential: it keeps o->rawin bytes past
  * its end requested, in segments queued to the I/O thread, which issues
- * them as READs on nb->rfd. The window starts at two
+ * them as READs on nb->rconn.fd. The window starts at two
  * segments and doubles with each sequential read up to nb->ra_max. A read
  * copies what answered segments hold, waiting for pending ones, and reads
  * the rest itself, synchronously.
@@ -1034,7 +1048,7 @@ static void nb_ra_unflight(struct nb_be *nb, struct nb_rseg *s)
 /*
  * The WRITE connection. libnfs would copy every WRITE's data into an RPC
  * buffer it allocates for it; the I/O thread instead sends WRITE calls on
- * a TCP connection of its own, nb->wfd, each as a header it encodes
+ * a TCP connection of its own, nb->wconn.fd, each as a header it encodes
  * (record mark, call header with AUTH_SYS, WRITE3args) followed by the
  * piece's own buffer, with sendmsg, and reads the WRITE3res replies. The
  * server and identity are the ones the pool's first context mounted with.
@@ -1149,47 +1163,62 @@ static int nb_ws_encode(struct nb_be *nb, struct nb_wreq *r, struct nfsfh *fh)
 	r->hdrlen = at;
 	at = 0;
 	nb_put32(r->hdr, &at, 0x80000000u | (uint32_t)(nb_ws_total(r) - 4));
-	r->sent = 0;
+	r->sq.sent = 0;
 	return 0;
 }
 
-/* Send what the queue holds until the socket is full. */
-static int nb_ws_flush(struct nb_be *nb)
+/* The piece whose send-queue entry q is. */
+static struct nb_wreq *nb_ws_req(struct nb_sreq *q)
+{
+	return (struct nb_wreq *)((char *)q - offsetof(struct nb_wreq, sq));
+}
+
+static size_t nb_ws_sq_total(struct nb_sreq *q)
+{
+	return nb_ws_total(nb_ws_req(q));
+}
+
+/* A WRITE's unsent bytes: header, the piece's own data and padding. */
+static size_t nb_ws_fill(struct nb_sreq *q, struct iovec *iov)
 {
 	static const unsigned char zeros[4];
+	struct nb_wreq *r = nb_ws_req(q);
+	size_t at = q->sent;
+	size_t pad = nb_xdr_pad(r->wlen);
+	size_t n = 0;
 
-	while (nb->sq_head) {
+	if (at < r->hdrlen) {
+		iov[n].iov_base = r->hdr + at;
+		iov[n++].iov_len = r->hdrlen - at;
+		at = r->hdrlen;
+	}
+	if (at < r->hdrlen + r->wlen) {
+		iov[n].iov_base = r->buf + r->done + (at - r->hdrlen);
+		iov[n++].iov_len = r->hdrlen + r->wlen - at;
+		at = r->hdrlen + r->wlen;
+	}
+	if (pad && at < r->hdrlen + r->wlen + pad) {
+		iov[n].iov_base = (void *)(zeros + (at - r->hdrlen - r->wlen));
+		iov[n++].iov_len = r->hdrlen + r->wlen + pad - at;
+	}
+	return n;
+}
+
+/* Send what c's queue holds until the socket is full. */
+static int nb_conn_flush(struct nb_conn *c)
+{
+	while (c->sq_head) {
 		struct iovec iov[NFS_WS_IOV];
 		struct msghdr msg = { .msg_iov = iov };
-		struct nb_wreq *r;
+		struct nb_sreq *q;
 		size_t n = 0;
 		ssize_t w;
 
-		for (r = nb->sq_head; r && n + 3 <= NFS_WS_IOV; r = r->snext) {
-			size_t at = r->sent;
-			size_t pad = nb_xdr_pad(r->wlen);
-
-			if (at < r->hdrlen) {
-				iov[n].iov_base = r->hdr + at;
-				iov[n++].iov_len = r->hdrlen - at;
-				at = r->hdrlen;
-			}
-			if (at < r->hdrlen + r->wlen) {
-				iov[n].iov_base =
-					r->buf + r->done + (at - r->hdrlen);
-				iov[n++].iov_len = r->hdrlen + r->wlen - at;
-				at = r->hdrlen + r->wlen;
-			}
-			if (pad && at < r->hdrlen + r->wlen + pad) {
-				iov[n].iov_base =
-					(void *)(zeros +
-						 (at - r->hdrlen - r->wlen));
-				iov[n++].iov_len =
-					r->hdrlen + r->wlen + pad - at;
-			}
-		}
+		for (q = c->sq_head; q && n + c->iov_max <= NFS_WS_IOV;
+		     q = q->snext)
+			n += c->fill(q, iov + n);
 		msg.msg_iovlen = n;
-		w = sendmsg(nb->wfd, &msg, MSG_NOSIGNAL);
+		w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -1199,33 +1228,61 @@ static int nb_ws_flush(struct nb_be *nb)
 		while (w > 0) {
 			size_t left;
 
-			r = nb->sq_head;
-			left = nb_ws_total(r) - r->sent;
+			q = c->sq_head;
+			left = c->total(q) - q->sent;
 			if ((size_t)w < left) {
-				r->sent += (size_t)w;
+				q->sent += (size_t)w;
 				break;
 			}
-			r->sent += left;
+			q->sent += left;
 			w -= (ssize_t)left;
-			nb->sq_head = r->snext;
-			if (!nb->sq_head)
-				nb->sq_tail = NULL;
+			c->sq_head = q->snext;
+			if (!c->sq_head)
+				c->sq_tail = NULL;
 		}
 	}
 	return 0;
 }
 
-static void nb_ws_send(struct strata_backend *be)
+static void nb_conn_send(struct strata_backend *be, struct nb_conn *c)
 {
 	struct nb_be *nb = nb_be(be);
-	int rc = nb_ws_flush(nb);
+	int rc = nb_conn_flush(c);
 
 	if (rc < 0) {
 		strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
 			   "tier '%s': sending to '%s' failed: %s", be->name,
 			   nb->url, strerror(-rc));
-		nb->wfd_bad = true;
+		c->bad = true;
 	}
+}
+
+/* Queue q, its call encoded, to be sent on c after those before it. */
+static void nb_conn_queue(struct nb_conn *c, struct nb_sreq *q)
+{
+	q->snext = NULL;
+	if (c->sq_tail)
+		c->sq_tail->snext = q;
+	else
+		c->sq_head = q;
+	c->sq_tail = q;
+}
+
+/*
+ * Close c and forget its queue; the caller fails what was in flight on
+ * it. Returns whether it was open.
+ */
+static bool nb_conn_close(struct nb_conn *c)
+{
+	bool was_open = c->fd >= 0;
+
+	if (was_open) {
+		close(c->fd);
+		c->fd = -1;
+	}
+	c->sq_head = NULL;
+	c->sq_tail = NULL;
+	return was_open;
 }
 
 /*
@@ -1261,16 +1318,11 @@ static void nb_wb_done(struct nb_be *nb, struct nb_wreq *r, int rc,
 	nb_wb_complete(nb, r, rc);
 }
 
-/* Drop wfd: whatever it had in flight may or may not have been written. */
+/* Drop wconn: whatever it had in flight may or may not have been written. */
 static void nb_ws_drop(struct nb_be *nb)
 {
-	if (nb->wfd >= 0) {
-		close(nb->wfd);
-		nb->wfd = -1;
+	if (nb_conn_close(&nb->wconn))
 		atomic_fetch_add(&nb->gen, 1);
-	}
-	nb->sq_head = NULL;
-	nb->sq_tail = NULL;
 	nb->rlen = 0;
 	nb->reclen = 0;
 	while (nb->flight) {
@@ -1279,7 +1331,7 @@ static void nb_ws_drop(struct nb_be *nb)
 		nb_wb_unflight(nb, r);
 		nb_wb_complete(nb, r, -EIO);
 	}
-	nb->wfd_bad = false;
+	nb->wconn.bad = false;
 }
 
 /* Bind fd to a port below 1024 if we may, as libnfs does: some servers
@@ -1333,10 +1385,10 @@ static void nb_ws_find_server(struct strata_backend *be)
 }
 
 /*
- * Connect *fdp to the server's NFS service, logging a failure once until
- * a connect succeeds again (*down).
+ * Connect c to the server's NFS service, logging a failure once until a
+ * connect succeeds again (c->down).
  */
-static int nb_rpc_connect(struct strata_backend *be, int *fdp, bool *down)
+static int nb_conn_open(struct strata_backend *be, struct nb_conn *c)
 {
 	struct nb_be *nb = nb_be(be);
 	struct pollfd pfd;
@@ -1373,18 +1425,18 @@ out:
 	if (err) {
 		if (fd >= 0)
 			close(fd);
-		if (!*down)
+		if (!c->down)
 			strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
 				   "tier '%s': cannot connect to '%s': %s",
 				   be->name, nb->url, strerror(err));
-		*down = true;
+		c->down = true;
 		return -EIO;
 	}
-	if (*down)
+	if (c->down)
 		strata_log(STRATA_LOG_NOTICE, STRATA_SUB_BACKEND,
 			   "tier '%s': '%s' answers again", be->name, nb->url);
-	*down = false;
-	*fdp = fd;
+	c->down = false;
+	c->fd = fd;
 	return 0;
 }
 
@@ -1501,7 +1553,7 @@ static int nb_ws_reply(struct strata_backend *be, const unsigned char *p,
 		return 0;
 	}
 	/* Answered before it was all sent, or more taken than sent. */
-	if (r->sent < nb_ws_total(r) || (rc > 0 && (size_t)rc > r->wlen))
+	if (r->sq.sent < nb_ws_total(r) || (rc > 0 && (size_t)rc > r->wlen))
 		goto bad;
 	nb_wb_done(nb, r, rc, why);
 	return 0;
@@ -1521,7 +1573,7 @@ static int nb_ws_recv(struct strata_backend *be)
 		size_t at = 0;
 		ssize_t n;
 
-		n = read(nb->wfd, nb->rbuf + nb->rlen,
+		n = read(nb->wconn.fd, nb->rbuf + nb->rlen,
 			 sizeof(nb->rbuf) - nb->rlen);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -1577,7 +1629,7 @@ static bool nb_ws_timed_out(struct nb_be *nb)
 	return false;
 }
 
-/* Issue r on wfd, connecting first unless that already failed (*down). */
+/* Issue r on wconn, connecting first unless that already failed (*down). */
 static void nb_wb_issue(struct strata_backend *be, struct nb_wreq *r,
 			bool *down)
 {
@@ -1585,8 +1637,7 @@ static void nb_wb_issue(struct strata_backend *be, struct nb_wreq *r,
 	struct nb_obj *o = nb_obj(r->obj);
 	int rc;
 
-	if (nb->wfd < 0 &&
-	    (*down || nb_rpc_connect(be, &nb->wfd, &nb->wsdown) < 0)) {
+	if (nb->wconn.fd < 0 && (*down || nb_conn_open(be, &nb->wconn) < 0)) {
 		*down = true;
 		nb_wb_complete(nb, r, -EIO);
 		return;
@@ -1618,12 +1669,7 @@ static void nb_wb_issue(struct strata_backend *be, struct nb_wreq *r,
 		return;
 	}
 	r->t_issued = nb_now_ms();
-	r->snext = NULL;
-	if (nb->sq_tail)
-		nb->sq_tail->snext = r;
-	else
-		nb->sq_head = r;
-	nb->sq_tail = r;
+	nb_conn_queue(&nb->wconn, &r->sq);
 	r->fprev = NULL;
 	r->fnext = nb->flight;
 	if (nb->flight)
@@ -1633,7 +1679,7 @@ static void nb_wb_issue(struct strata_backend *be, struct nb_wreq *r,
 
 /*
  * The READ connection. Read-ahead READs go out on a second connection of
- * the I/O thread's own, nb->rfd, and each reply's data is read from the
+ * the I/O thread's own, nb->rconn.fd, and each reply's data is read from the
  * socket straight into its segment's buffer: libnfs would read the whole
  * reply into a buffer it allocates, and its callback copied it from there.
  * A reply is read in three states: NB_RS_HEAD gathers its bytes up to the
@@ -1733,62 +1779,29 @@ static int nb_rs_encode(struct nb_be *nb, struct nb_rseg *s, struct nfsfh *fh)
 	s->hdrlen = at;
 	at = 0;
 	nb_put32(s->hdr, &at, 0x80000000u | (uint32_t)(s->hdrlen - 4));
-	s->sent = 0;
+	s->sq.sent = 0;
 	return 0;
 }
 
-/* Send the READ calls queued until the socket is full. */
-static int nb_rs_flush(struct nb_be *nb)
+/* The segment whose send-queue entry q is. */
+static struct nb_rseg *nb_rs_seg(struct nb_sreq *q)
 {
-	while (nb->rsq_head) {
-		struct iovec iov[NFS_WS_IOV];
-		struct msghdr msg = { .msg_iov = iov };
-		struct nb_rseg *s;
-		size_t n = 0;
-		ssize_t w;
-
-		for (s = nb->rsq_head; s && n < NFS_WS_IOV; s = s->snext) {
-			iov[n].iov_base = s->hdr + s->sent;
-			iov[n++].iov_len = s->hdrlen - s->sent;
-		}
-		msg.msg_iovlen = n;
-		w = sendmsg(nb->rfd, &msg, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (w < 0)
-			return -errno;
-		while (w > 0) {
-			size_t left;
-
-			s = nb->rsq_head;
-			left = s->hdrlen - s->sent;
-			if ((size_t)w < left) {
-				s->sent += (size_t)w;
-				break;
-			}
-			s->sent += left;
-			w -= (ssize_t)left;
-			nb->rsq_head = s->snext;
-			if (!nb->rsq_head)
-				nb->rsq_tail = NULL;
-		}
-	}
-	return 0;
+	return (struct nb_rseg *)((char *)q - offsetof(struct nb_rseg, sq));
 }
 
-static void nb_rs_send(struct strata_backend *be)
+static size_t nb_rs_sq_total(struct nb_sreq *q)
 {
-	struct nb_be *nb = nb_be(be);
-	int rc = nb_rs_flush(nb);
+	return nb_rs_seg(q)->hdrlen;
+}
 
-	if (rc < 0) {
-		strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
-			   "tier '%s': sending to '%s' failed: %s", be->name,
-			   nb->url, strerror(-rc));
-		nb->rfd_bad = true;
-	}
+/* A READ call's unsent bytes, all in its header. */
+static size_t nb_rs_fill(struct nb_sreq *q, struct iovec *iov)
+{
+	struct nb_rseg *s = nb_rs_seg(q);
+
+	iov->iov_base = s->hdr + q->sent;
+	iov->iov_len = s->hdrlen - q->sent;
+	return 1;
 }
 
 /* The reply in progress is over: start afresh with the next record. */
@@ -1805,15 +1818,10 @@ static void nb_rs_next(struct nb_be *nb)
 	nb->rdata_at = 0;
 }
 
-/* Drop rfd: its segments fail, and their readers read for themselves. */
+/* Drop rconn: its segments fail, and their readers read for themselves. */
 static void nb_rs_drop(struct nb_be *nb)
 {
-	if (nb->rfd >= 0) {
-		close(nb->rfd);
-		nb->rfd = -1;
-	}
-	nb->rsq_head = NULL;
-	nb->rsq_tail = NULL;
+	nb_conn_close(&nb->rconn);
 	nb->rmark_got = 0;
 	nb_rs_next(nb);
 	while (nb->rflight) {
@@ -1822,7 +1830,7 @@ static void nb_rs_drop(struct nb_be *nb)
 		nb_ra_unflight(nb, s);
 		nb_ra_done(nb, s, -EIO, 0);
 	}
-	nb->rfd_bad = false;
+	nb->rconn.bad = false;
 }
 
 /*
@@ -1839,7 +1847,8 @@ static ssize_t nb_rs_take(struct nb_be *nb, void *dst, size_t n)
 
 		if (nb->rin_rec && nb->rfrag_last)
 			return -ENODATA;
-		r = read(nb->rfd, nb->rmark + nb->rmark_got, 4 - nb->rmark_got);
+		r = read(nb->rconn.fd, nb->rmark + nb->rmark_got,
+			 4 - nb->rmark_got);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -1858,7 +1867,7 @@ static ssize_t nb_rs_take(struct nb_be *nb, void *dst, size_t n)
 	if (n > nb->rfrag_left)
 		n = nb->rfrag_left;
 	for (;;) {
-		r = read(nb->rfd, dst, n);
+		r = read(nb->rconn.fd, dst, n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -1889,7 +1898,7 @@ static int nb_rs_head(struct strata_backend *be, bool ended)
 	for (s = nb->rflight; s; s = s->fnext)
 		if (s->xid == xid)
 			break;
-	if (s && (s->sent < s->hdrlen || dlen > s->len))
+	if (s && (s->sq.sent < s->hdrlen || dlen > s->len))
 		return -EIO; /* answered before it was sent, or too much */
 	if (!s)
 		strata_debug(STRATA_SUB_BACKEND,
@@ -1926,7 +1935,7 @@ static void nb_rs_finish(struct strata_backend *be)
 	nb_rs_next(nb);
 }
 
-/* Read what the server sent on rfd and answer the segments it is for. */
+/* Read what the server sent on rconn and answer the segments it is for. */
 static int nb_rs_recv(struct strata_backend *be)
 {
 	struct nb_be *nb = nb_be(be);
@@ -1998,7 +2007,7 @@ static bool nb_rs_timed_out(struct nb_be *nb)
 	return false;
 }
 
-/* Issue s on rfd, connecting first unless that already failed (*down). */
+/* Issue s on rconn, connecting first unless that already failed (*down). */
 static void nb_ra_issue(struct strata_backend *be, struct nb_rseg *s,
 			bool *down)
 {
@@ -2015,8 +2024,7 @@ static void nb_ra_issue(struct strata_backend *be, struct nb_rseg *s,
 		nb_ra_done(nb, s, -ECANCELED, 0);
 		return;
 	}
-	if (nb->rfd < 0 &&
-	    (*down || nb_rpc_connect(be, &nb->rfd, &nb->rsdown) < 0)) {
+	if (nb->rconn.fd < 0 && (*down || nb_conn_open(be, &nb->rconn) < 0)) {
 		*down = true;
 		nb_ra_done(nb, s, -EIO, 0);
 		return;
@@ -2031,17 +2039,36 @@ static void nb_ra_issue(struct strata_backend *be, struct nb_rseg *s,
 		return;
 	}
 	s->t_issued = nb_now_ms();
-	s->snext = NULL;
-	if (nb->rsq_tail)
-		nb->rsq_tail->snext = s;
-	else
-		nb->rsq_head = s;
-	nb->rsq_tail = s;
+	nb_conn_queue(&nb->rconn, &s->sq);
 	s->fprev = NULL;
 	s->fnext = nb->rflight;
 	if (nb->rflight)
 		nb->rflight->fprev = s;
 	nb->rflight = s;
+}
+
+/* Poll c's socket for replies, and for room when it has calls to send. */
+static void nb_conn_pollfd(const struct nb_conn *c, struct pollfd *pfd)
+{
+	if (c->fd >= 0) {
+		pfd->fd = c->fd;
+		pfd->events = POLLIN | (c->sq_head ? POLLOUT : 0);
+	}
+}
+
+/*
+ * Serve c's poll events: read what came with recv, then send what is
+ * queued. A failure marks c to be dropped.
+ */
+static void nb_conn_serve(struct strata_backend *be, struct nb_conn *c,
+			  short revents, int (*recv)(struct strata_backend *be))
+{
+	if (revents & (POLLIN | POLLERR | POLLHUP)) {
+		if (recv(be) < 0)
+			c->bad = true;
+	}
+	if (!c->bad && c->fd >= 0 && c->sq_head)
+		nb_conn_send(be, c);
 }
 
 /* Wait for the I/O thread's wakeup or the connections' events, and serve
@@ -2055,14 +2082,8 @@ static void nb_wb_poll(struct strata_backend *be)
 	uint64_t v;
 	int rc;
 
-	if (nb->wfd >= 0) {
-		pfd[1].fd = nb->wfd;
-		pfd[1].events = POLLIN | (nb->sq_head ? POLLOUT : 0);
-	}
-	if (nb->rfd >= 0) {
-		pfd[2].fd = nb->rfd;
-		pfd[2].events = POLLIN | (nb->rsq_head ? POLLOUT : 0);
-	}
+	nb_conn_pollfd(&nb->wconn, &pfd[1]);
+	nb_conn_pollfd(&nb->rconn, &pfd[2]);
 	rc = poll(pfd, 3, nb->flight || nb->rflight ? NFS_WB_TICK_MS : -1);
 	if (rc < 0)
 		return; /* EINTR: go round again */
@@ -2070,29 +2091,19 @@ static void nb_wb_poll(struct strata_backend *be)
 		if (read(nb->wefd, &v, sizeof(v)) < 0)
 			v = 0; /* EAGAIN cannot happen with POLLIN set */
 	}
-	if (pfd[1].revents & (POLLIN | POLLERR | POLLHUP)) {
-		if (nb_ws_recv(be) < 0)
-			nb->wfd_bad = true;
-	}
-	if (!nb->wfd_bad && nb->wfd >= 0 && nb->sq_head)
-		nb_ws_send(be);
-	if (!nb->wfd_bad && nb->flight && nb_ws_timed_out(nb)) {
+	nb_conn_serve(be, &nb->wconn, pfd[1].revents, nb_ws_recv);
+	if (!nb->wconn.bad && nb->flight && nb_ws_timed_out(nb)) {
 		strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
 			   "tier '%s': a write to '%s' timed out", be->name,
 			   nb->url);
-		nb->wfd_bad = true;
+		nb->wconn.bad = true;
 	}
-	if (pfd[2].revents & (POLLIN | POLLERR | POLLHUP)) {
-		if (nb_rs_recv(be) < 0)
-			nb->rfd_bad = true;
-	}
-	if (!nb->rfd_bad && nb->rfd >= 0 && nb->rsq_head)
-		nb_rs_send(be);
-	if (!nb->rfd_bad && nb->rflight && nb_rs_timed_out(nb)) {
+	nb_conn_serve(be, &nb->rconn, pfd[2].revents, nb_rs_recv);
+	if (!nb->rconn.bad && nb->rflight && nb_rs_timed_out(nb)) {
 		strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
 			   "tier '%s': a read from '%s' timed out", be->name,
 			   nb->url);
-		nb->rfd_bad = true;
+		nb->rconn.bad = true;
 	}
 }
 
@@ -2117,9 +2128,9 @@ static void *nb_wb_main(void *arg)
 		nb->rq_tail = NULL;
 		stop = nb->wstop;
 		pthread_mutex_unlock(&nb->wlock);
-		if (nb->rfd_bad)
+		if (nb->rconn.bad)
 			nb_rs_drop(nb);
-		if (nb->wfd_bad)
+		if (nb->wconn.bad)
 			nb_ws_drop(nb);
 		r = nb->redo;
 		nb->redo = NULL;
@@ -2131,17 +2142,17 @@ static void *nb_wb_main(void *arg)
 			next = q->qnext;
 			nb_wb_issue(be, q, &wsdown);
 		}
-		if (nb->wfd >= 0 && nb->sq_head)
-			nb_ws_send(be);
+		if (nb->wconn.fd >= 0 && nb->wconn.sq_head)
+			nb_conn_send(be, &nb->wconn);
 		for (; rq; rq = rnext) {
 			rnext = rq->qnext;
 			nb_ra_issue(be, rq, &down);
 		}
-		if (nb->rfd >= 0 && nb->rsq_head)
-			nb_rs_send(be);
-		if (nb->rfd_bad)
+		if (nb->rconn.fd >= 0 && nb->rconn.sq_head)
+			nb_conn_send(be, &nb->rconn);
+		if (nb->rconn.bad)
 			nb_rs_drop(nb);
-		if (nb->wfd_bad)
+		if (nb->wconn.bad)
 			nb_ws_drop(nb);
 		if (nb->redo)
 			continue;
@@ -2149,12 +2160,8 @@ static void *nb_wb_main(void *arg)
 			break;
 		nb_wb_poll(be);
 	}
-	if (nb->rfd >= 0)
-		close(nb->rfd);
-	nb->rfd = -1;
-	if (nb->wfd >= 0)
-		close(nb->wfd);
-	nb->wfd = -1;
+	nb_conn_close(&nb->rconn);
+	nb_conn_close(&nb->wconn);
 	return NULL;
 }
 
@@ -2173,8 +2180,14 @@ static int nb_wb_start(struct strata_backend *be)
 		nb->ra_chunk = (size_t)nb->readmax;
 	nb->ra_total = 4 * nb->ra_max > NFS_RA_TOTAL_MIN ? 4 * nb->ra_max :
 							   NFS_RA_TOTAL_MIN;
-	nb->wfd = -1;
-	nb->rfd = -1;
+	nb->wconn = (struct nb_conn){ .fd = -1,
+				      .iov_max = 3,
+				      .total = nb_ws_sq_total,
+				      .fill = nb_ws_fill };
+	nb->rconn = (struct nb_conn){ .fd = -1,
+				      .iov_max = 1,
+				      .total = nb_rs_sq_total,
+				      .fill = nb_rs_fill };
 	nb->wxid = (uint32_t)((uint64_t)nb_now_ms() * 2654435761u);
 	nb->wefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (nb->wefd < 0)
