@@ -481,23 +481,6 @@ static int ctl_need(struct ctl_req *r, const struct ctl_files *f, uint32_t tier,
 	return 0;
 }
 
-static void ctl_size_str(uint64_t v, char *buf, size_t len)
-{
-	static const char *const units[] = { "B",   "KiB", "MiB",
-					     "GiB", "TiB", "PiB" };
-	double d = (double)v;
-	unsigned int u = 0;
-
-	while (d >= 1024 && u + 1 < STRATA_ARRAY_SIZE(units)) {
-		d /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%" PRIu64 " B", v);
-	else
-		snprintf(buf, len, "%.1f %s", d, units[u]);
-}
-
 /* Refuse up front what the tier has no room for. */
 static int ctl_admit(struct ctl_req *r, const char *what,
 		     const struct ctl_files *f,
@@ -510,9 +493,10 @@ static int ctl_admit(struct ctl_req *r, const char *what,
 	ret = ctl_need(r, f, t->id, &need);
 	if (ret < 0 || need <= t->free)
 		return ret;
-	ctl_size_str(need, need_s, sizeof(need_s));
-	ctl_size_str(t->free, free_s, sizeof(free_s));
-	ctl_size_str(need - t->free, miss_s, sizeof(miss_s));
+	strata__policy_fmt_size((double)need, false, need_s, sizeof(need_s));
+	strata__policy_fmt_size((double)t->free, false, free_s, sizeof(free_s));
+	strata__policy_fmt_size((double)(need - t->free), false, miss_s,
+				sizeof(miss_s));
 	return ctl_fail(r, -ENOSPC,
 			"%s needs %s on tier '%s', which has %s free: %s "
 			"missing",
