@@ -523,9 +523,11 @@ static int vf_new(struct strata_vfs *vfs, struct vnode *vn, int flags,
 	}
 	vf->pt = vn_pt_open(vfs, vn, writer);
 	if (vf->pt) {
-		/* A writer's close still commits what the kernel wrote. */
-		*oflags = STRATA_VFS_PASSTHROUGH |
-			  (writer ? 0 : STRATA_VFS_NO_FLUSH);
+		/* No flush at close(2), for writers either: what the kernel
+		 * wrote is taken in at release, which follows the last close
+		 * at once, and at every getattr before it; errors of the
+		 * writes themselves were the kernel's to report. */
+		*oflags = STRATA_VFS_PASSTHROUGH | STRATA_VFS_NO_FLUSH;
 		vn->npt++;
 		if (writer)
 			vn->npt_writers++;

@@ -29,8 +29,9 @@
 /* Read-only xattrs that show placement: user.strata.tiers, .state, .pin. */
 #define VFS_XATTR_VIRTUAL "user.strata."
 
-/* Object keys: "ll/hh/<16 hex digits of the file id>". */
-#define VFS_KEY_LEN 24
+/* Object keys: "hhh/mmm/<16 hex digits of the file id>" (data.c), and
+ * the NUL. */
+#define VFS_KEY_LEN 25
 
 struct vfs_tier {
 	uint32_t id; /* catalog tier id */
