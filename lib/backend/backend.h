@@ -2,7 +2,7 @@
 /*
  * lib/backend/backend.h - the one interface to every storage tier.
  *
- * A backend stores objects: byte strings named by keys ("2b/1a/000...1a2b").
+ * A backend stores objects: byte strings named by keys ("000/001/0...1a2b").
  * It knows nothing about inodes, paths, the catalog or policies; the key is
  * chosen by lib/vfs from a stable file id. Each driver (local, mem, nfs and
  * s3) fills one struct strata_backend_ops; the registry (registry.c)
@@ -40,6 +40,10 @@ enum strata_bcap {
 	 * given into buffers of its own, so a cached copy on the way costs
 	 * the writer one more copy and a page of memory per page written. */
 	STRATA_BCAP_WRITE_AROUND = 1u << 6,
+	/* Objects can be made without their key (STRATA_OBJ_ANON) and given
+	 * it later (obj_link): a file created and closed unwritten then
+	 * costs the store nothing. */
+	STRATA_BCAP_ANON = 1u << 7,
 };
 
 /*
@@ -70,6 +74,14 @@ enum strata_obj_flags {
 	STRATA_OBJ_CREATE = 1u << 2, /* create when missing */
 	STRATA_OBJ_EXCL = 1u << 3,   /* with CREATE: fail with -EEXIST */
 	STRATA_OBJ_TRUNC = 1u << 4,  /* start empty */
+	/*
+	 * With CREATE and WRITE, on a driver with STRATA_BCAP_ANON: the
+	 * object starts empty and without its key. Nothing under the key
+	 * changes (reads, stat, list and remove of the key see what it held)
+	 * until strata_obj_link(); closed before that, it stores nothing and
+	 * leaves nothing behind, a crash included.
+	 */
+	STRATA_OBJ_ANON = 1u << 5,
 };
 
 struct strata_obj_stat {
@@ -139,6 +151,9 @@ struct strata_backend_ops {
 	int (*obj_fallocate)(struct strata_obj *obj, int mode, uint64_t off,
 			     uint64_t len);    /* NULL unless BCAP_FALLOCATE */
 	int (*obj_fd)(struct strata_obj *obj); /* NULL unless BCAP_FD */
+	/* Give an object opened with STRATA_OBJ_ANON its key; NULL unless
+	 * BCAP_ANON. */
+	int (*obj_link)(struct strata_obj *obj);
 	/* Releases the object whatever it returns; an error means data
 	 * written through it may not have reached the store. */
 	int (*obj_close)(struct strata_obj *obj);
@@ -237,6 +252,13 @@ int strata_obj_fallocate(struct strata_obj *obj, int mode, uint64_t off,
 			 uint64_t len);
 /* The object's file descriptor (borrowed, valid until close), or -1. */
 int strata_obj_fd(struct strata_obj *obj);
+/*
+ * Give an object opened with STRATA_OBJ_ANON the key it was opened with,
+ * replacing whatever the key held; its bytes are then the key's, durable
+ * once strata_obj_sync() says so. 0 at once for any other object, or one
+ * linked already.
+ */
+int strata_obj_link(struct strata_obj *obj);
 /* Accepts NULL. */
 int strata_obj_close(struct strata_obj *obj);
 /* Close without storing anything more (see obj_abort); accepts NULL. */

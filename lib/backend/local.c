@@ -17,13 +17,22 @@
  * object stays buffered. The data goes through a per-thread aligned buffer
  * unless it is aligned already.
  *
- * Threads: any number may call in at once; lo->dlock guards lo->dfd.
+ * A new object made without its key (STRATA_OBJ_ANON) is an O_TMPFILE file
+ * in the root, linked to its key by obj_link; one closed unwritten and
+ * unlinked goes to a small pool of such files (lb->pool) for the next, so
+ * a file created and closed empty costs no file system operation at all.
+ * Where the file system has no O_TMPFILE, the object is a scratch file
+ * beside its key, renamed to it by obj_link and removed when closed before.
+ *
+ * Threads: any number may call in at once; lo->dlock guards lo->dfd,
+ * lb->plock the pool.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +45,14 @@
 #include "log.h"
 #include "util.h"
 
+/* Unlinked, empty O_TMPFILE files kept for the next anonymous object. */
+#define LOCAL_POOL 16
+
 struct local_be {
 	char root[PATH_MAX]; /* no trailing '/' unless it is "/" */
+	pthread_mutex_t plock;
+	int pool[LOCAL_POOL]; /* lb->plock */
+	unsigned int npool;   /* lb->plock */
 };
 
 /* Writes at least this large and block-aligned bypass the page cache. */
@@ -50,6 +65,10 @@ struct local_obj {
 	int fd;
 	int dfd; /* O_DIRECT twin: -1 not yet, or LOCAL_DIRECT_NONE */
 	pthread_mutex_t dlock;
+	/* STRATA_OBJ_ANON: where obj_link puts it, until it has; anon_tmp
+	 * is its scratch name where the file system lacks O_TMPFILE. */
+	char *anon_path;
+	char *anon_tmp;
 };
 
 static pthread_key_t local_bounce_key;
@@ -142,7 +161,17 @@ static int local_open(struct strata_backend *be, const struct strata_uri *uri,
 			 lb->root, strerror(-ret));
 		return ret;
 	}
+	pthread_mutex_init(&lb->plock, NULL);
 	return 0;
+}
+
+static void local_close(struct strata_backend *be)
+{
+	struct local_be *lb = local_be(be);
+
+	while (lb->npool > 0)
+		close(lb->pool[--lb->npool]);
+	pthread_mutex_destroy(&lb->plock);
 }
 
 static int local_statfs(struct strata_backend *be,
@@ -177,6 +206,97 @@ static int local_oflags(unsigned int flags)
 	return o;
 }
 
+static void local_pool_put(struct strata_backend *be, int fd)
+{
+	struct local_be *lb = local_be(be);
+	struct stat st;
+
+	/* Only an empty file no name points to can become another. */
+	if (fstat(fd, &st) == 0 && st.st_nlink == 0 && st.st_size == 0) {
+		pthread_mutex_lock(&lb->plock);
+		if (lb->npool < LOCAL_POOL) {
+			lb->pool[lb->npool++] = fd;
+			fd = -1;
+		}
+		pthread_mutex_unlock(&lb->plock);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+static int local_pool_take(struct strata_backend *be)
+{
+	struct local_be *lb = local_be(be);
+	int fd = -1;
+
+	pthread_mutex_lock(&lb->plock);
+	if (lb->npool > 0)
+		fd = lb->pool[--lb->npool];
+	pthread_mutex_unlock(&lb->plock);
+	return fd;
+}
+
+/* Without O_TMPFILE: a scratch file in the key's directory, which list
+ * skips and obj_link renames; returns its descriptor or -errno. */
+static int local_anon_scratch(struct strata_backend *be, struct local_obj *lo)
+{
+	static unsigned long seq;
+	const char *slash = strrchr(lo->anon_path, '/');
+	char tmp[PATH_MAX];
+	int fd, len;
+
+	len = snprintf(tmp, sizeof(tmp), "%.*s/%s-anon-%d-%lu",
+		       (int)(slash - lo->anon_path), lo->anon_path,
+		       STRATA__BACKEND_TMP_PREFIX, (int)getpid(),
+		       __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
+	if (len < 0 || (size_t)len >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == ENOENT && local_mkparents(be, tmp) == 0)
+		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	lo->anon_tmp = strdup(tmp);
+	if (!lo->anon_tmp) {
+		unlink(tmp);
+		close(fd);
+		return -ENOMEM;
+	}
+	return fd;
+}
+
+/* Make an object without its key (STRATA_OBJ_ANON); path is the key's. */
+static int local_anon_open(struct strata_backend *be, const char *path,
+			   struct strata_obj *obj)
+{
+	struct local_obj *lo = local_obj(obj);
+	int fd = local_pool_take(be);
+
+	if (fd < 0)
+		fd = open(local_be(be)->root, O_TMPFILE | O_RDWR | O_CLOEXEC,
+			  0600);
+	if (fd < 0 && errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return -errno;
+	lo->anon_path = strdup(path);
+	if (!lo->anon_path) {
+		if (fd >= 0)
+			close(fd);
+		return -ENOMEM;
+	}
+	if (fd < 0) {
+		fd = local_anon_scratch(be, lo);
+		if (fd < 0) {
+			free(lo->anon_path);
+			lo->anon_path = NULL;
+			return fd;
+		}
+	}
+	lo->fd = fd;
+	lo->dfd = -1;
+	pthread_mutex_init(&lo->dlock, NULL);
+	return 0;
+}
+
 static int local_obj_open(struct strata_backend *be, const char *key,
 			  unsigned int flags, struct strata_obj *obj)
 {
@@ -189,6 +309,11 @@ static int local_obj_open(struct strata_backend *be, const char *key,
 	ret = local_path(be, key, path, sizeof(path));
 	if (ret < 0)
 		goto out;
+	if ((flags & STRATA_OBJ_ANON) && (flags & STRATA_OBJ_CREATE) &&
+	    (flags & STRATA_OBJ_WRITE)) {
+		ret = local_anon_open(be, path, obj);
+		goto out;
+	}
 	fd = open(path, oflags, 0600);
 	if (fd < 0 && errno == ENOENT && (flags & STRATA_OBJ_CREATE)) {
 		ret = local_mkparents(be, path);
@@ -393,15 +518,71 @@ static int local_obj_fd(struct strata_obj *obj)
 	return local_obj(obj)->fd;
 }
 
+/*
+ * Link an anonymous object to its key. What the key held is replaced: a
+ * leftover of an earlier life of the key (a crash before its replica was
+ * recorded) must not survive.
+ */
+static int local_obj_link(struct strata_obj *obj)
+{
+	struct local_obj *lo = local_obj(obj);
+	char proc[64];
+	int tries;
+
+	if (!lo->anon_path)
+		return 0;
+	if (lo->anon_tmp) {
+		if (rename(lo->anon_tmp, lo->anon_path) < 0)
+			return -errno;
+		free(lo->anon_tmp);
+		lo->anon_tmp = NULL;
+		goto done;
+	}
+	/* linkat(AT_EMPTY_PATH) would need CAP_DAC_READ_SEARCH. */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", lo->fd);
+	for (tries = 0;; tries++) {
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, lo->anon_path,
+			   AT_SYMLINK_FOLLOW) == 0)
+			break;
+		if (tries < 2 && errno == ENOENT &&
+		    local_mkparents(obj->be, lo->anon_path) == 0)
+			continue;
+		if (tries < 2 && errno == EEXIST &&
+		    (unlink(lo->anon_path) == 0 || errno == ENOENT))
+			continue;
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_BACKEND,
+			   "tier '%s': cannot link object '%s': %s",
+			   obj->be->name, lo->anon_path, strerror(errno));
+		return -errno;
+	}
+done:
+	free(lo->anon_path);
+	lo->anon_path = NULL;
+	return 0;
+}
+
 static int local_obj_close(struct strata_obj *obj)
 {
 	struct local_obj *lo = local_obj(obj);
 	int ret = 0;
 
+	if (lo->anon_path) {
+		/* Never linked: it stores nothing. */
+		if (lo->anon_tmp) {
+			unlink(lo->anon_tmp);
+			free(lo->anon_tmp);
+			lo->anon_tmp = NULL;
+		} else if (lo->dfd < 0) {
+			local_pool_put(obj->be, lo->fd);
+			lo->fd = -1;
+		}
+		free(lo->anon_path);
+		lo->anon_path = NULL;
+	}
 	/* The descriptor is gone whatever close(2) says; EINTR included. */
 	if (lo->dfd >= 0 && close(lo->dfd) < 0 && errno != EINTR)
 		ret = -errno;
-	if (close(lo->fd) < 0 && errno != EINTR)
+	if (lo->fd >= 0 && close(lo->fd) < 0 && errno != EINTR)
 		ret = -errno;
 	lo->fd = -1;
 	lo->dfd = -1;
@@ -579,10 +760,12 @@ const struct strata_backend_ops strata_local_ops = {
 	.scheme = "file",
 	.driver = "local",
 	.caps = STRATA_BCAP_RANGE_READ | STRATA_BCAP_RANDOM_WRITE |
-		STRATA_BCAP_RENAME | STRATA_BCAP_FD | STRATA_BCAP_FALLOCATE,
+		STRATA_BCAP_RENAME | STRATA_BCAP_FD | STRATA_BCAP_FALLOCATE |
+		STRATA_BCAP_ANON,
 	.priv_size = sizeof(struct local_be),
 	.obj_priv_size = sizeof(struct local_obj),
 	.open = local_open,
+	.close = local_close,
 	.statfs = local_statfs,
 	.syncfs = local_syncfs,
 	.obj_open = local_obj_open,
@@ -592,6 +775,7 @@ const struct strata_backend_ops strata_local_ops = {
 	.obj_sync = local_obj_sync,
 	.obj_fallocate = local_obj_fallocate,
 	.obj_fd = local_obj_fd,
+	.obj_link = local_obj_link,
 	.obj_close = local_obj_close,
 	.stat = local_stat,
 	.remove = local_remove,

@@ -302,6 +302,10 @@ int strata_obj_open(struct strata_backend *be, const char *key,
 	ret = strata__backend_key_check(key);
 	if (ret < 0)
 		goto out;
+	if ((flags & STRATA_OBJ_ANON) && !(be->ops->caps & STRATA_BCAP_ANON)) {
+		ret = -EOPNOTSUPP;
+		goto out;
+	}
 	head = reg_head_size(sizeof(*obj));
 	obj = calloc(1, head + be->ops->obj_priv_size);
 	if (!obj) {
@@ -385,6 +389,13 @@ int strata_obj_fd(struct strata_obj *obj)
 	if (!obj->be->ops->obj_fd)
 		return -1;
 	return obj->be->ops->obj_fd(obj);
+}
+
+int strata_obj_link(struct strata_obj *obj)
+{
+	if (!(obj->flags & STRATA_OBJ_ANON) || !obj->be->ops->obj_link)
+		return 0;
+	return obj->be->ops->obj_link(obj);
 }
 
 int strata_obj_close(struct strata_obj *obj)

@@ -22,7 +22,10 @@
  * one backing object, vn->pt_obj; what the kernel wrote is taken from it
  * (vn_pt_absorb) before the size or mtime is reported or committed. A file
  * created for writing gets its object at open then, and loses it again at
- * close if nothing was written.
+ * close if nothing was written. Where the tier can (STRATA_BCAP_ANON), that
+ * object is made without its key and takes it at the first commit that
+ * records it, so a file created and closed unwritten costs the tier
+ * nothing and a crash before the commit leaves nothing behind.
  *
  * Locks: vf->lock guards vf->obj; vn->lock guards the vnode's content
  * fields (vfs_int.h). I/O runs without vn->lock; the catalog commit runs
@@ -237,6 +240,13 @@ int strata__vfs_commit(struct strata_vfs *vfs, struct vnode *vn, bool durable)
 		return 0;
 	if (!vn->dirty)
 		return strata_catalog_sync(vfs->cat, true);
+	/* The object takes its key before a replica row names it. */
+	if (vn->pt_anon) {
+		ret = strata_obj_link(vn->pt_obj);
+		if (ret < 0)
+			return ret;
+		vn->pt_anon = false;
+	}
 	ret = strata_catalog_commit_write(vfs->cat, vn->ino,
 					  vn->tier ? vn->tier->id : 0, vn->key,
 					  vn->size, &vn->mtime, bump, durable,
@@ -379,16 +389,18 @@ static bool vfs_pt_tier(const struct vfs_tier *t)
 	       !strata__vfs_tier_immutable(t);
 }
 
-/* Undo the object vn_pt_open made: nothing was written to it. */
+/* Undo the object vn_pt_open made: nothing was written to it. One without
+ * its key went with its close. */
 static void vn_pt_unmake(struct vnode *vn)
 {
-	if (strata_backend_remove(vn->tier->be, vn->key) < 0)
+	if (!vn->pt_anon && strata_backend_remove(vn->tier->be, vn->key) < 0)
 		strata_log(STRATA_LOG_WARN, STRATA_SUB_VFS,
 			   "cannot remove the empty object '%s' on tier '%s'",
 			   vn->key, vn->tier->name);
 	vn->tier = NULL;
 	vn->key[0] = '\0';
 	vn->pt_made = false;
+	vn->pt_anon = false;
 }
 
 /*
@@ -419,10 +431,13 @@ static bool vn_pt_open(struct strata_vfs *vfs, struct vnode *vn, bool writer)
 			return false;
 		t = vn_home(vfs, vn);
 		vn->placed = t; /* for the first write, if not passed through */
+		if (strata_backend_caps(t->be) & STRATA_BCAP_ANON)
+			flags |= STRATA_OBJ_ANON;
 		if (!vfs_pt_tier(t) ||
 		    vn_create_object(vfs, vn, t, flags, &obj) < 0)
 			return false;
 		vn->pt_made = true;
+		vn->pt_anon = (flags & STRATA_OBJ_ANON) != 0;
 	} else if (!vfs_pt_tier(t) ||
 		   strata_obj_open(t->be, vn->key, flags, &obj) < 0) {
 		return false;
@@ -449,6 +464,11 @@ static void vn_pt_close(struct strata_vfs *vfs, struct vnode *vn)
 
 	if (vfs->backing.close)
 		vfs->backing.close(vfs->backing.arg, vn->pt_id);
+	/* Written but not recorded (a failed commit): keep the bytes under
+	 * the key rather than drop them with the descriptor. */
+	if (vn->pt_anon && (vn->dirty || vn->size > 0) &&
+	    strata_obj_link(vn->pt_obj) == 0)
+		vn->pt_anon = false;
 	ret = strata_obj_close(vn->pt_obj);
 	if (ret < 0)
 		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
@@ -879,6 +899,10 @@ int strata__vfs_truncate(struct strata_vfs *vfs, struct vnode *vn,
 		if (ret < 0)
 			goto out;
 	}
+	/* Passed-through open files share one object (which may have no key
+	 * yet): truncate that one. */
+	if (vn->pt_obj)
+		obj = vn->pt_obj;
 	if (!vn->tier && size > 0) {
 		ret = vn_create_object(vfs, vn, vn_home(vfs, vn), 0, &tmp);
 		obj = tmp;

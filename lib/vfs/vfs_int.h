@@ -81,6 +81,7 @@ struct vnode {
 	int pt_id;		   /* its backing id */
 	struct timespec pt_ctime;  /* its ctime when last looked at */
 	bool pt_made;  /* created empty at open; no replica recorded yet */
+	bool pt_anon;  /* pt_obj has no key yet (STRATA_OBJ_ANON) */
 	bool pt_wrote; /* written around the kernel's FUSE page cache */
 };
 

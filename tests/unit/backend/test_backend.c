@@ -1037,6 +1037,51 @@ static void fd_matches_caps(void **state)
 	expect_content(s, K(s, "a"), "via fd", 6);
 }
 
+static void anon_object_shows_only_once_linked(void **state)
+{
+	struct suite *s = begin(state);
+	unsigned int flags = STRATA_OBJ_READ | STRATA_OBJ_WRITE |
+			     STRATA_OBJ_CREATE | STRATA_OBJ_ANON;
+	struct strata_obj_stat st;
+	struct strata_obj *obj = NULL;
+
+	if (!(strata_backend_caps(s->be) & STRATA_BCAP_ANON)) {
+		assert_int_equal(strata_obj_open(s->be, K(s, "anon/a"), flags,
+						 &obj),
+				 -EOPNOTSUPP);
+		assert_null(obj);
+		return;
+	}
+	/* Closed before its link, written or not, it stored nothing. */
+	obj = xopen(s, K(s, "anon/a"), flags);
+	assert_int_equal(strata_obj_write(obj, 0, "gone", 4), 0);
+	assert_int_equal(strata_obj_close(obj), 0);
+	assert_int_equal(strata_backend_stat(s->be, K(s, "anon/a"), &st),
+			 -ENOENT);
+	obj = xopen(s, K(s, "anon/a"), flags);
+	assert_int_equal(strata_obj_close(obj), 0);
+	assert_int_equal(strata_backend_stat(s->be, K(s, "anon/a"), &st),
+			 -ENOENT);
+	/* The key keeps what it held until the link, which replaces it. */
+	put(s, K(s, "anon/a"), "old", 3);
+	obj = xopen(s, K(s, "anon/a"), flags);
+	assert_int_equal(strata_obj_write(obj, 0, "new bytes", 9), 0);
+	expect_content(s, K(s, "anon/a"), "old", 3);
+	assert_int_equal(strata_obj_link(obj), 0);
+	assert_int_equal(strata_obj_link(obj), 0); /* once is enough */
+	/* Linked, it is the key's object: later writes land there too. */
+	assert_int_equal(strata_obj_write(obj, 9, "!", 1), 0);
+	assert_int_equal(strata_obj_sync(obj, false), 0);
+	assert_int_equal(strata_obj_close(obj), 0);
+	expect_content(s, K(s, "anon/a"), "new bytes!", 10);
+	/* Linking makes the shard directories it needs. */
+	obj = xopen(s, K(s, "anon/new/shard/b"), flags);
+	assert_int_equal(strata_obj_write(obj, 0, "b", 1), 0);
+	assert_int_equal(strata_obj_link(obj), 0);
+	assert_int_equal(strata_obj_close(obj), 0);
+	expect_content(s, K(s, "anon/new/shard/b"), "b", 1);
+}
+
 static void fallocate_matches_caps(void **state)
 {
 	struct suite *s = begin(state);
@@ -1267,6 +1312,39 @@ static void local_holds_no_spare_descriptors(void **state)
 	assert_int_equal(count_fds(), before);
 }
 
+/* Objects made and closed empty without their key leave nothing in the
+ * tier and reuse a few descriptors rather than pile them up. */
+static void local_anon_empty_objects_are_reused(void **state)
+{
+	struct local_fix *f = *state;
+	unsigned int flags = STRATA_OBJ_READ | STRATA_OBJ_WRITE |
+			     STRATA_OBJ_CREATE | STRATA_OBJ_ANON;
+	int before = count_fds();
+	unsigned int n = 0, n0 = 0;
+	struct strata_obj *obj;
+	char key[64];
+	int fd = -1;
+
+	assert_int_equal(strata_backend_list(f->be, count_cb, &n0), 0);
+	for (int i = 0; i < 200; i++) {
+		snprintf(key, sizeof(key), "000/001/%016x", i);
+		assert_int_equal(strata_obj_open(f->be, key, flags, &obj), 0);
+		if (i > 0) /* the pool's: the one closed just before */
+			assert_int_equal(strata_obj_fd(obj), fd);
+		fd = strata_obj_fd(obj);
+		assert_int_equal(strata_obj_close(obj), 0);
+	}
+	assert_int_equal(count_fds(), before + 1);
+	assert_int_equal(strata_backend_list(f->be, count_cb, &n), 0);
+	assert_int_equal(n, n0);
+	/* A written one is never handed out again, linked or not. */
+	assert_int_equal(strata_obj_open(f->be, "000/001/a", flags, &obj), 0);
+	assert_int_equal(strata_obj_fd(obj), fd);
+	assert_int_equal(strata_obj_write(obj, 0, "x", 1), 0);
+	assert_int_equal(strata_obj_close(obj), 0);
+	assert_int_equal(count_fds(), before);
+}
+
 static void local_open_missing_root_names_path(void **state)
 {
 	struct local_fix *f = *state;
@@ -1432,7 +1510,7 @@ static void registry_maps_schemes(void **state)
 	assert_int_equal(strata_local_ops.caps,
 			 STRATA_BCAP_RANGE_READ | STRATA_BCAP_RANDOM_WRITE |
 				 STRATA_BCAP_RENAME | STRATA_BCAP_FD |
-				 STRATA_BCAP_FALLOCATE);
+				 STRATA_BCAP_FALLOCATE | STRATA_BCAP_ANON);
 	assert_int_equal(strata_mem_ops.caps &
 				 (STRATA_BCAP_FD | STRATA_BCAP_FALLOCATE),
 			 0);
@@ -1678,6 +1756,7 @@ int main(void)
 		cmocka_unit_test(odd_keys_round_trip),
 		cmocka_unit_test(sync_succeeds),
 		cmocka_unit_test(fd_matches_caps),
+		cmocka_unit_test(anon_object_shows_only_once_linked),
 		cmocka_unit_test(fallocate_matches_caps),
 		cmocka_unit_test(statfs_is_sane),
 		cmocka_unit_test(bad_keys_are_einval),
@@ -1687,6 +1766,7 @@ int main(void)
 		cmocka_unit_test(local_key_naming_a_shard_dir_is_eisdir),
 		cmocka_unit_test(local_list_skips_scratch_and_special_files),
 		cmocka_unit_test(local_holds_no_spare_descriptors),
+		cmocka_unit_test(local_anon_empty_objects_are_reused),
 		cmocka_unit_test(local_open_missing_root_names_path),
 		cmocka_unit_test(local_open_file_root_is_enotdir),
 		cmocka_unit_test(local_open_unwritable_root),
