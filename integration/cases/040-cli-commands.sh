@@ -185,12 +185,19 @@ json "$S" where -r --json "$M/d"
 	fail "where -r d: $(cat "$T/json")"
 # A writer that keeps its one descriptor open: any close(2) of a copy of
 # it (a shell's redirection) would flush it to the catalog.
+# It says when it has written (a loaded machine may take longer than any
+# fixed pause to start python).
 python3 -c 'import os, sys, time
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
 os.write(fd, b"more")
-time.sleep(2)' "$M/d/f1" &
+open(sys.argv[2], "w").close()
+time.sleep(2)' "$M/d/f1" "$T/written" &
 writer=$!
-sleep 0.5
+for _ in $(seq 1 100); do
+	[ -e "$T/written" ] && break
+	sleep 0.1
+done
+[ -e "$T/written" ] || fail "the writer did not write within 10 s"
 json "$S" where --json "$M/d/f1"
 [ "$(jq_ 'j["files"][0]["state"]')" = dirty ] ||
 	fail "a file written through an open descriptor is not dirty: $(cat "$T/json")"

@@ -3,14 +3,16 @@
  * lib/vfs/reap.c - removing what orphaned inodes leave behind.
  *
  * An inode whose last name is gone and that nobody references any more is
- * an orphan. Its catalog rows go at once when it has no content. When it
- * has, the unlink that orphaned it must be durable before its objects are
- * removed (the catalog commits in groups: a power cut must never find a
- * linked file whose content is gone), so such orphans queue here and a
- * reaper thread handles them in batches: one durable catalog sync, then
- * each one's objects, then its rows. A crash between those steps leaves an
- * orphan row, which the next start reclaims; a failed removal keeps the
- * rows for the same reason.
+ * an orphan. Orphans queue here and a reaper thread handles them in
+ * batches, off the path of the unlink or forget that made them (whose
+ * thread would otherwise hold the catalog for a dozen statements while the
+ * next request waits). When any of a batch has content, the unlinks that
+ * orphaned them must be durable before their objects are removed (the
+ * catalog commits in groups: a power cut must never find a linked file
+ * whose content is gone): one durable catalog sync, then each one's
+ * objects, then its rows. Orphans without content need no sync. A crash
+ * between those steps leaves an orphan row, which the next start
+ * reclaims; a failed removal keeps the rows for the same reason.
  *
  * Threads: the queue is guarded by r->lock; the catalog and backends are
  * called without it.
@@ -97,7 +99,19 @@ int strata__vfs_reap(struct strata_vfs *vfs, size_t *failed)
 	if (!n)
 		goto out;
 	rr = malloc(sizeof(*rr));
-	ret = rr ? strata_catalog_sync(vfs->cat, true) : -ENOMEM;
+	if (!rr) {
+		ret = -ENOMEM;
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			rr->n = 0;
+			if (strata_catalog_replica_list(
+				    vfs->cat, q[i], reap_collect, rr) != 0 ||
+			    rr->n > 0) {
+				ret = strata_catalog_sync(vfs->cat, true);
+				break;
+			}
+		}
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (ret < 0 || reap_one(vfs, q[i], rr) < 0) {
 			/* The rows stay: the next start tries again. */
@@ -114,16 +128,9 @@ out:
 void strata__vfs_orphan_gone(struct strata_vfs *vfs, strata_ino_t ino)
 {
 	struct vfs_reaper *r = &vfs->reaper;
-	struct reap_replicas rr = { 0 };
 	strata_ino_t *q;
 	bool full;
 
-	if (strata_catalog_replica_list(vfs->cat, ino, reap_collect, &rr) ==
-		    0 &&
-	    rr.n == 0) {
-		reap_rows(vfs, ino);
-		return;
-	}
 	pthread_mutex_lock(&r->lock);
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 64;
