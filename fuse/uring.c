@@ -146,8 +146,7 @@ size_t strata__fuse_uring_payload_size(uint32_t flags, uint32_t max_write,
 }
 
 int strata__fuse_uring_place(const struct strata_uring_req_header *h,
-			     char *payload, size_t cap, void **req,
-			     size_t *len)
+			     char *payload, size_t cap, void **req, size_t *len)
 {
 	const struct fuse_in_header *in = (const void *)h->in_out;
 	size_t psz = h->ring_ent_in_out.payload_sz;
@@ -198,8 +197,7 @@ bool strata__fuse_uring_take(const struct iovec *iov, int count, ssize_t *res)
 	const struct fuse_out_header *out;
 	ssize_t n;
 
-	if (!t || t->replied || count < 1 ||
-	    iov[0].iov_len != sizeof(*out))
+	if (!t || t->replied || count < 1 || iov[0].iov_len != sizeof(*out))
 		return false;
 	out = iov[0].iov_base;
 	if (out->unique != t->unique)
@@ -280,8 +278,8 @@ static int uring_enable(struct uring_thread *t)
 	return 0;
 }
 
-static struct io_uring_sqe *uring_cmd_sqe(struct uring_thread *t,
-					  uint32_t op, uint64_t commit_id)
+static struct io_uring_sqe *uring_cmd_sqe(struct uring_thread *t, uint32_t op,
+					  uint64_t commit_id)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&t->ring);
 	struct strata_uring_cmd_req *req;
@@ -303,7 +301,8 @@ static struct io_uring_sqe *uring_cmd_sqe(struct uring_thread *t,
  * (the kernel then keeps /dev/fuse for the mount) fails here. */
 static int uring_register(struct uring_thread *t)
 {
-	struct io_uring_sqe *sqe = uring_cmd_sqe(t, STRATA_URING_CMD_REGISTER, 0);
+	struct io_uring_sqe *sqe =
+		uring_cmd_sqe(t, STRATA_URING_CMD_REGISTER, 0);
 	struct io_uring_cqe *cqe;
 	int ret;
 
@@ -364,8 +363,8 @@ static void uring_pin(struct uring_thread *t)
 	CPU_ZERO(&set);
 	CPU_SET(t->qid, &set);
 	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
-		strata_debug(STRATA_SUB_FUSE, "ring thread not pinned to cpu %u",
-			     t->qid);
+		strata_debug(STRATA_SUB_FUSE,
+			     "ring thread not pinned to cpu %u", t->qid);
 }
 
 /* Hand the request in the entry to libfuse and leave its reply there (an
@@ -641,11 +640,12 @@ void strata__fuse_uring_start(struct strata_fuse *pf)
 				   " (some entries refused)" :
 				   "");
 	else
-		strata_log(STRATA_LOG_INFO, STRATA_SUB_FUSE,
-			   "FUSE over io_uring: not used (%u of %u ring entries "
-			   "registered: %s): requests go through /dev/fuse",
-			   ur->registered, ur->nthreads,
-			   strerror(ur->first_err ? -ur->first_err : EAGAIN));
+		strata_log(
+			STRATA_LOG_INFO, STRATA_SUB_FUSE,
+			"FUSE over io_uring: not used (%u of %u ring entries "
+			"registered: %s): requests go through /dev/fuse",
+			ur->registered, ur->nthreads,
+			strerror(ur->first_err ? -ur->first_err : EAGAIN));
 	pthread_mutex_unlock(&ur->lock);
 }
 

@@ -78,8 +78,8 @@ static void payload_covers_what_the_kernel_demands(void **state)
 	assert_int_equal(strata__fuse_uring_payload_size(FUSE_MAX_PAGES, 4096,
 							 1, 4096),
 			 8192);
-	assert_int_equal(strata__fuse_uring_payload_size(FUSE_MAX_PAGES,
-							 100000, 1, 4096),
+	assert_int_equal(strata__fuse_uring_payload_size(FUSE_MAX_PAGES, 100000,
+							 1, 4096),
 			 102400);
 }
 
@@ -260,8 +260,7 @@ int main(void)
 			a_request_is_placed_before_its_payload, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
-			a_request_without_op_header_is_placed, setup,
-			teardown),
+			a_request_without_op_header_is_placed, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_lengths_are_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(
