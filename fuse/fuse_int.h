@@ -39,8 +39,9 @@ struct strata_fuse {
 	bool init_edited;	 /* the INIT reply went out */
 	/* uring.c */
 	struct fuse_session *se;
-	bool uring_kernel;	    /* the kernel's INIT offers io_uring */
-	struct strata_uring *uring; /* set up for the INIT reply, or NULL */
+	bool uring_kernel; /* the kernel's INIT offers io_uring */
+	/* Set up for the INIT reply (atomic), or NULL; freed by _stop. */
+	struct strata_uring *uring;
 };
 
 /*
@@ -113,6 +114,9 @@ void strata__fuse_uring_stop(struct strata_fuse *pf);
 bool strata__fuse_uring_take(const struct iovec *iov, int count, ssize_t *res);
 /* The same for a reply libfuse spliced into a pipe (len bytes at fd). */
 bool strata__fuse_uring_take_pipe(int fd, size_t len, ssize_t *res);
+/* read(2) on /dev/fuse, paced while the rings serve (see uring.c). */
+ssize_t strata__fuse_uring_read(struct strata_fuse *pf, int fd, void *buf,
+				size_t len);
 /* This thread serves a ring request now (replies must not be spliced). */
 bool strata__fuse_uring_serving(void);
 

@@ -165,7 +165,7 @@ static void pt_edit_reply(struct strata_fuse *pf, struct iovec *iov, int count)
 
 static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
 {
-	ssize_t n = read(fd, buf, len);
+	ssize_t n = strata__fuse_uring_read(userdata, fd, buf, len);
 
 	if (n > 0)
 		pt_saw_request(userdata, buf, (size_t)n);
@@ -182,13 +182,10 @@ static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *userdata)
 	if (strata__fuse_uring_take(iov, count, &n))
 		return n;
 	n = writev(fd, iov, count);
-	/* The kernel has taken the INIT reply: the rings may register. */
-	if (init && pf->init_edited) {
-		if (n >= 0)
-			strata__fuse_uring_start(pf);
-		else
-			strata__fuse_uring_stop(pf);
-	}
+	/* The kernel has taken the INIT reply: the rings may register. (If
+	 * it did not, the session is over and _stop frees them.) */
+	if (init && pf->init_edited && n >= 0)
+		strata__fuse_uring_start(pf);
 	return n;
 }
 

@@ -35,6 +35,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,15 @@
 #define URING_STOP 2
 /* How long _start waits for the threads to say how registration went. */
 #define URING_START_WAIT_S 5
+/*
+ * While the rings serve, /dev/fuse brings little but FORGETs, one per
+ * evicted inode: an unlink loop sent one per file, each waking a worker
+ * on the other CPU and racing the ring threads for the catalog. Readers
+ * of /dev/fuse then take turns, and the next read waits until this long
+ * after a read that brought forgets, so that they pile up and come as one
+ * BATCH_FORGET. INTERRUPTs (which Strata ignores) wait as long at most.
+ */
+#define URING_FORGET_PACE_NS 2000000
 
 struct uring_thread {
 	struct strata_uring *ur;
@@ -94,6 +104,9 @@ struct strata_uring {
 	unsigned int reported; /* guarded by lock, like the two below */
 	unsigned int registered;
 	int first_err;
+	bool serving; /* atomic: every queue has an entry */
+	sem_t gate;   /* one reader of /dev/fuse at a time, once serving */
+	struct timespec forgot; /* guarded by gate: the last forget read */
 	struct uring_thread th[];
 };
 
@@ -253,6 +266,51 @@ bool strata__fuse_uring_take_pipe(int fd, size_t len, ssize_t *res)
 	t->replied = true;
 	*res = (ssize_t)len;
 	return true;
+}
+
+static void uring_gate_open(void *arg)
+{
+	sem_post(arg);
+}
+
+static void uring_pace(struct strata_uring *ur)
+{
+	struct timespec until = ur->forgot;
+
+	if (until.tv_sec == 0)
+		return;
+	until.tv_nsec += URING_FORGET_PACE_NS;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) ==
+	       EINTR)
+		;
+	ur->forgot.tv_sec = 0;
+}
+
+ssize_t strata__fuse_uring_read(struct strata_fuse *pf, int fd, void *buf,
+				size_t len)
+{
+	struct strata_uring *ur = __atomic_load_n(&pf->uring, __ATOMIC_ACQUIRE);
+	const struct fuse_in_header *in = buf;
+	ssize_t n;
+
+	if (!ur || !__atomic_load_n(&ur->serving, __ATOMIC_ACQUIRE))
+		return read(fd, buf, len);
+	/* libfuse cancels its workers in read() at the end: every wait here
+	 * is a cancellation point, and a cancelled reader opens the gate. */
+	while (sem_wait(&ur->gate) != 0)
+		;
+	pthread_cleanup_push(uring_gate_open, &ur->gate);
+	uring_pace(ur);
+	n = read(fd, buf, len);
+	if (n >= (ssize_t)sizeof(*in) &&
+	    (in->opcode == FUSE_FORGET || in->opcode == FUSE_BATCH_FORGET))
+		clock_gettime(CLOCK_MONOTONIC, &ur->forgot);
+	pthread_cleanup_pop(1);
+	return n;
 }
 
 static int uring_possible_cpus(void)
@@ -484,6 +542,7 @@ static void uring_free(struct strata_uring *ur)
 	}
 	if (ur->stop_fd >= 0)
 		close(ur->stop_fd);
+	sem_destroy(&ur->gate);
 	pthread_mutex_destroy(&ur->lock);
 	pthread_cond_destroy(&ur->cond);
 	free(ur);
@@ -557,6 +616,7 @@ int strata__fuse_uring_prepare(struct strata_fuse *pf, uint32_t flags,
 		flags, max_write, max_pages, (size_t)sysconf(_SC_PAGESIZE));
 	pthread_mutex_init(&ur->lock, NULL);
 	pthread_cond_init(&ur->cond, NULL);
+	sem_init(&ur->gate, 0, 1);
 	ur->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (ur->stop_fd < 0) {
 		ret = -errno;
@@ -568,7 +628,7 @@ int strata__fuse_uring_prepare(struct strata_fuse *pf, uint32_t flags,
 		if (ret < 0)
 			goto out;
 	}
-	pf->uring = ur;
+	__atomic_store_n(&pf->uring, ur, __ATOMIC_RELEASE);
 	ur = NULL;
 	ret = 0;
 out:
@@ -632,7 +692,8 @@ void strata__fuse_uring_start(struct strata_fuse *pf)
 	}
 	uring_wait_reports(ur, started);
 	pthread_mutex_lock(&ur->lock);
-	if (uring_ready(ur))
+	__atomic_store_n(&ur->serving, uring_ready(ur), __ATOMIC_RELEASE);
+	if (ur->serving)
 		strata_log(STRATA_LOG_INFO, STRATA_SUB_FUSE,
 			   "FUSE over io_uring: %u queues x %u threads%s",
 			   ur->nqueues, URING_PER_QUEUE,
