@@ -259,8 +259,13 @@ bool strata__fuse_uring_take_pipe(int fd, size_t len, ssize_t *res)
 			n -= (ssize_t)k;
 		}
 	}
-	if (out.unique != t->unique)
-		return false; /* not possible: libfuse splices only replies */
+	if (out.unique != t->unique) {
+		/* Not possible: libfuse splices only the reply to the request
+		 * it processes. The pipe is drained: fail that reply. */
+		errno = EPROTO;
+		*res = -1;
+		return true;
+	}
 	memcpy(t->hdr->in_out, &out, sizeof(out));
 	t->hdr->ring_ent_in_out.payload_sz = (uint32_t)(len - sizeof(out));
 	t->replied = true;
