@@ -346,7 +346,11 @@ static void ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 		bv.buf[0].fd = vb.fd;
 		bv.buf[0].pos = (off_t)vb.off;
-		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+		/* A ring entry takes the reply in memory, not a pipe. */
+		fuse_reply_data(req, &bv,
+				strata__fuse_uring_serving() ?
+					FUSE_BUF_NO_SPLICE :
+					FUSE_BUF_SPLICE_MOVE);
 		return;
 	}
 	/* A loan from the tier (vb.ref) is given back once sent. */

@@ -98,6 +98,31 @@ static void pt_saw_request(struct strata_fuse *pf, const void *buf, size_t len)
 		flags |= (uint64_t)init->flags2 << 32;
 	pf->pt_init_unique = in->unique;
 	pf->pt_kernel = (flags & PT_FUSE_PASSTHROUGH) != 0;
+	pf->uring_kernel = (flags & STRATA_FUSE_OVER_IO_URING) != 0;
+}
+
+/* The INIT reply asks for FUSE over io_uring once the rings exist. */
+static void pt_edit_init_uring(struct strata_fuse *pf, struct pt_init_out *io)
+{
+	if (pf->opts.no_uring) {
+		strata_log(STRATA_LOG_INFO, STRATA_SUB_FUSE,
+			   "FUSE over io_uring: off (-o no_uring): requests go "
+			   "through /dev/fuse");
+		return;
+	}
+	if (!pf->uring_kernel) {
+		strata_log(
+			STRATA_LOG_INFO, STRATA_SUB_FUSE,
+			"FUSE over io_uring: not offered by the kernel "
+			"(Linux 6.14+ with fuse enable_uring=Y): requests go "
+			"through /dev/fuse");
+		return;
+	}
+	if (strata__fuse_uring_prepare(pf, io->flags, io->max_write,
+				       io->max_pages) < 0)
+		return;
+	io->flags |= FUSE_INIT_EXT;
+	io->flags2 |= (uint32_t)(STRATA_FUSE_OVER_IO_URING >> 32);
 }
 
 /* Change a reply on its way out: INIT asks for passthrough; a marked open
@@ -111,17 +136,20 @@ static void pt_edit_reply(struct strata_fuse *pf, struct iovec *iov, int count)
 	out = iov[0].iov_base;
 	if (out->error != 0)
 		return;
-	if (pf->pt_kernel && !pf->pt_asked &&
-	    out->unique == pf->pt_init_unique &&
+	if (!pf->init_edited && out->unique == pf->pt_init_unique &&
 	    iov[1].iov_len >= sizeof(struct pt_init_out)) {
 		struct pt_init_out *io = iov[1].iov_base;
 
-		/* The kernel turns passthrough down with writeback caching,
-		 * which we never ask for. */
-		io->flags |= FUSE_INIT_EXT;
-		io->flags2 |= (uint32_t)(PT_FUSE_PASSTHROUGH >> 32);
-		io->max_stack_depth = PT_MAX_STACK_DEPTH;
-		pf->pt_asked = true;
+		pf->init_edited = true;
+		if (pf->pt_kernel) {
+			/* The kernel turns passthrough down with writeback
+			 * caching, which we never ask for. */
+			io->flags |= FUSE_INIT_EXT;
+			io->flags2 |= (uint32_t)(PT_FUSE_PASSTHROUGH >> 32);
+			io->max_stack_depth = PT_MAX_STACK_DEPTH;
+			pf->pt_asked = true;
+		}
+		pt_edit_init_uring(pf, io);
 		return;
 	}
 	if (pt_reply_id > 0 && iov[1].iov_len >= sizeof(struct pt_open_out)) {
@@ -137,7 +165,7 @@ static void pt_edit_reply(struct strata_fuse *pf, struct iovec *iov, int count)
 
 static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
 {
-	ssize_t n = read(fd, buf, len);
+	ssize_t n = strata__fuse_uring_read(userdata, fd, buf, len);
 
 	if (n > 0)
 		pt_saw_request(userdata, buf, (size_t)n);
@@ -146,8 +174,19 @@ static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
 
 static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
-	pt_edit_reply(userdata, iov, count);
-	return writev(fd, iov, count);
+	struct strata_fuse *pf = userdata;
+	bool init = !pf->init_edited;
+	ssize_t n;
+
+	pt_edit_reply(pf, iov, count);
+	if (strata__fuse_uring_take(iov, count, &n))
+		return n;
+	n = writev(fd, iov, count);
+	/* The kernel has taken the INIT reply: the rings may register. (If
+	 * it did not, the session is over and _stop frees them.) */
+	if (init && pf->init_edited && n >= 0)
+		strata__fuse_uring_start(pf);
+	return n;
 }
 
 static ssize_t pt_splice(int fdin, off_t *offin, int fdout, off_t *offout,
@@ -157,15 +196,27 @@ static ssize_t pt_splice(int fdin, off_t *offin, int fdout, off_t *offout,
 	return splice(fdin, offin, fdout, offout, len, flags);
 }
 
+/* A reply spliced into a pipe: a ring request's reply goes to its entry. */
+static ssize_t pt_splice_send(int fdin, off_t *offin, int fdout, off_t *offout,
+			      size_t len, unsigned int flags, void *userdata)
+{
+	ssize_t n;
+
+	if (strata__fuse_uring_take_pipe(fdin, len, &n))
+		return n;
+	return pt_splice(fdin, offin, fdout, offout, len, flags, userdata);
+}
+
 static const struct fuse_custom_io pt_io = {
 	.read = pt_read,
 	.writev = pt_writev,
 	.splice_receive = pt_splice,
-	.splice_send = pt_splice,
+	.splice_send = pt_splice_send,
 };
 
 int strata__fuse_pt_install(struct strata_fuse *pf, struct fuse_session *se)
 {
+	pf->se = se;
 	pf->dev_fd = fuse_session_fd(se);
 	return fuse_session_custom_io(se, &pt_io, pf->dev_fd);
 }

@@ -83,6 +83,8 @@ static int session_opt(char *opt, struct strata_fuse_opts *opts, char *err,
 		opts->read_only = false;
 	} else if (strcmp(opt, "no_passthrough") == 0 && !val) {
 		opts->no_passthrough = true;
+	} else if (strcmp(opt, "no_uring") == 0 && !val) {
+		opts->no_uring = true;
 	} else if (strcmp(opt, "default_permissions") == 0 && !val) {
 		/* Always on; accepted for fstab compatibility. */
 	} else if (strcmp(opt, "entry_timeout") == 0) {
@@ -308,6 +310,9 @@ static int session_serve(struct strata_fuse *pf, const struct strata_cfg *cfg,
 	 * 17 to 23 us with a clone per thread, which migrates more. */
 	fuse_loop_cfg_set_clone_fd(lc, 0);
 	ret = fuse_session_loop_mt(se, lc);
+	/* Before the unmount: ring commands still held by the kernel keep
+	 * the device open, which would hold the unmount up. */
+	strata__fuse_uring_stop(pf);
 	/* Files still open are closed after the session is gone: their
 	 * backing ids went with it. */
 	strata_vfs_set_backing(pf->vfs, NULL);

@@ -36,6 +36,9 @@ struct strata_fuse_opts {
 	/* Serve every byte through the daemon, even where the kernel could
 	 * pass local-tier files through (-o no_passthrough). */
 	bool no_passthrough;
+	/* Keep requests on /dev/fuse even where the kernel offers FUSE over
+	 * io_uring (-o no_uring). */
+	bool no_uring;
 	/*
 	 * Called once the namespace is open and before the mount serves
 	 * (attach: the policy engine starts; a negative errno with a message

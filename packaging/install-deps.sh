@@ -8,7 +8,7 @@
 set -eu
 
 BUILD="build-essential cmake pkg-config libfuse3-dev libsqlite3-dev libuv1-dev
-libcmocka-dev libcurl4-openssl-dev libnfs-dev"
+libcmocka-dev libcurl4-openssl-dev libnfs-dev liburing-dev"
 RUNTIME="fuse3 sqlite3"
 TEST="attr rsync git tar xz-utils mergerfs psmisc procps python3 clang-format
 nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils curl openssl ceph-common
