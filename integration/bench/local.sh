@@ -22,6 +22,10 @@
 #   --only LIST     targets to run, from direct,strata,mergerfs (all)
 #   --rounds N      rounds, interleaved over the targets; the table shows
 #                   medians                 (STRATA_BENCH_ROUNDS, 3)
+#   --uring on|off|asis
+#                   the fuse module's enable_uring for the run (restored
+#                   after): on lets Strata take requests over io_uring
+#                   (mergerfs 2.33 cannot)  (STRATA_BENCH_URING, on)
 # MERGERFS_OPTS overrides the mergerfs options; STRATA_BENCH_MOUNT_OPTS adds
 # `strata mount -o` options. Run as root: dropping the page cache needs it.
 
@@ -35,6 +39,9 @@ NFILES=${STRATA_BENCH_FILES:-19000}
 NSMALL=${STRATA_BENCH_SMALL:-10000}
 NREADS=${STRATA_BENCH_READS:-20000}
 ROUNDS=${STRATA_BENCH_ROUNDS:-3}
+URING=${STRATA_BENCH_URING:-on}
+URING_PARAM=/sys/module/fuse/parameters/enable_uring
+URING_OLD=
 BASE=${STRATA_BENCH_DIR:-/var/tmp}
 ONLY=direct,strata,mergerfs
 MERGERFS_DEFAULT=cache.files=off,category.create=ff,dropcacheonclose=false
@@ -42,7 +49,7 @@ MERGERFS_OPTS=${MERGERFS_OPTS:-$MERGERFS_DEFAULT,fsname=bench-mergerfs}
 STRATA_OPTS=${STRATA_BENCH_MOUNT_OPTS:-}
 
 usage() {
-	sed -n '3,26s/^# \{0,1\}//p' "$0" >&2
+	sed -n '3,30s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
@@ -55,12 +62,18 @@ while [ $# -gt 0 ]; do
 	--dir) BASE=$2; shift 2 ;;
 	--only) ONLY=$2; shift 2 ;;
 	--rounds) ROUNDS=$2; shift 2 ;;
+	--uring) URING=$2; shift 2 ;;
 	--quick) SIZE_MIB=256 NFILES=2000 NSMALL=1000 NREADS=5000 ROUNDS=1; shift ;;
 	-h | --help) usage ;;
 	-*) echo "local.sh: unknown option '$1'" >&2; usage ;;
 	*) STRATA_BIN=$1; shift ;;
 	esac
 done
+
+case $URING in
+on | off | asis) ;;
+*) echo "local.sh: --uring takes on, off or asis, not '$URING'" >&2; exit 2 ;;
+esac
 
 W=$(mktemp -d "$BASE/strata-bench.XXXXXX")
 STRATA_PID=
@@ -93,6 +106,7 @@ cleanup() {
 		wait "$pid" 2>/dev/null
 	done
 	rm -rf "$W"
+	[ -z "$URING_OLD" ] || echo "$URING_OLD" > "$URING_PARAM"
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -340,6 +354,19 @@ log "work directory $W ($DISK), size $SIZE_MIB MiB, files $NFILES," \
 	"small $NSMALL, reads $NREADS"
 start=$(date +%s)
 
+# The fuse module reads enable_uring when a mount starts.
+if [ "$URING" != asis ]; then
+	if [ -w "$URING_PARAM" ]; then
+		URING_OLD=$(cat "$URING_PARAM")
+		[ "$URING" = on ] && echo Y > "$URING_PARAM" ||
+			echo N > "$URING_PARAM"
+	else
+		note "cannot set $URING_PARAM (kernel before 6.14, or not root):" \
+			"io_uring left as it is"
+	fi
+fi
+URING_NOW=$(cat "$URING_PARAM" 2>/dev/null || echo -)
+
 # Mount everything first, then run the rounds interleaved (direct, strata,
 # mergerfs, direct, ...) so each target sees the machine in the same state;
 # the table shows each figure's median over the rounds.
@@ -430,7 +457,9 @@ echo "Strata local benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')," \
 echo "disk: $DISK; big file $SIZE_MIB MiB; medians of $ROUNDS rounds;" \
 	"took $(($(date +%s) - start)) s"
 echo "strata: $STRATA_BIN${STRATA_OPTS:+ -o $STRATA_OPTS}" \
-	"(default config: entry_timeout = attr_timeout = 10 s)"
+	"(default config: entry_timeout = attr_timeout = 10 s);" \
+	"fuse enable_uring: $URING_NOW; $(grep -o 'FUSE over io_uring[^"]*' \
+		"$W/strata.log" 2>/dev/null | head -n 1 || true)"
 echo "mergerfs: ${MERGERFS_VERSION:-?} -o $MERGERFS_OPTS"
 echo
 printf '%-34s %10s %10s %10s %14s %16s\n' test direct strata mergerfs \

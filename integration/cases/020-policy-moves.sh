@@ -89,8 +89,8 @@ log "a file open for writing is not moved, and its writes win"
 head -c 2M /dev/zero > "$T/two"
 exec 7<> "$M/data/growing"
 cat "$T/two" >&7
-# Recorded while still open (passed-through writers are recorded at fsync
-# and at the last close), so the rule has a replica it could move.
+# Recorded while still open (an fsync; cat's close flushed it too), so the
+# rule has a replica it could move.
 python3 -c 'import os; os.fsync(7)'
 [ "$(tiers "$M/data/growing")" = nvme ] ||
 	fail "an fsync'd file open for writing is on '$(tiers "$M/data/growing")'"

@@ -119,6 +119,25 @@ static void vn_pt_absorb(struct vnode *vn)
 	vn->pt_wrote = true;
 }
 
+/*
+ * The backing object of vn was just linked to its key (vn->lock held), and
+ * before shows it as vn_pt_absorb() last saw it: the link moved its ctime,
+ * which is no write of the kernel's. Unless a write moved the size or
+ * mtime meanwhile (a change after a stat gets a new mtime), the new ctime
+ * is the one to compare with; else the next look takes that write in. (An
+ * mtime set with utimes(2) must not be undone by the next look, as tar and
+ * rsync would find.)
+ */
+static void vn_pt_linked(struct vnode *vn, const struct stat *before)
+{
+	struct stat st;
+
+	if (fstat(strata_obj_fd(vn->pt_obj), &st) == 0 &&
+	    st.st_size == before->st_size &&
+	    ts_equal(st.st_mtim, before->st_mtim))
+		vn->pt_ctime = st.st_ctim;
+}
+
 void strata__vfs_pt_absorb(struct strata_vfs *vfs, strata_ino_t ino)
 {
 	struct vnode *vn = strata__vfs_vnode_hold(vfs, ino);
@@ -214,9 +233,9 @@ int strata__vfs_vnode_load(struct strata_vfs *vfs, struct vnode *vn)
 			   vn->ino, a.size);
 		return -EIO;
 	}
+	if (pc.best && strata__vfs_vnode_key(vn, pc.key) < 0)
+		return -ENOMEM;
 	vn->tier = pc.best;
-	if (pc.best)
-		strata_strlcpy(vn->key, pc.key, sizeof(vn->key));
 	vn->size = a.size;
 	vn->version = a.version;
 	vn->mtime = a.mtime;
@@ -242,10 +261,16 @@ int strata__vfs_commit(struct strata_vfs *vfs, struct vnode *vn, bool durable)
 		return strata_catalog_sync(vfs->cat, true);
 	/* The object takes its key before a replica row names it. */
 	if (vn->pt_anon) {
+		struct stat before;
+		bool quiet = fstat(strata_obj_fd(vn->pt_obj), &before) == 0 &&
+			     ts_equal(before.st_ctim, vn->pt_ctime);
+
 		ret = strata_obj_link(vn->pt_obj);
 		if (ret < 0)
 			return ret;
 		vn->pt_anon = false;
+		if (quiet)
+			vn_pt_linked(vn, &before);
 	}
 	ret = strata_catalog_commit_write(vfs->cat, vn->ino,
 					  vn->tier ? vn->tier->id : 0, vn->key,
@@ -325,8 +350,7 @@ static int vn_create_object(struct strata_vfs *vfs, struct vnode *vn,
 		return ret;
 	}
 	vn->tier = where;
-	strata_strlcpy(vn->key, key, sizeof(vn->key));
-	return 0;
+	return strata__vfs_vnode_key(vn, key); /* fits kbuf: no failure */
 }
 
 /* Make sure vf has its object; for writing, create it on the placement tier
@@ -398,7 +422,7 @@ static void vn_pt_unmake(struct vnode *vn)
 			   "cannot remove the empty object '%s' on tier '%s'",
 			   vn->key, vn->tier->name);
 	vn->tier = NULL;
-	vn->key[0] = '\0';
+	strata__vfs_vnode_key(vn, "");
 	vn->pt_made = false;
 	vn->pt_anon = false;
 }
@@ -543,11 +567,11 @@ static int vf_new(struct strata_vfs *vfs, struct vnode *vn, int flags,
 	}
 	vf->pt = vn_pt_open(vfs, vn, writer);
 	if (vf->pt) {
-		/* No flush at close(2), for writers either: what the kernel
-		 * wrote is taken in at release, which follows the last close
-		 * at once, and at every getattr before it; errors of the
-		 * writes themselves were the kernel's to report. */
-		*oflags = STRATA_VFS_PASSTHROUGH | STRATA_VFS_NO_FLUSH;
+		/* A writer's close still commits what the kernel wrote: the
+		 * release comes after close(2) returns, and a utimes(2) the
+		 * caller makes in between must not be undone by it (rsync). */
+		*oflags = STRATA_VFS_PASSTHROUGH |
+			  (writer ? 0 : STRATA_VFS_NO_FLUSH);
 		vn->npt++;
 		if (writer)
 			vn->npt_writers++;

@@ -107,6 +107,7 @@ static int it_get(struct strata_vfs *vfs, strata_ino_t ino, uint64_t nlookup,
 			goto out;
 		}
 		vn->ino = ino;
+		vn->key = vn->kbuf;
 		pthread_mutex_init(&vn->lock, NULL);
 		if (it->count >= it->nbuckets)
 			it_grow(it);
@@ -149,8 +150,30 @@ struct vnode *strata__vfs_vnode_hold(struct strata_vfs *vfs, strata_ino_t ino)
 
 static void vn_free(struct vnode *vn)
 {
+	strata__vfs_vnode_key(vn, "");
 	pthread_mutex_destroy(&vn->lock);
 	free(vn);
+}
+
+int strata__vfs_vnode_key(struct vnode *vn, const char *key)
+{
+	size_t len = strlen(key);
+	char *heap = NULL;
+
+	if (len >= sizeof(vn->kbuf)) {
+		heap = strdup(key);
+		if (!heap)
+			return -ENOMEM;
+	}
+	if (vn->key != vn->kbuf)
+		free(vn->key);
+	if (heap) {
+		vn->key = heap;
+	} else {
+		memcpy(vn->kbuf, key, len + 1);
+		vn->key = vn->kbuf;
+	}
+	return 0;
 }
 
 /* Drop references of each kind; free the vnode, and purge an orphan, when

@@ -493,6 +493,7 @@ int strata__vfs_stage_settle(struct strata_vfs *vfs, struct vnode *vn)
 int strata__vfs_stage_create(struct strata_vfs *vfs, struct vnode *vn,
 			     struct vfs_tier *home, struct vfs_tier **where)
 {
+	char key[VFS_KEY_LEN];
 	struct vfs_tier *stage;
 
 	*where = home;
@@ -508,7 +509,8 @@ int strata__vfs_stage_create(struct strata_vfs *vfs, struct vnode *vn,
 	}
 	vn->stage_to = home;
 	vn->up_valid = false;
-	strata__vfs_key(vn->ino, vn->key, sizeof(vn->key));
+	strata__vfs_key(vn->ino, key, sizeof(key));
+	strata__vfs_vnode_key(vn, key); /* fits kbuf: no failure */
 	stream_open(vn);
 	*where = stage;
 	return 0;

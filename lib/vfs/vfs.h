@@ -55,9 +55,8 @@ enum strata_vfs_set {
 /* Bits of the open flags strata_vfs_open() and _create() hand back. */
 enum strata_vfs_open_flags {
 	STRATA_VFS_KEEP_CACHE = 1u << 0, /* content unchanged: keep pages */
-	/* Read-only or passed through: its flush has nothing to do (a
-	 * passed-through writer's data is taken in at release), so the
-	 * kernel may skip asking at close (one round trip fewer a file). */
+	/* Read-only: its flush has nothing to do, so the kernel may skip
+	 * asking at close (one round trip fewer per file read). */
 	STRATA_VFS_NO_FLUSH = 1u << 1,
 	/* The kernel reads and writes the backing file itself: answer the
 	 * open with strata_vfs_backing_id(). */
@@ -339,7 +338,7 @@ void strata_vfs_set_hooks(struct strata_vfs *vfs,
  * usual; close forgets an id. One id per inode while any of its open files
  * passes through, as the kernel wants. Writes the vfs no longer sees are
  * taken from the backing file (size, mtime, a new content version) at
- * getattr, setattr, fsync and release (such opens ask for no flush).
+ * getattr, setattr, flush, fsync and release.
  */
 struct strata_vfs_backing {
 	int (*open)(void *arg, int fd);

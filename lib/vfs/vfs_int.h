@@ -52,7 +52,12 @@ struct vnode {
 	pthread_mutex_t lock;
 	bool loaded;	       /* the fields below are known */
 	struct vfs_tier *tier; /* where the valid content is, or NULL */
-	char key[STRATA_KEY_MAX];
+	/* Its object's key: kbuf, or the heap for a longer one (an imported
+	 * object keeps its name); set with strata__vfs_vnode_key(). A vnode
+	 * is allocated at every lookup, and a page touched for the first
+	 * time is dear: keep it small. */
+	char *key;
+	char kbuf[VFS_KEY_LEN];
 	uint64_t size;	  /* authoritative while nopen > 0 */
 	uint64_t version; /* content version at load or last commit */
 	struct timespec mtime;
@@ -187,6 +192,8 @@ void strata__vfs_release_all(struct strata_vfs *vfs);
 int strata__vfs_open_new(struct strata_vfs *vfs, strata_ino_t ino, int flags,
 			 uint64_t *fh, unsigned int *oflags);
 void strata__vfs_key(strata_ino_t ino, char *key, size_t len);
+/* Set vn->key (vn->lock held, or vn private); "" forgets it. */
+int strata__vfs_vnode_key(struct vnode *vn, const char *key);
 struct vfs_tier *strata__vfs_tier_by_id(struct strata_vfs *vfs, uint32_t id);
 /* How good a source replica r is for content version: 0 unusable (stale,
  * busy or on no configured tier), 1 another site's, 2 this site's. *tier

@@ -730,9 +730,9 @@ static void passthrough_shares_one_backing_and_takes_in_its_writes(void **state)
 	assert_int_equal(
 		strata_vfs_open(vfs, st.st_ino, O_RDONLY, &rfh, &rflags), 0);
 	assert_true(rflags & STRATA_VFS_PASSTHROUGH);
-	/* Neither asks for a flush at close: release takes the writes. */
+	/* The writer's close still commits: a reader's has nothing to do. */
 	assert_true(rflags & STRATA_VFS_NO_FLUSH);
-	assert_true(oflags & STRATA_VFS_NO_FLUSH);
+	assert_false(oflags & STRATA_VFS_NO_FLUSH);
 	assert_int_equal(strata_vfs_backing_id(vfs, rfh), 7);
 	assert_int_equal(fb.opens, 1);
 	/* The kernel writes the backing file; Strata takes it in. */
@@ -750,23 +750,45 @@ static void passthrough_shares_one_backing_and_takes_in_its_writes(void **state)
 	assert_int_equal(st.st_size, 15);
 	assert_int_equal(count_objects(vfs), 1);
 	assert_int_equal(pwrite(fb.last_fd, "passed through!", 15, 0), 15);
-	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	/* close(2) flushes: what the kernel wrote is recorded by then. */
+	assert_int_equal(strata_vfs_flush(vfs, fh), 0);
 	assert_int_equal(count_objects(vfs), 1);
 	assert_int_equal(strata_catalog_getattr(vfs->cat, st.st_ino, &a), 0);
 	assert_int_equal(a.size, 15);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
 	assert_int_equal(fb.closes, 0);
 	assert_int_equal(strata_vfs_release(vfs, rfh), 0);
 	assert_int_equal(fb.closes, 1);
 	assert_int_equal(fb.last_closed, 7);
+
+	/* tar: a new file written, its mtime set while open, closed. The
+	 * link of its object at the flush is no write: the mtime stays. */
+	assert_int_equal(strata_vfs_create(vfs, &root, STRATA_ROOT_INO, "t",
+					   0644, O_WRONLY, &st, &fh, &oflags),
+			 0);
+	assert_int_equal(pwrite(fb.last_fd, "tarred", 6, 0), 6);
+	in = st;
+	in.st_mtim.tv_sec = 1000000000;
+	in.st_mtim.tv_nsec = 5;
+	assert_int_equal(strata_vfs_setattr(vfs, st.st_ino, fh, &in,
+					    STRATA_VFS_SET_MTIME, &st),
+			 0);
+	assert_int_equal(strata_vfs_flush(vfs, fh), 0);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	assert_int_equal(strata_catalog_getattr(vfs->cat, st.st_ino, &a), 0);
+	assert_int_equal(a.size, 6);
+	assert_int_equal(a.mtime.tv_sec, 1000000000);
+	assert_int_equal(a.mtime.tv_nsec, 5);
+	assert_int_equal(count_objects(vfs), 2);
 
 	/* Created, passed through, never written: no object is left. */
 	assert_int_equal(strata_vfs_create(vfs, &root, STRATA_ROOT_INO, "e",
 					   0644, O_WRONLY, &st, &fh, &oflags),
 			 0);
 	assert_true(oflags & STRATA_VFS_PASSTHROUGH);
-	assert_int_equal(count_objects(vfs), 1);
+	assert_int_equal(count_objects(vfs), 2);
 	assert_int_equal(strata_vfs_release(vfs, fh), 0);
-	assert_int_equal(count_objects(vfs), 1);
+	assert_int_equal(count_objects(vfs), 2);
 
 	/* Without content a reader is served here; a writer beside it
 	 * must be too (the kernel refuses to mix the two on an inode). */
