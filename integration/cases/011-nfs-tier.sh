@@ -69,7 +69,7 @@ for f in empty one f131073 big; do
 done
 
 # objects_check: every file has an object on the export with its exact
-# bytes, keys look like xx/xx/<16 hex>, no object is named after a file,
+# bytes, keys look like hhh/mmm/<16 hex>, no object is named after a file,
 # and the local tier holds no objects.
 objects_check() {
 	local keys bad
@@ -77,7 +77,7 @@ objects_check() {
 	[ "$STRATA_TEST_DIRECT" = 1 ] && return 0
 	keys=$(cd "$EXPORT" && find . -type f | sed 's|^\./||' | LC_ALL=C sort)
 	[ -n "$keys" ] || fail "no objects on the NFS export $EXPORT"
-	bad=$(echo "$keys" | grep -Ev '^[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{16}$' ||
+	bad=$(echo "$keys" | grep -Ev '^[0-9a-f]{3}/[0-9a-f]{3}/[0-9a-f]{16}$' ||
 		true)
 	[ -z "$bad" ] || fail "objects on the export with unexpected keys:" \
 		"$(echo "$bad" | head -n 5)"

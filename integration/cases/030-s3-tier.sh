@@ -51,21 +51,21 @@ check_sums() {
 check_sums "after writing"
 
 # objects_check: every non-empty file is one object in the bucket with its
-# exact bytes, under a key like PFX/xx/xx/<16 hex>; the local tier holds
+# exact bytes, under a key like PFX/hhh/mmm/<16 hex>; the local tier holds
 # no object.
 objects_check() {
 	local keys n f ino key
 
 	keys=$(s3_keys "$PFX")
-	echo "$keys" | grep -Ev "^$PFX/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{16}\$" |
+	echo "$keys" | grep -Ev "^$PFX/[0-9a-f]{3}/[0-9a-f]{3}/[0-9a-f]{16}\$" |
 		grep . && fail "objects not named by file id: see above"
 	n=$(echo "$keys" | grep -c . || true)
 	[ "$n" = "$(find "$T/ref" -type f -size +0 | wc -l)" ] ||
 		fail "$n objects in the bucket: $keys"
 	for f in $(cd "$T/ref" && find . -type f -size +0 | sed 's|^\./||'); do
 		ino=$(stat -c %i "$M/d/$f")
-		key=$(printf '%s/%02x/%02x/%016x' "$PFX" $((ino & 255)) \
-			$(((ino >> 8) & 255)) "$ino")
+		key=$(printf '%s/%03x/%03x/%016x' "$PFX" \
+			$(((ino >> 24) & 4095)) $(((ino >> 12) & 4095)) "$ino")
 		s3 -sf "/strata/$key" -o "$T/obj" || fail "no object $key for $f"
 		cmp "$T/obj" "$T/ref/$f" || fail "object $key differs from $f"
 	done
@@ -90,7 +90,7 @@ fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
 os.write(fd, data)
 os.fsync(fd)
 ino = os.fstat(fd).st_ino
-key = "%s/%02x/%02x/%016x" % (pfx, ino & 255, (ino >> 8) & 255, ino)
+key = "%s/%03x/%03x/%016x" % (pfx, (ino >> 24) & 4095, (ino >> 12) & 4095, ino)
 # Still open: the object must be there already, whole.
 subprocess.run([rgw, "curl", s3dir, "-sf", "/strata/" + key, "-o", out],
                check=True)

@@ -126,7 +126,8 @@ rm -f "$M/pending"
 cmp "$M/down" "$T/down" || fail "staged data after radosgw came back"
 # Kept on 'nvme', or uploaded by a later close now that radosgw is back.
 ino=$(stat -c %i "$M/down")
-key=$(printf '%02x/%02x/%016x' $((ino & 255)) $(((ino >> 8) & 255)) "$ino")
+key=$(printf '%03x/%03x/%016x' $(((ino >> 24) & 4095)) \
+	$(((ino >> 12) & 4095)) "$ino")
 if [ -f "$T/tiers/nvme/$key" ]; then
 	cmp "$T/tiers/nvme/$key" "$T/down" || fail "the staged copy differs"
 else
