@@ -358,8 +358,11 @@ start=$(date +%s)
 if [ "$URING" != asis ]; then
 	if [ -w "$URING_PARAM" ]; then
 		URING_OLD=$(cat "$URING_PARAM")
-		[ "$URING" = on ] && echo Y > "$URING_PARAM" ||
+		if [ "$URING" = on ]; then
+			echo Y > "$URING_PARAM"
+		else
 			echo N > "$URING_PARAM"
+		fi
 	else
 		note "cannot set $URING_PARAM (kernel before 6.14, or not root):" \
 			"io_uring left as it is"
