@@ -150,6 +150,26 @@ void strata__vfs_pt_absorb(struct strata_vfs *vfs, strata_ino_t ino)
 	strata__vfs_vnode_unhold(vfs, vn);
 }
 
+int strata__vfs_attr_set(struct strata_vfs *vfs, strata_ino_t ino,
+			 struct strata_attr *a, unsigned int set)
+{
+	struct vnode *vn = strata__vfs_vnode_hold(vfs, ino);
+	int ret;
+
+	if (vn) {
+		pthread_mutex_lock(&vn->lock);
+		vn_pt_absorb(vn);
+	}
+	ret = strata_catalog_setattr(vfs->cat, ino, a, set, a);
+	if (vn) {
+		if (ret == 0 && (set & STRATA_SET_MTIME) && vn->loaded)
+			vn->mtime = a->mtime;
+		pthread_mutex_unlock(&vn->lock);
+		strata__vfs_vnode_unhold(vfs, vn);
+	}
+	return ret;
+}
+
 void strata__vfs_overlay(struct strata_vfs *vfs, struct strata_attr *a)
 {
 	struct vnode *vn;
@@ -567,11 +587,12 @@ static int vf_new(struct strata_vfs *vfs, struct vnode *vn, int flags,
 	}
 	vf->pt = vn_pt_open(vfs, vn, writer);
 	if (vf->pt) {
-		/* A writer's close still commits what the kernel wrote: the
-		 * release comes after close(2) returns, and a utimes(2) the
-		 * caller makes in between must not be undone by it (rsync). */
-		*oflags = STRATA_VFS_PASSTHROUGH |
-			  (writer ? 0 : STRATA_VFS_NO_FLUSH);
+		/* No flush at close(2), for writers either: the release
+		 * that follows takes in what the kernel wrote, as every
+		 * getattr before it does (strata__vfs_attr_set() keeps a
+		 * utimes(2) made in between), and the writes' own errors
+		 * were the kernel's to report. */
+		*oflags = STRATA_VFS_PASSTHROUGH | STRATA_VFS_NO_FLUSH;
 		vn->npt++;
 		if (writer)
 			vn->npt_writers++;

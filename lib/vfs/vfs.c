@@ -328,9 +328,6 @@ int strata_vfs_setattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 	unsigned int set;
 	int ret;
 
-	/* Writes the kernel passed through come first: an mtime set now
-	 * must win over theirs. */
-	strata__vfs_pt_absorb(vfs, ino);
 	if (valid & STRATA_VFS_SET_SIZE) {
 		struct vfile *vf = (struct vfile *)(uintptr_t)fh;
 		struct strata_obj *obj = NULL;
@@ -351,24 +348,12 @@ int strata_vfs_setattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 			return ret;
 	}
 	set = vfs_setattr_fields(in, valid, &a);
-	if (set != STRATA_SET_CTIME || !(valid & STRATA_VFS_SET_SIZE)) {
-		ret = strata_catalog_setattr(vfs->cat, ino, &a, set, &a);
-		if (ret < 0)
-			return ret;
-	} else {
+	if (set != STRATA_SET_CTIME || !(valid & STRATA_VFS_SET_SIZE))
+		ret = strata__vfs_attr_set(vfs, ino, &a, set);
+	else
 		ret = strata_catalog_getattr(vfs->cat, ino, &a);
-		if (ret < 0)
-			return ret;
-	}
-	vn = (set & STRATA_SET_MTIME) ? strata__vfs_vnode_hold(vfs, ino) : NULL;
-	if (vn) {
-		/* An explicit mtime wins over the one of earlier writes. */
-		pthread_mutex_lock(&vn->lock);
-		if (vn->loaded)
-			vn->mtime = a.mtime;
-		pthread_mutex_unlock(&vn->lock);
-		strata__vfs_vnode_unhold(vfs, vn);
-	}
+	if (ret < 0)
+		return ret;
 	strata__vfs_overlay(vfs, &a);
 	strata__vfs_attr_to_stat(&a, out);
 	return 0;

@@ -214,6 +214,12 @@ void strata__vfs_attr_to_stat(const struct strata_attr *a, struct stat *st);
 void strata__vfs_overlay(struct strata_vfs *vfs, struct strata_attr *a);
 /* Take in what the kernel wrote to ino's passed-through backing file. */
 void strata__vfs_pt_absorb(struct strata_vfs *vfs, strata_ino_t ino);
+/* Set attributes of ino in the catalog (strata_catalog_setattr()) with its
+ * vnode locked, after taking in what the kernel wrote: a release cannot
+ * commit the writes' mtime over one set here (tar and rsync set it right
+ * after close(2), before the release comes), and the vnode takes it. */
+int strata__vfs_attr_set(struct strata_vfs *vfs, strata_ino_t ino,
+			 struct strata_attr *a, unsigned int set);
 
 /* stage.c: files at home on a tier that cannot write in place (S3); all
  * with vn->lock held. */
