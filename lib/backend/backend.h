@@ -79,7 +79,8 @@ enum strata_obj_flags {
 	 * object starts empty and without its key. Nothing under the key
 	 * changes (reads, stat, list and remove of the key see what it held)
 	 * until strata_obj_link(); closed before that, it stores nothing and
-	 * leaves nothing behind, a crash included.
+	 * leaves nothing behind, a crash included. Without CREATE and
+	 * WRITE, strata_obj_open() refuses it with -EINVAL.
 	 */
 	STRATA_OBJ_ANON = 1u << 5,
 };

@@ -309,8 +309,7 @@ static int local_obj_open(struct strata_backend *be, const char *key,
 	ret = local_path(be, key, path, sizeof(path));
 	if (ret < 0)
 		goto out;
-	if ((flags & STRATA_OBJ_ANON) && (flags & STRATA_OBJ_CREATE) &&
-	    (flags & STRATA_OBJ_WRITE)) {
+	if (flags & STRATA_OBJ_ANON) { /* with CREATE and WRITE (registry) */
 		ret = local_anon_open(be, path, obj);
 		goto out;
 	}

@@ -302,6 +302,12 @@ int strata_obj_open(struct strata_backend *be, const char *key,
 	ret = strata__backend_key_check(key);
 	if (ret < 0)
 		goto out;
+	if ((flags & STRATA_OBJ_ANON) &&
+	    (flags & (STRATA_OBJ_CREATE | STRATA_OBJ_WRITE)) !=
+		    (STRATA_OBJ_CREATE | STRATA_OBJ_WRITE)) {
+		ret = -EINVAL; /* an object without a key is a new one */
+		goto out;
+	}
 	if ((flags & STRATA_OBJ_ANON) && !(be->ops->caps & STRATA_BCAP_ANON)) {
 		ret = -EOPNOTSUPP;
 		goto out;

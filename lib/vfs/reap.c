@@ -86,7 +86,7 @@ int strata__vfs_reap(struct strata_vfs *vfs, size_t *failed)
 	struct vfs_reaper *r = &vfs->reaper;
 	struct reap_replicas *rr = NULL;
 	strata_ino_t *q;
-	size_t n;
+	size_t n, later = 0;
 	int ret = 0;
 
 	pthread_mutex_lock(&r->lock);
@@ -101,18 +101,23 @@ int strata__vfs_reap(struct strata_vfs *vfs, size_t *failed)
 	rr = malloc(sizeof(*rr));
 	if (!rr) {
 		ret = -ENOMEM;
+		later = n;
 	} else {
+		/* Orphans without content go now; the others (and any whose
+		 * listing failed) wait for one durable sync. */
 		for (size_t i = 0; i < n; i++) {
 			rr->n = 0;
 			if (strata_catalog_replica_list(
 				    vfs->cat, q[i], reap_collect, rr) != 0 ||
-			    rr->n > 0) {
-				ret = strata_catalog_sync(vfs->cat, true);
-				break;
-			}
+			    rr->n > 0)
+				q[later++] = q[i];
+			else if (reap_rows(vfs, q[i]) < 0 && failed)
+				(*failed)++;
 		}
+		if (later)
+			ret = strata_catalog_sync(vfs->cat, true);
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < later; i++) {
 		if (ret < 0 || reap_one(vfs, q[i], rr) < 0) {
 			/* The rows stay: the next start tries again. */
 			if (failed)

@@ -1045,6 +1045,15 @@ static void anon_object_shows_only_once_linked(void **state)
 	struct strata_obj_stat st;
 	struct strata_obj *obj = NULL;
 
+	/* An object without a key can only be a new one, to write. */
+	assert_int_equal(strata_obj_open(s->be, K(s, "anon/a"),
+					 flags & ~STRATA_OBJ_CREATE, &obj),
+			 -EINVAL);
+	assert_null(obj);
+	assert_int_equal(strata_obj_open(s->be, K(s, "anon/a"),
+					 flags & ~STRATA_OBJ_WRITE, &obj),
+			 -EINVAL);
+	assert_null(obj);
 	if (!(strata_backend_caps(s->be) & STRATA_BCAP_ANON)) {
 		assert_int_equal(strata_obj_open(s->be, K(s, "anon/a"), flags,
 						 &obj),

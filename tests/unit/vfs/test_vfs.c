@@ -316,6 +316,38 @@ static void unlinked_open_file_lives_until_release(void **state)
 	assert_int_equal(count_objects(vfs), 0);
 }
 
+static void reap_batch_mixes_empty_and_written_orphans(void **state)
+{
+	static const char *const names[] = { "e1", "w", "e2" };
+	struct strata_vfs *vfs = *state;
+	struct strata_attr a;
+	struct stat st[3];
+	size_t n;
+
+	for (int i = 0; i < 3; i++) {
+		uint64_t fh = create_file(vfs, names[i], &st[i]);
+
+		if (i == 1)
+			assert_int_equal(
+				strata_vfs_write(vfs, fh, 0, "data", 4, &n), 0);
+		assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	}
+	assert_int_equal(count_objects(vfs), 1);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(
+			strata_vfs_unlink(vfs, STRATA_ROOT_INO, names[i]), 0);
+		strata_vfs_forget(vfs, st[i].st_ino, 1);
+	}
+	/* One batch: the empty ones go at once, the written one after the
+	 * durable sync, with its object. */
+	assert_int_equal(strata__vfs_reap(vfs, NULL), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(strata_catalog_getattr(vfs->cat, st[i].st_ino,
+							&a),
+				 -ENOENT);
+	assert_int_equal(count_objects(vfs), 0);
+}
+
 static void rename_over_file_purges_replaced_content(void **state)
 {
 	struct strata_vfs *vfs = *state;
@@ -841,6 +873,9 @@ int main(void)
 		cmocka_unit_test(object_key_is_sharded_file_id),
 		cmocka_unit_test_setup_teardown(
 			unlinked_open_file_lives_until_release, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			reap_batch_mixes_empty_and_written_orphans, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			rename_over_file_purges_replaced_content, setup,
