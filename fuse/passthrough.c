@@ -141,9 +141,11 @@ static void pt_edit_reply(struct strata_fuse *pf, struct iovec *iov, int count)
 		struct pt_init_out *io = iov[1].iov_base;
 
 		pf->init_edited = true;
-		if (pf->pt_kernel) {
+		if (pf->pt_kernel && !pf->opts.no_passthrough) {
 			/* The kernel turns passthrough down with writeback
-			 * caching, which we never ask for. */
+			 * caching, which we never ask for. Asked, it counts
+			 * the mount as stacked: without the ask, another
+			 * passthrough mount (or overlayfs) can stack on it. */
 			io->flags |= FUSE_INIT_EXT;
 			io->flags2 |= (uint32_t)(PT_FUSE_PASSTHROUGH >> 32);
 			io->max_stack_depth = PT_MAX_STACK_DEPTH;

@@ -53,6 +53,7 @@ struct local_be {
 	pthread_mutex_t plock;
 	int pool[LOCAL_POOL]; /* lb->plock */
 	unsigned int npool;   /* lb->plock */
+	bool no_tmpfile;      /* O_TMPFILE was refused: scratch files */
 };
 
 /* Writes at least this large and block-aligned bypass the page cache. */
@@ -270,13 +271,19 @@ static int local_anon_open(struct strata_backend *be, const char *path,
 			   struct strata_obj *obj)
 {
 	struct local_obj *lo = local_obj(obj);
+	struct local_be *lb = local_be(be);
 	int fd = local_pool_take(be);
 
-	if (fd < 0)
-		fd = open(local_be(be)->root, O_TMPFILE | O_RDWR | O_CLOEXEC,
-			  0600);
-	if (fd < 0 && errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
-		return -errno;
+	if (fd < 0 && !__atomic_load_n(&lb->no_tmpfile, __ATOMIC_RELAXED)) {
+		fd = open(lb->root, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EOPNOTSUPP && errno != EISDIR &&
+		    errno != EINVAL)
+			return -errno;
+		/* The file system has no O_TMPFILE: no need to ask again. */
+		if (fd < 0)
+			__atomic_store_n(&lb->no_tmpfile, true,
+					 __ATOMIC_RELAXED);
+	}
 	lo->anon_path = strdup(path);
 	if (!lo->anon_path) {
 		if (fd >= 0)
