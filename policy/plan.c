@@ -428,6 +428,7 @@ static int plan_facts(struct plan_ctx *pc, const struct strata_scan_row *row,
 		      struct strata_policy_facts *f)
 {
 	const char *dir = path ? plan_dir_path(pc, row->parent) : NULL;
+	struct strata_attr a;
 
 	if (path && !dir)
 		return -ENOMEM;
@@ -435,15 +436,19 @@ static int plan_facts(struct plan_ctx *pc, const struct strata_scan_row *row,
 	    snprintf(path, size, "%s%s%s", dir, strcmp(dir, "/") ? "/" : "",
 		     row->name) >= (int)size)
 		return -ENAMETOOLONG;
+	/* Open files may know more than the catalog yet. */
+	a = row->attr;
+	if (pc->vfs)
+		strata_vfs_overlay(pc->vfs, &a);
 	memset(f, 0, sizeof(*f));
 	f->path = path ? path : row->name;
-	f->size = row->attr.size;
-	f->atime = row->attr.atime;
-	f->mtime = row->attr.mtime;
-	f->ctime = row->attr.ctime;
-	f->btime = row->attr.btime;
-	f->uid = row->attr.uid;
-	f->gid = row->attr.gid;
+	f->size = a.size;
+	f->atime = a.atime;
+	f->mtime = a.mtime;
+	f->ctime = a.ctime;
+	f->btime = a.btime;
+	f->uid = a.uid;
+	f->gid = a.gid;
 	for (unsigned int i = 0; i < row->ntiers; i++) {
 		const char *n = strata_plan_tier_name(pc->tiers, pc->ntiers,
 						      row->tiers[i]);

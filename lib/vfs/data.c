@@ -164,13 +164,26 @@ int strata__vfs_attr_set(struct strata_vfs *vfs, strata_ino_t ino,
 	if (vn) {
 		if (ret == 0 && (set & STRATA_SET_MTIME) && vn->loaded)
 			vn->mtime = a->mtime;
+		if (ret == 0 && (set & STRATA_SET_ATIME))
+			vn->atime_due = false; /* the atime set wins */
 		pthread_mutex_unlock(&vn->lock);
 		strata__vfs_vnode_unhold(vfs, vn);
 	}
 	return ret;
 }
 
-void strata__vfs_overlay(struct strata_vfs *vfs, struct strata_attr *a)
+/* A read at now moves atime the relatime way: when it is older than mtime
+ * or a day. */
+static bool vfs_relatime_due(const struct strata_attr *a, struct timespec now)
+{
+	int64_t at = a->atime.tv_sec * 1000000000ll + a->atime.tv_nsec;
+	int64_t mt = a->mtime.tv_sec * 1000000000ll + a->mtime.tv_nsec;
+
+	return at <= mt ||
+	       now.tv_sec * 1000000000ll + now.tv_nsec - at >= VFS_RELATIME_NS;
+}
+
+void strata_vfs_overlay(struct strata_vfs *vfs, struct strata_attr *a)
 {
 	struct vnode *vn;
 
@@ -192,6 +205,8 @@ void strata__vfs_overlay(struct strata_vfs *vfs, struct strata_attr *a)
 	}
 	if (vn->loaded && vn->dirty)
 		a->ctime = vn->mtime;
+	if (vn->atime_due && vfs_relatime_due(a, vn->atime))
+		a->atime = vn->atime;
 	pthread_mutex_unlock(&vn->lock);
 	strata__vfs_vnode_unhold(vfs, vn);
 }
@@ -635,23 +650,19 @@ out:
 	return 0;
 }
 
-/* Refresh atime the relatime way: when it is older than mtime or a day. */
-static void vfs_touch_atime(struct strata_vfs *vfs, strata_ino_t ino)
+/* Record the atime of an earlier open for reading (vn->lock held). */
+static void vn_atime_commit(struct strata_vfs *vfs, struct vnode *vn)
 {
 	struct strata_attr a;
-	struct timespec now = strata_now();
-	int64_t at;
-	int64_t mt;
 
-	if (strata_catalog_getattr(vfs->cat, ino, &a) < 0)
+	if (!vn->atime_due)
 		return;
-	at = a.atime.tv_sec * 1000000000ll + a.atime.tv_nsec;
-	mt = a.mtime.tv_sec * 1000000000ll + a.mtime.tv_nsec;
-	if (at > mt &&
-	    now.tv_sec * 1000000000ll + now.tv_nsec - at < VFS_RELATIME_NS)
+	vn->atime_due = false;
+	if (strata_catalog_getattr(vfs->cat, vn->ino, &a) < 0 ||
+	    !vfs_relatime_due(&a, vn->atime))
 		return;
-	a.atime = now;
-	strata_catalog_setattr(vfs->cat, ino, &a, STRATA_SET_ATIME, &a);
+	a.atime = vn->atime;
+	strata_catalog_setattr(vfs->cat, vn->ino, &a, STRATA_SET_ATIME, &a);
 }
 
 /* Open ino, taking nlookup kernel references with the open one. */
@@ -676,9 +687,17 @@ int strata_vfs_open(struct strata_vfs *vfs, strata_vfs_ino_t ino, int flags,
 {
 	int ret = vfs_open_ref(vfs, ino, 0, flags, fh, oflags);
 
+	/* The atime of a read goes to the catalog at release: a write here
+	 * would cost every first open after a change a catalog write. */
 	if (ret == 0 && (flags & O_ACCMODE) != O_WRONLY && !(flags & O_TRUNC) &&
-	    !vfs->opts.read_only)
-		vfs_touch_atime(vfs, ino);
+	    !vfs->opts.read_only) {
+		struct vnode *vn = ((struct vfile *)(uintptr_t)*fh)->vn;
+
+		pthread_mutex_lock(&vn->lock);
+		vn->atime_due = true;
+		vn->atime = strata_now();
+		pthread_mutex_unlock(&vn->lock);
+	}
 	if (ret == 0 && (flags & O_ACCMODE) == O_RDONLY && vfs->hooks.opened)
 		vfs->hooks.opened(vfs->hooks.arg, ino);
 	return ret;
@@ -849,6 +868,7 @@ int strata_vfs_release(struct strata_vfs *vfs, uint64_t fh)
 			   strerror(-cret));
 	pthread_mutex_lock(&vn->lock);
 	ret = strata__vfs_commit(vfs, vn, false);
+	vn_atime_commit(vfs, vn);
 	if ((vf->flags & O_ACCMODE) != O_RDONLY) {
 		vn->nwriters--;
 		if (vf->pt)

@@ -243,7 +243,7 @@ static int vfs_entry(struct strata_vfs *vfs, struct strata_attr *a,
 
 	if (ret < 0)
 		return ret;
-	strata__vfs_overlay(vfs, a);
+	strata_vfs_overlay(vfs, a);
 	strata__vfs_attr_to_stat(a, out);
 	return 0;
 }
@@ -281,7 +281,7 @@ int strata_vfs_getattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 
 	if (ret < 0)
 		return ret;
-	strata__vfs_overlay(vfs, &a);
+	strata_vfs_overlay(vfs, &a);
 	strata__vfs_attr_to_stat(&a, out);
 	return 0;
 }
@@ -354,7 +354,7 @@ int strata_vfs_setattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 		ret = strata_catalog_getattr(vfs->cat, ino, &a);
 	if (ret < 0)
 		return ret;
-	strata__vfs_overlay(vfs, &a);
+	strata_vfs_overlay(vfs, &a);
 	strata__vfs_attr_to_stat(&a, out);
 	return 0;
 }
@@ -623,7 +623,7 @@ static int readdir_one(void *arg, const struct strata_dirent *de)
 	struct vnode *vn;
 
 	if (rc->plus) {
-		strata__vfs_overlay(rc->vfs, &a);
+		strata_vfs_overlay(rc->vfs, &a);
 		strata__vfs_attr_to_stat(&a, &st);
 	} else {
 		memset(&st, 0, sizeof(st));

@@ -238,6 +238,12 @@ int strata_vfs_tier_info(struct strata_vfs *vfs, unsigned int i,
 int strata_vfs_tier_ident(struct strata_vfs *vfs, unsigned int i,
 			  struct strata_vfs_tier_info *out);
 
+struct strata_attr;
+/* Lay over a, the catalog row of a file, what its open files hold that the
+ * catalog does not have yet: the size and mtime being written, the atime
+ * of a read (recorded at release). */
+void strata_vfs_overlay(struct strata_vfs *vfs, struct strata_attr *a);
+
 /* The path of ino from the mount root ("/a/b"; "/" for the root), by its
  * first name. -ENOENT for an unlinked inode, -ENAMETOOLONG when it does
  * not fit in size. */

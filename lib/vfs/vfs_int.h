@@ -88,6 +88,11 @@ struct vnode {
 	bool pt_made;  /* created empty at open; no replica recorded yet */
 	bool pt_anon;  /* pt_obj has no key yet (STRATA_OBJ_ANON) */
 	bool pt_wrote; /* written around the kernel's FUSE page cache */
+	/* An open for reading took place at atime: the catalog gets it (the
+	 * relatime way) at the next release, off the open's path; getattr
+	 * shows it meanwhile, and an atime set meanwhile cancels it. */
+	bool atime_due;
+	struct timespec atime;
 };
 
 struct vfile {
@@ -210,8 +215,6 @@ int strata__vfs_truncate(struct strata_vfs *vfs, struct vnode *vn,
 			 struct strata_obj *obj, uint64_t size,
 			 struct strata_attr *out);
 void strata__vfs_attr_to_stat(const struct strata_attr *a, struct stat *st);
-/* Overlay the in-memory size and mtime of files being written. */
-void strata__vfs_overlay(struct strata_vfs *vfs, struct strata_attr *a);
 /* Take in what the kernel wrote to ino's passed-through backing file. */
 void strata__vfs_pt_absorb(struct strata_vfs *vfs, strata_ino_t ino);
 /* Set attributes of ino in the catalog (strata_catalog_setattr()) with its

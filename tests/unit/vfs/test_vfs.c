@@ -316,6 +316,51 @@ static void unlinked_open_file_lives_until_release(void **state)
 	assert_int_equal(count_objects(vfs), 0);
 }
 
+static void read_atime_reaches_the_catalog_at_release(void **state)
+{
+	struct strata_vfs *vfs = *state;
+	unsigned int oflags;
+	struct strata_attr a;
+	struct stat st, in;
+	uint64_t fh = create_file(vfs, "f", &st);
+
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	in = st;
+	in.st_atim.tv_sec = in.st_mtim.tv_sec = 1000;
+	in.st_atim.tv_nsec = in.st_mtim.tv_nsec = 0;
+	assert_int_equal(strata_vfs_setattr(vfs, st.st_ino, 0, &in,
+					    STRATA_VFS_SET_ATIME |
+						    STRATA_VFS_SET_MTIME,
+					    &st),
+			 0);
+	/* Open for reading: getattr shows the new atime at once, the
+	 * catalog gets it at the release. */
+	assert_int_equal(
+		strata_vfs_open(vfs, st.st_ino, O_RDONLY, &fh, &oflags), 0);
+	assert_int_equal(strata_vfs_getattr(vfs, st.st_ino, &st), 0);
+	assert_true(st.st_atim.tv_sec > 1000);
+	assert_int_equal(strata_catalog_getattr(vfs->cat, st.st_ino, &a), 0);
+	assert_int_equal(a.atime.tv_sec, 1000);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	assert_int_equal(strata_catalog_getattr(vfs->cat, st.st_ino, &a), 0);
+	assert_int_equal(a.atime.tv_sec, st.st_atim.tv_sec);
+	assert_int_equal(a.atime.tv_nsec, st.st_atim.tv_nsec);
+	/* An atime set while it is open wins over the read's (which would
+	 * move an atime older than mtime). */
+	assert_int_equal(strata_vfs_setattr(vfs, st.st_ino, 0, &in,
+					    STRATA_VFS_SET_ATIME, &st),
+			 0);
+	assert_int_equal(
+		strata_vfs_open(vfs, st.st_ino, O_RDONLY, &fh, &oflags), 0);
+	in.st_atim.tv_sec = 2000;
+	assert_int_equal(strata_vfs_setattr(vfs, st.st_ino, 0, &in,
+					    STRATA_VFS_SET_ATIME, &st),
+			 0);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	assert_int_equal(strata_catalog_getattr(vfs->cat, st.st_ino, &a), 0);
+	assert_int_equal(a.atime.tv_sec, 2000);
+}
+
 static void reap_batch_mixes_empty_and_written_orphans(void **state)
 {
 	static const char *const names[] = { "e1", "w", "e2" };
@@ -873,6 +918,9 @@ int main(void)
 		cmocka_unit_test(object_key_is_sharded_file_id),
 		cmocka_unit_test_setup_teardown(
 			unlinked_open_file_lives_until_release, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			read_atime_reaches_the_catalog_at_release, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			reap_batch_mixes_empty_and_written_orphans, setup,
