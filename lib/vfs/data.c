@@ -246,6 +246,22 @@ static int pick_replica(void *arg, const struct strata_replica *r)
 	return 0;
 }
 
+/* What vn knows once loaded (vn->lock held): a is its catalog row, tier
+ * where its content is (NULL: none). */
+static void vn_set_loaded(struct vnode *vn, const struct strata_attr *a,
+			  struct vfs_tier *tier)
+{
+	vn->tier = tier;
+	vn->size = a->size;
+	vn->version = a->version;
+	vn->mtime = a->mtime;
+	vn->dirty = false;
+	vn->written = false;
+	vn->placed = NULL;
+	strata__vfs_stage_forget(vn);
+	vn->loaded = true;
+}
+
 int strata__vfs_vnode_load(struct strata_vfs *vfs, struct vnode *vn)
 {
 	struct strata_attr a;
@@ -270,15 +286,7 @@ int strata__vfs_vnode_load(struct strata_vfs *vfs, struct vnode *vn)
 	}
 	if (pc.best && strata__vfs_vnode_key(vn, pc.key) < 0)
 		return -ENOMEM;
-	vn->tier = pc.best;
-	vn->size = a.size;
-	vn->version = a.version;
-	vn->mtime = a.mtime;
-	vn->dirty = false;
-	vn->written = false;
-	vn->placed = NULL;
-	strata__vfs_stage_forget(vn);
-	vn->loaded = true;
+	vn_set_loaded(vn, &a, pc.best);
 	return 0;
 }
 
@@ -665,10 +673,11 @@ static void vn_atime_commit(struct strata_vfs *vfs, struct vnode *vn)
 	strata_catalog_setattr(vfs->cat, vn->ino, &a, STRATA_SET_ATIME, &a);
 }
 
-/* Open ino, taking nlookup kernel references with the open one. */
+/* Open ino, taking nlookup kernel references with the open one; made is
+ * its catalog row when this call's caller has just made it. */
 static int vfs_open_ref(struct strata_vfs *vfs, strata_ino_t ino,
-			uint64_t nlookup, int flags, uint64_t *fh,
-			unsigned int *oflags)
+			uint64_t nlookup, const struct strata_attr *made,
+			int flags, uint64_t *fh, unsigned int *oflags)
 {
 	struct vnode *vn;
 	int ret;
@@ -676,6 +685,15 @@ static int vfs_open_ref(struct strata_vfs *vfs, strata_ino_t ino,
 	ret = strata__vfs_vnode_get(vfs, ino, nlookup, 1, &vn);
 	if (ret < 0)
 		return ret;
+	if (made) {
+		/* No content, no replica: nothing to ask the catalog. Any
+		 * change since went through this vnode, which is then
+		 * loaded already. */
+		pthread_mutex_lock(&vn->lock);
+		if (!vn->loaded)
+			vn_set_loaded(vn, made, NULL);
+		pthread_mutex_unlock(&vn->lock);
+	}
 	ret = vf_new(vfs, vn, flags, fh, oflags);
 	if (ret < 0)
 		strata__vfs_vnode_put(vfs, vn, nlookup, 1);
@@ -685,7 +703,7 @@ static int vfs_open_ref(struct strata_vfs *vfs, strata_ino_t ino,
 int strata_vfs_open(struct strata_vfs *vfs, strata_vfs_ino_t ino, int flags,
 		    uint64_t *fh, unsigned int *oflags)
 {
-	int ret = vfs_open_ref(vfs, ino, 0, flags, fh, oflags);
+	int ret = vfs_open_ref(vfs, ino, 0, NULL, flags, fh, oflags);
 
 	/* The atime of a read goes to the catalog at release: a write here
 	 * would cost every first open after a change a catalog write. */
@@ -703,11 +721,12 @@ int strata_vfs_open(struct strata_vfs *vfs, strata_vfs_ino_t ino, int flags,
 	return ret;
 }
 
-int strata__vfs_open_new(struct strata_vfs *vfs, strata_ino_t ino, int flags,
-			 uint64_t *fh, unsigned int *oflags)
+int strata__vfs_open_new(struct strata_vfs *vfs, const struct strata_attr *a,
+			 bool made, int flags, uint64_t *fh,
+			 unsigned int *oflags)
 {
 	/* One lookup reference for the entry, one open reference. */
-	return vfs_open_ref(vfs, ino, 1, flags, fh, oflags);
+	return vfs_open_ref(vfs, a->ino, 1, made ? a : NULL, flags, fh, oflags);
 }
 
 int strata_vfs_read(struct strata_vfs *vfs, uint64_t fh, uint64_t off,

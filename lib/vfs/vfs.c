@@ -596,9 +596,9 @@ int strata_vfs_create(struct strata_vfs *vfs, const struct strata_cred *cred,
 			return ret;
 		if (S_ISDIR(a.mode))
 			return -EISDIR;
-		ret = strata__vfs_open_new(vfs, a.ino, flags, fh, oflags);
+		ret = strata__vfs_open_new(vfs, &a, false, flags, fh, oflags);
 	} else if (ret == 0) {
-		ret = strata__vfs_open_new(vfs, a.ino, flags & ~O_TRUNC, fh,
+		ret = strata__vfs_open_new(vfs, &a, true, flags & ~O_TRUNC, fh,
 					   oflags);
 	}
 	if (ret < 0)

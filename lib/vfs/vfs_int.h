@@ -193,9 +193,11 @@ int strata__vfs_virtual_xattr(struct strata_vfs *vfs, strata_ino_t ino,
 /* data.c */
 /* Close every file still open (the session ended without releases). */
 void strata__vfs_release_all(struct strata_vfs *vfs);
-/* Open a file just created: one lookup and one open reference. */
-int strata__vfs_open_new(struct strata_vfs *vfs, strata_ino_t ino, int flags,
-			 uint64_t *fh, unsigned int *oflags);
+/* Open the file of catalog row a for a create: one lookup and one open
+ * reference. made: this create made it (a is then all there is to it). */
+int strata__vfs_open_new(struct strata_vfs *vfs, const struct strata_attr *a,
+			 bool made, int flags, uint64_t *fh,
+			 unsigned int *oflags);
 void strata__vfs_key(strata_ino_t ino, char *key, size_t len);
 /* Set vn->key (vn->lock held, or vn private); "" forgets it. */
 int strata__vfs_vnode_key(struct vnode *vn, const char *key);
