@@ -17,6 +17,8 @@ export TZ=UTC LC_ALL=C
 STRATA_SRC=${STRATA_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 STRATA_BIN=${STRATA_BIN:-$STRATA_SRC/build/strata}
 STRATA_TEST_DIRECT=${STRATA_TEST_DIRECT:-0}
+# The cases' inline Python checks import itcheck from here.
+export PYTHONPATH="$STRATA_SRC/integration${PYTHONPATH:+:$PYTHONPATH}"
 
 if [ ! -c /dev/fuse ]; then
 	echo "SKIP: /dev/fuse is missing: integration cases need FUSE" >&2

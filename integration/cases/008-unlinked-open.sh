@@ -39,13 +39,7 @@ python3 - "$M" <<'PY' || fail "unlinked-open checks"
 import os, sys, time
 
 m = sys.argv[1]
-bad = 0
-
-def check(cond, what):
-	global bad
-	print(("ok   " if cond else "FAIL ") + what, flush=True)
-	if not cond:
-		bad += 1
+from itcheck import check, finish
 
 # One process: unlink, then keep using the descriptor.
 p = os.path.join(m, "victim")
@@ -162,7 +156,7 @@ for fd in fds:
 names = sorted(os.listdir(m))
 check(names == ["keep-alpha", "keep-beta", "keep-gamma"],
       f"only the kept files remain listed ({names})")
-sys.exit(1 if bad else 0)
+finish()
 PY
 
 log "unmount: leftover objects"

@@ -22,13 +22,7 @@ import hashlib, mmap, os, sys
 
 p, sumfile = sys.argv[1], sys.argv[2]
 PG = mmap.PAGESIZE
-bad = 0
-
-def check(cond, what):
-	global bad
-	print(("ok   " if cond else "FAIL ") + what, flush=True)
-	if not cond:
-		bad += 1
+from itcheck import check, finish
 
 size = 64 * PG
 fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
@@ -84,7 +78,7 @@ with open(p, "rb") as f:
 
 with open(sumfile, "w") as f:
 	f.write(hashlib.sha256(want).hexdigest() + "  mapped\n")
-sys.exit(1 if bad else 0)
+finish()
 PY
 
 log "sqlite in WAL mode, two processes"

@@ -72,13 +72,7 @@ log "sizes and mtimes of files being written, versions, explicit mtimes"
 python3 - "$M" "$S" <<'PY' || fail "passthrough write checks"
 import json, os, subprocess, sys, time
 m, s = sys.argv[1], sys.argv[2]
-bad = 0
-
-def check(cond, what):
-	global bad
-	print(("ok   " if cond else "FAIL ") + what, flush=True)
-	if not cond:
-		bad += 1
+from itcheck import check, finish
 
 def where(p):
 	out = subprocess.run([s, "where", "--json", p], check=True,
@@ -148,7 +142,7 @@ try:
 except OSError as err:
 	check(False, "opening for writing beside a reader: %s" % err)
 os.close(rfd)
-sys.exit(1 if bad else 0)
+finish()
 PY
 
 log "an empty file created and closed has no object"

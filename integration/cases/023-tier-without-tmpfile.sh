@@ -87,13 +87,7 @@ log "scratch objects: hidden until recorded, renamed at fsync and close"
 python3 - "$U" "$M/tier" <<'PY' || fail "scratch object checks"
 import os, sys, time
 up, tier = sys.argv[1], sys.argv[2]
-bad = 0
-
-def check(cond, what):
-	global bad
-	print(("ok   " if cond else "FAIL ") + what, flush=True)
-	if not cond:
-		bad += 1
+from itcheck import check, finish
 
 def files():
 	scratch, named = [], []
@@ -142,7 +136,7 @@ scratch, named = settle(2)
 check(not scratch and len(named) == 2,
       "closed unwritten, it leaves nothing (%s %s)" % (scratch, named))
 check(os.stat(up + "/empty").st_size == 0, "the empty file is there")
-sys.exit(1 if bad else 0)
+finish()
 PY
 
 log "everything reads back after a remount"
