@@ -966,6 +966,16 @@ def file_times_on_write(d):
 
 
 @check
+def size_right_after_close(d):
+	"""A stat right after close(2) sees what was written, every time (the
+	mount commits it at the release, which close does not wait for)."""
+	for i in range(2000):
+		p = os.path.join(d, f"f{i}")
+		write_file(p, b"hello")
+		eq(os.stat(p).st_size, 5, f"size of {p} right after close")
+
+
+@check
 def atime_on_read(d):
 	"""relatime: a read moves an atime older than mtime (or a day), a
 	second one does not, and an atime set while the file is open stays."""

@@ -202,6 +202,15 @@ void strata_vfs_overlay(struct strata_vfs *vfs, struct strata_attr *a)
 	if (vn->loaded && (vn->dirty || strata__vfs_vnode_nopen(vn) > 0)) {
 		a->size = vn->size;
 		a->mtime = vn->mtime;
+	} else if (a->version < vn->version) {
+		/* The row predates a commit of the vnode's whose open file
+		 * is gone since: a release that ran between the caller's
+		 * catalog read and now (close(2) of a passed-through file
+		 * does not wait for it). The vnode keeps what it committed. */
+		a->size = vn->size;
+		a->mtime = vn->mtime;
+		a->ctime = vn->mtime;
+		a->version = vn->version;
 	}
 	if (vn->loaded && vn->dirty)
 		a->ctime = vn->mtime;

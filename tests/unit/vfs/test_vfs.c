@@ -889,6 +889,34 @@ static void passthrough_shares_one_backing_and_takes_in_its_writes(void **state)
 	strata_vfs_set_backing(vfs, NULL);
 }
 
+static void overlay_shows_a_release_after_a_stale_read(void **state)
+{
+	struct strata_vfs *vfs = *state;
+	struct fake_backing fb = { 0 };
+	struct strata_vfs_backing b = { fake_backing_open, fake_backing_close,
+					&fb };
+	unsigned int oflags = 0;
+	struct strata_attr a;
+	struct stat st;
+	uint64_t fh;
+
+	strata_vfs_set_backing(vfs, &b);
+	assert_int_equal(strata_vfs_create(vfs, &root, STRATA_ROOT_INO, "f",
+					   0644, O_WRONLY, &st, &fh, &oflags),
+			 0);
+	assert_true(oflags & STRATA_VFS_PASSTHROUGH);
+	assert_int_equal(pwrite(fb.last_fd, "hello", 5, 0), 5);
+	/* A getattr reads the row before the release that follows close(2)
+	 * commits, and lays the vnode over it after: the commit shows. */
+	assert_int_equal(strata_catalog_getattr(vfs->cat, st.st_ino, &a), 0);
+	assert_int_equal(a.size, 0);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	strata_vfs_overlay(vfs, &a);
+	assert_int_equal(a.size, 5);
+	assert_int_equal(a.version, 1);
+	strata_vfs_set_backing(vfs, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -944,6 +972,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			passthrough_shares_one_backing_and_takes_in_its_writes,
 			setup_local, teardown_local),
+		cmocka_unit_test_setup_teardown(
+			overlay_shows_a_release_after_a_stale_read, setup_local,
+			teardown_local),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
