@@ -120,9 +120,21 @@ kill9_strata() {
 	fusermount3 -u -z "$M" 2>/dev/null || umount -l "$M" 2>/dev/null || true
 }
 
-cleanup() {
-	local rc=$?
+# on_exit 'COMMANDS': run COMMANDS when the case exits, however it exits,
+# before the common cleanup below (the last registered first; failures are
+# ignored). Cases add to this rather than replace the EXIT trap.
+EXIT_HOOKS=()
+on_exit() {
+	EXIT_HOOKS+=("$1")
+}
 
+cleanup() {
+	local rc=$? i
+
+	set +e
+	for ((i = ${#EXIT_HOOKS[@]} - 1; i >= 0; i--)); do
+		eval "${EXIT_HOOKS[i]}"
+	done
 	if [ -n "$STRATA_PID" ]; then
 		fusermount3 -u -z "$M" 2>/dev/null || true
 		kill "$STRATA_PID" 2>/dev/null || true

@@ -26,19 +26,11 @@ if [ ! -e "$P" ]; then
 	exit 77
 fi
 OLD=$(cat "$P")
+on_exit 'echo "$OLD" > "$P" 2>/dev/null'
 if ! echo Y > "$P" 2>/dev/null; then
 	echo "SKIP: cannot set $P (not root, or a read-only sysfs)" >&2
 	exit 77
 fi
-
-uring_exit() {
-	local rc=$?
-
-	echo "$OLD" > "$P" 2>/dev/null || true
-	(exit "$rc")
-	cleanup
-}
-trap uring_exit EXIT
 
 # mount_u [-o OPTS]: mount_strata, noting where its log starts.
 LOGN=0

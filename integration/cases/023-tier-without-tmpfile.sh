@@ -25,14 +25,11 @@ UP_PID=
 mkdir -p "$U"
 
 # The upper mount goes before the lower one.
-trap 'rc=$?
-if [ -n "$UP_PID" ]; then
-	fusermount3 -u -z "$U" 2>/dev/null || true
-	kill "$UP_PID" 2>/dev/null || true
-	wait "$UP_PID" 2>/dev/null || true
-fi
-(exit $rc)
-cleanup' EXIT
+on_exit 'if [ -n "$UP_PID" ]; then
+	fusermount3 -u -z "$U" 2>/dev/null
+	kill "$UP_PID" 2>/dev/null
+	wait "$UP_PID" 2>/dev/null
+fi'
 
 write_config
 mount_strata -o no_passthrough

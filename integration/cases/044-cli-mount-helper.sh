@@ -21,7 +21,7 @@ S=$STRATA_BIN
 export STRATA_BIN
 
 # The helper's daemon is not the case's child: unmount it on any exit.
-trap 'rc=$?; is_mounted "$M" && "$S" umount "$M"; (exit $rc); cleanup' EXIT
+on_exit 'is_mounted "$M" && "$S" umount "$M"'
 
 # helper_rc WANT ARGS...: run the helper, which must exit with WANT.
 helper_rc() {
