@@ -25,6 +25,7 @@ static const char *const fsck_kinds[] = {
 	[STRATA_FSCK_MISSING_OBJECT] = "missing_object",
 	[STRATA_FSCK_SIZE_MISMATCH] = "size_mismatch",
 	[STRATA_FSCK_STALE_REPLICA] = "stale_replica",
+	[STRATA_FSCK_TEMPORARY] = "temporary",
 };
 
 /* --json: one object per problem into the array arg writes. */
@@ -72,6 +73,12 @@ static void fsck_print(void *arg, const struct strata_vfs_fsck_problem *p)
 		printf("stale replica '%s' on tier '%s' of inode %" PRIu64
 		       "%s\n",
 		       p->key, p->tier, p->ino, done);
+		break;
+	case STRATA_FSCK_TEMPORARY:
+		printf("leftover temporary '%s' on tier '%s' (%" PRIu64
+		       " bytes, from a crash)%s\n",
+		       p->key, p->tier, p->size,
+		       p->repaired ? ": removed" : "");
 		break;
 	}
 }

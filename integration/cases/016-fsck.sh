@@ -3,7 +3,8 @@
 #
 # 016-fsck: strata fsck checks an unmounted catalog against its tiers. A
 # clean namespace checks clean (exit 0); an object no file uses (as a crash
-# can leave) is reported and, with --repair, removed; an object removed
+# can leave) and a scratch file of an unnamed object (idem) are reported
+# and, with --repair, removed; an object removed
 # behind the mount's back is reported as lost content and stays reported
 # (exit 1); a mounted catalog is refused.
 . "$(dirname "$0")/../lib.sh"
@@ -37,6 +38,7 @@ out=$("$STRATA_BIN" fsck -c "$T/strata.conf") ||
 log "an orphan object and a missing one"
 mkdir -p "$T/tiers/nvme/ff/ff"
 head -c 1234 /dev/urandom > "$T/tiers/nvme/ff/ff/00000000deadbeef"
+head -c 77 /dev/urandom > "$T/tiers/nvme/ff/ff/.strata-tmp-anon-999-1"
 victim=$(find "$T/tiers/nvme" -type f -size 10000c)
 [ -n "$victim" ] || fail "cannot find the object of d/f2"
 rm "$victim"
@@ -46,8 +48,12 @@ out=$("$STRATA_BIN" fsck -c "$T/strata.conf") && rc=0 || rc=$?
 	fail "the orphan was not reported: $out"
 [[ "$out" == *"missing object"*"on tier 'nvme'"* ]] ||
 	fail "the missing object was not reported: $out"
+[[ "$out" == *"leftover temporary 'ff/ff/.strata-tmp-anon-999-1' on tier 'nvme' (77 bytes"* ]] ||
+	fail "the leftover temporary was not reported: $out"
 [ -f "$T/tiers/nvme/ff/ff/00000000deadbeef" ] ||
 	fail "fsck without --repair removed the orphan"
+[ -f "$T/tiers/nvme/ff/ff/.strata-tmp-anon-999-1" ] ||
+	fail "fsck without --repair removed the temporary"
 
 log "--repair removes the orphan, keeps reporting the loss"
 out=$("$STRATA_BIN" fsck --repair -c "$T/strata.conf") && rc=0 || rc=$?
@@ -56,6 +62,10 @@ out=$("$STRATA_BIN" fsck --repair -c "$T/strata.conf") && rc=0 || rc=$?
 	fail "the orphan was not removed: $out"
 [ ! -e "$T/tiers/nvme/ff/ff/00000000deadbeef" ] ||
 	fail "the orphan is still on the tier"
+[[ "$out" == *"leftover temporary 'ff/ff/.strata-tmp-anon-999-1'"*": removed"* ]] ||
+	fail "the temporary was not removed: $out"
+[ ! -e "$T/tiers/nvme/ff/ff/.strata-tmp-anon-999-1" ] ||
+	fail "the temporary is still on the tier"
 out=$("$STRATA_BIN" fsck -c "$T/strata.conf") && rc=0 || rc=$?
 [ "$rc" = 1 ] || fail "second fsck exited $rc, want 1"
 [[ "$out" != *"orphan"* ]] || fail "the orphan came back: $out"

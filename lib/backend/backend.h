@@ -175,6 +175,12 @@ struct strata_backend_ops {
 		    const char *to);
 	int (*list)(struct strata_backend *be, strata_backend_list_cb cb,
 		    void *arg);
+	/* The driver's leftover temporaries (a write or an unnamed object
+	 * a crash cut short), which list skips: cb gets each by its path
+	 * under the tier, after its removal when remove is set. Only for a
+	 * tier no mount is using. NULL when the driver leaves none. */
+	int (*sweep)(struct strata_backend *be, bool remove,
+		     strata_backend_list_cb cb, void *arg);
 };
 
 struct strata_backend {
@@ -217,6 +223,9 @@ int strata_backend_copy(struct strata_backend *be, const char *from,
 			const char *to);
 int strata_backend_list(struct strata_backend *be, strata_backend_list_cb cb,
 			void *arg);
+/* See the sweep op; 0 (nothing found) for drivers without one. */
+int strata_backend_sweep(struct strata_backend *be, bool remove,
+			 strata_backend_list_cb cb, void *arg);
 
 /* Open an object; *out is freed by strata_obj_close() only. */
 int strata_obj_open(struct strata_backend *be, const char *key,

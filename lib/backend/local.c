@@ -666,9 +666,24 @@ static int local_rename(struct strata_backend *be, const char *from,
 struct local_walk {
 	strata_backend_list_cb cb;
 	void *arg;
+	bool tmp;	     /* visit the leftover temporaries, not objects */
+	bool remove;	     /* with tmp: remove each before its cb */
 	char path[PATH_MAX]; /* ROOT/prefix being walked */
 	size_t keyoff;	     /* where keys start in path */
 };
+
+/* The regular file at w->path: its callback, after its removal when the
+ * walk removes (a sweep). */
+static int local_walk_file(struct local_walk *w, const struct stat *st)
+{
+	struct strata_obj_stat ost;
+
+	if (local_stat_out(st, &ost) < 0)
+		return 0;
+	if (w->remove && unlink(w->path) < 0 && errno != ENOENT)
+		return -errno;
+	return w->cb(w->arg, w->path + w->keyoff, &ost);
+}
 
 /*
  * Walk path (of length len) recursively, one open directory per level. A
@@ -688,9 +703,9 @@ static int local_walk_dir(struct local_walk *w, size_t len)
 		return -errno;
 	}
 	for (;;) {
-		struct strata_obj_stat ost;
 		struct stat st;
 		size_t nlen;
+		bool tmp;
 
 		errno = 0;
 		de = readdir(dir);
@@ -702,8 +717,9 @@ static int local_walk_dir(struct local_walk *w, size_t len)
 		    (de->d_name[1] == '\0' ||
 		     (de->d_name[1] == '.' && de->d_name[2] == '\0')))
 			continue;
-		if (strncmp(de->d_name, STRATA__BACKEND_TMP_PREFIX,
-			    sizeof(STRATA__BACKEND_TMP_PREFIX) - 1) == 0)
+		tmp = strncmp(de->d_name, STRATA__BACKEND_TMP_PREFIX,
+			      sizeof(STRATA__BACKEND_TMP_PREFIX) - 1) == 0;
+		if (tmp && !w->tmp)
 			continue;
 		nlen = strlen(de->d_name);
 		if (len + 1 + nlen >= sizeof(w->path)) {
@@ -715,9 +731,9 @@ static int local_walk_dir(struct local_walk *w, size_t len)
 		if (lstat(w->path, &st) < 0)
 			ret = errno == ENOENT ? 0 : -errno;
 		else if (S_ISDIR(st.st_mode))
-			ret = local_walk_dir(w, len + 1 + nlen);
-		else if (S_ISREG(st.st_mode) && local_stat_out(&st, &ost) == 0)
-			ret = w->cb(w->arg, w->path + w->keyoff, &ost);
+			ret = tmp ? 0 : local_walk_dir(w, len + 1 + nlen);
+		else if (S_ISREG(st.st_mode) && tmp == w->tmp)
+			ret = local_walk_file(w, &st);
 		w->path[len] = '\0';
 		if (ret)
 			break;
@@ -726,8 +742,8 @@ static int local_walk_dir(struct local_walk *w, size_t len)
 	return ret;
 }
 
-static int local_list(struct strata_backend *be, strata_backend_list_cb cb,
-		      void *arg)
+static int local_walk(struct strata_backend *be, bool tmp, bool remove,
+		      strata_backend_list_cb cb, void *arg)
 {
 	struct local_walk *w;
 	size_t len;
@@ -738,6 +754,8 @@ static int local_list(struct strata_backend *be, strata_backend_list_cb cb,
 		return -ENOMEM;
 	w->cb = cb;
 	w->arg = arg;
+	w->tmp = tmp;
+	w->remove = remove;
 	strata_strlcpy(w->path, local_be(be)->root, sizeof(w->path));
 	len = strlen(w->path);
 	if (len == 1)
@@ -747,6 +765,19 @@ static int local_list(struct strata_backend *be, strata_backend_list_cb cb,
 	ret = local_walk_dir(w, len);
 	free(w);
 	return ret;
+}
+
+static int local_list(struct strata_backend *be, strata_backend_list_cb cb,
+		      void *arg)
+{
+	return local_walk(be, false, false, cb, arg);
+}
+
+/* Scratch files of unnamed objects on file systems without O_TMPFILE. */
+static int local_sweep(struct strata_backend *be, bool remove,
+		       strata_backend_list_cb cb, void *arg)
+{
+	return local_walk(be, true, remove, cb, arg);
 }
 
 static int local_syncfs(struct strata_backend *be)
@@ -787,4 +818,5 @@ const struct strata_backend_ops strata_local_ops = {
 	.remove = local_remove,
 	.rename = local_rename,
 	.list = local_list,
+	.sweep = local_sweep,
 };

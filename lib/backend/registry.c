@@ -292,6 +292,12 @@ int strata_backend_list(struct strata_backend *be, strata_backend_list_cb cb,
 	return be->ops->list(be, cb, arg);
 }
 
+int strata_backend_sweep(struct strata_backend *be, bool remove,
+			 strata_backend_list_cb cb, void *arg)
+{
+	return be->ops->sweep ? be->ops->sweep(be, remove, cb, arg) : 0;
+}
+
 int strata_obj_open(struct strata_backend *be, const char *key,
 		    unsigned int flags, struct strata_obj **out)
 {

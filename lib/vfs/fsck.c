@@ -10,8 +10,9 @@
  * through the tier's replica rows and stats each object: a valid replica
  * whose object is missing is lost content, a size that differs from the
  * file's is reported, and an outdated copy of a file that has a valid one
- * elsewhere is removed when repairing. Runs on an unmounted namespace, on
- * one thread.
+ * elsewhere is removed when repairing. Between the two, the driver's
+ * leftover temporaries (scratch files of a crash) are reported, and
+ * removed when repairing. Runs on an unmounted namespace, on one thread.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -116,6 +117,21 @@ static void fsck_remove_orphans(struct fsck *f)
 	f->cap = 0;
 }
 
+/* A temporary a crash left on the tier (removed already when repairing). */
+static int fsck_temporary(void *arg, const char *path,
+			  const struct strata_obj_stat *os)
+{
+	struct fsck *f = arg;
+	struct strata_vfs_fsck_problem p = { 0 };
+
+	p.kind = STRATA_FSCK_TEMPORARY;
+	p.key = path;
+	p.size = os->size;
+	p.repaired = f->repair;
+	fsck_report(f, &p);
+	return 0;
+}
+
 struct fsck_valid {
 	uint64_t version;
 	uint32_t except;
@@ -214,6 +230,9 @@ int strata_vfs_fsck(struct strata_vfs *vfs, bool repair, strata_vfs_fsck_cb cb,
 			ret = f.ret;
 		if (ret == 0)
 			fsck_remove_orphans(&f);
+		if (ret == 0)
+			ret = strata_backend_sweep(f.tier->be, repair,
+						   fsck_temporary, &f);
 		if (ret == 0)
 			ret = fsck_replicas(&f);
 	}

@@ -396,6 +396,7 @@ enum strata_vfs_fsck_kind {
 	STRATA_FSCK_MISSING_OBJECT, /* a valid replica's object is gone */
 	STRATA_FSCK_SIZE_MISMATCH,  /* object and file sizes differ */
 	STRATA_FSCK_STALE_REPLICA,  /* an outdated copy kept around */
+	STRATA_FSCK_TEMPORARY,	    /* a driver's temporary a crash left */
 };
 
 struct strata_vfs_fsck_problem {

@@ -1323,6 +1323,53 @@ static void local_holds_no_spare_descriptors(void **state)
 
 /* Objects made and closed empty without their key leave nothing in the
  * tier and reuse a few descriptors rather than pile them up. */
+/* Notes the temporaries under sw/ (the fixture's tier is shared). */
+static int sweep_cb(void *arg, const char *path,
+		    const struct strata_obj_stat *st)
+{
+	char *seen = arg;
+
+	if (strncmp(path, "sw/", 3) != 0)
+		return 0;
+	assert_int_equal(st->size, 3);
+	strcat(seen, path);
+	strcat(seen, ";");
+	return 0;
+}
+
+static void local_sweep_finds_and_removes_leftover_temporaries(void **state)
+{
+	struct local_fix *f = *state;
+	char path[PATH_MAX + 64];
+	char seen[256] = "";
+	struct strata_obj_stat st;
+	struct strata_obj *obj;
+	int fd;
+
+	assert_int_equal(strata_obj_open(f->be, "sw/bb/kept",
+					 STRATA_OBJ_WRITE | STRATA_OBJ_CREATE,
+					 &obj),
+			 0);
+	assert_int_equal(strata_obj_close(obj), 0);
+	snprintf(path, sizeof(path), "%s/sw/bb/.strata-tmp-anon-1-1", f->dir);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	assert_int_equal(write(fd, "old", 3), 3);
+	assert_int_equal(close(fd), 0);
+	/* Reported, not removed; objects are not temporaries. */
+	assert_int_equal(strata_backend_sweep(f->be, false, sweep_cb, seen), 0);
+	assert_string_equal(seen, "sw/bb/.strata-tmp-anon-1-1;");
+	assert_int_equal(access(path, F_OK), 0);
+	/* Removed, then reported; the object stays. */
+	seen[0] = '\0';
+	assert_int_equal(strata_backend_sweep(f->be, true, sweep_cb, seen), 0);
+	assert_string_equal(seen, "sw/bb/.strata-tmp-anon-1-1;");
+	assert_int_equal(access(path, F_OK), -1);
+	seen[0] = '\0';
+	assert_int_equal(strata_backend_sweep(f->be, false, sweep_cb, seen), 0);
+	assert_string_equal(seen, "");
+	assert_int_equal(strata_backend_stat(f->be, "sw/bb/kept", &st), 0);
+}
+
 static void local_anon_empty_objects_are_reused(void **state)
 {
 	struct local_fix *f = *state;
@@ -1776,6 +1823,8 @@ int main(void)
 		cmocka_unit_test(local_list_skips_scratch_and_special_files),
 		cmocka_unit_test(local_holds_no_spare_descriptors),
 		cmocka_unit_test(local_anon_empty_objects_are_reused),
+		cmocka_unit_test(
+			local_sweep_finds_and_removes_leftover_temporaries),
 		cmocka_unit_test(local_open_missing_root_names_path),
 		cmocka_unit_test(local_open_file_root_is_enotdir),
 		cmocka_unit_test(local_open_unwritable_root),
