@@ -94,6 +94,12 @@ static bool ts_equal(struct timespec a, struct timespec b)
 	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
 }
 
+static bool ts_after(struct timespec a, struct timespec b)
+{
+	return a.tv_sec > b.tv_sec ||
+	       (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec);
+}
+
 /*
  * Take in what the kernel wrote to the backing object of a passed-through
  * file (vn->lock held): when its ctime or size moved, its size and mtime
@@ -164,8 +170,10 @@ int strata__vfs_attr_set(struct strata_vfs *vfs, strata_ino_t ino,
 	if (vn) {
 		if (ret == 0 && (set & STRATA_SET_MTIME) && vn->loaded)
 			vn->mtime = a->mtime;
-		if (ret == 0 && (set & STRATA_SET_ATIME))
+		if (ret == 0 && (set & STRATA_SET_ATIME)) {
 			vn->atime_due = false; /* the atime set wins */
+			vn->atime_known = false;
+		}
 		pthread_mutex_unlock(&vn->lock);
 		strata__vfs_vnode_unhold(vfs, vn);
 	}
@@ -214,7 +222,8 @@ void strata_vfs_overlay(struct strata_vfs *vfs, struct strata_attr *a)
 	}
 	if (vn->loaded && vn->dirty)
 		a->ctime = vn->mtime;
-	if (vn->atime_due && vfs_relatime_due(a, vn->atime))
+	if (vn->atime_due ? vfs_relatime_due(a, vn->atime) :
+			    vn->atime_known && ts_after(vn->atime, a->atime))
 		a->atime = vn->atime;
 	pthread_mutex_unlock(&vn->lock);
 	strata__vfs_vnode_unhold(vfs, vn);
@@ -675,11 +684,13 @@ static void vn_atime_commit(struct strata_vfs *vfs, struct vnode *vn)
 	if (!vn->atime_due)
 		return;
 	vn->atime_due = false;
+	vn->atime_known = false;
 	if (strata_catalog_getattr(vfs->cat, vn->ino, &a) < 0 ||
 	    !vfs_relatime_due(&a, vn->atime))
 		return;
 	a.atime = vn->atime;
-	strata_catalog_setattr(vfs->cat, vn->ino, &a, STRATA_SET_ATIME, &a);
+	vn->atime_known = strata_catalog_setattr(vfs->cat, vn->ino, &a,
+						 STRATA_SET_ATIME, &a) == 0;
 }
 
 /* Open ino, taking nlookup kernel references with the open one; made is

@@ -90,8 +90,11 @@ struct vnode {
 	bool pt_wrote; /* written around the kernel's FUSE page cache */
 	/* An open for reading took place at atime: the catalog gets it (the
 	 * relatime way) at the next release, off the open's path; getattr
-	 * shows it meanwhile, and an atime set meanwhile cancels it. */
+	 * shows it meanwhile, and an atime set meanwhile cancels it.
+	 * atime_known: atime is what that release recorded, for a getattr
+	 * that read the catalog before it. */
 	bool atime_due;
+	bool atime_known;
 	struct timespec atime;
 };
 
