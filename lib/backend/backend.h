@@ -79,8 +79,10 @@ enum strata_obj_flags {
 	 * object starts empty and without its key. Nothing under the key
 	 * changes (reads, stat, list and remove of the key see what it held)
 	 * until strata_obj_link(); closed before that, it stores nothing and
-	 * leaves nothing behind, a crash included. Without CREATE and
-	 * WRITE, strata_obj_open() refuses it with -EINVAL.
+	 * leaves nothing behind. After a crash, nothing either, or a
+	 * temporary that the sweep op finds (the local driver on a file
+	 * system without O_TMPFILE). Without CREATE and WRITE,
+	 * strata_obj_open() refuses it with -EINVAL.
 	 */
 	STRATA_OBJ_ANON = 1u << 5,
 };

@@ -25,7 +25,8 @@
  * close if nothing was written. Where the tier can (STRATA_BCAP_ANON), that
  * object is made without its key and takes it at the first commit that
  * records it, so a file created and closed unwritten costs the tier
- * nothing and a crash before the commit leaves nothing behind.
+ * nothing and a crash before the commit leaves nothing behind (on a tier
+ * without O_TMPFILE, a scratch file that strata fsck removes).
  *
  * Locks: vf->lock guards vf->obj; vn->lock guards the vnode's content
  * fields (vfs_int.h). I/O runs without vn->lock; the catalog commit runs
@@ -43,7 +44,8 @@
 #include "util.h"
 #include "vfs_int.h"
 
-/* relatime: refresh atime on open when older than this or than mtime. */
+/* relatime: a read moves atime when it is older than this or than mtime
+ * (noted at open, recorded at release). */
 #define VFS_RELATIME_NS (24ll * 3600 * 1000000000ll)
 
 /*
