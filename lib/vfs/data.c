@@ -26,7 +26,9 @@
  * object is made without its key and takes it at the first commit that
  * records it, so a file created and closed unwritten costs the tier
  * nothing and a crash before the commit leaves nothing behind (on a tier
- * without O_TMPFILE, a scratch file that strata fsck removes).
+ * without O_TMPFILE, a scratch file that strata fsck removes). Should the
+ * key still be refused at the last close (a full disk), the object stays
+ * open, the only copy of those bytes (pt_kept), until a commit links it.
  *
  * Locks: vf->lock guards vf->obj; vn->lock guards the vnode's content
  * fields (vfs_int.h). I/O runs without vn->lock; the catalog commit runs
@@ -310,6 +312,55 @@ int strata__vfs_vnode_load(struct strata_vfs *vfs, struct vnode *vn)
 	return 0;
 }
 
+/* Close vn's backing object (vn->lock held). */
+static void vn_pt_obj_close(struct vnode *vn)
+{
+	int ret = strata_obj_close(vn->pt_obj);
+
+	if (ret < 0)
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
+			   "closing object '%s' on tier '%s' failed: %s",
+			   vn->key, vn->tier ? vn->tier->name : "?",
+			   strerror(-ret));
+	vn->pt_obj = NULL;
+}
+
+/* Keep vn's written, unnamed object open past its last close (vn->lock
+ * held): giving it its key failed with err. */
+static void vn_pt_keep(struct strata_vfs *vfs, struct vnode *vn, int err)
+{
+	strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
+		   "inode %" PRIu64 ": its object cannot take key '%s' on "
+		   "tier '%s' (%s); its %" PRIu64 " bytes stay open here "
+		   "until a retry records them",
+		   vn->ino, vn->key, vn->tier ? vn->tier->name : "?",
+		   strerror(-err), vn->size);
+	__atomic_store_n(&vn->pt_kept, true, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&vfs->nkept, 1, __ATOMIC_RELAXED);
+	strata__vfs_reaper_kick(vfs);
+}
+
+/* vn's kept object is open again, or named and about to close. */
+static void vn_pt_unkeep(struct strata_vfs *vfs, struct vnode *vn)
+{
+	__atomic_store_n(&vn->pt_kept, false, __ATOMIC_RELEASE);
+	__atomic_sub_fetch(&vfs->nkept, 1, __ATOMIC_RELAXED);
+}
+
+void strata__vfs_pt_drop(struct strata_vfs *vfs, struct vnode *vn, bool orphan)
+{
+	if (!vn->pt_kept)
+		return;
+	if (!orphan)
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
+			   "inode %" PRIu64 ": the %" PRIu64
+			   " bytes last written to it are lost: their object "
+			   "on tier '%s' never took its key",
+			   vn->ino, vn->size, vn->tier ? vn->tier->name : "?");
+	vn_pt_unkeep(vfs, vn);
+	vn_pt_obj_close(vn);
+}
+
 int strata__vfs_commit(struct strata_vfs *vfs, struct vnode *vn, bool durable)
 {
 	struct strata_attr out;
@@ -334,6 +385,15 @@ int strata__vfs_commit(struct strata_vfs *vfs, struct vnode *vn, bool durable)
 		vn->pt_anon = false;
 		if (quiet)
 			vn_pt_linked(vn, &before);
+		if (vn->pt_kept) {
+			/* Its bytes are safe under the key now. */
+			strata_log(STRATA_LOG_NOTICE, STRATA_SUB_VFS,
+				   "inode %" PRIu64 ": its kept object took "
+				   "key '%s' on tier '%s'",
+				   vn->ino, vn->key, vn->tier->name);
+			vn_pt_unkeep(vfs, vn);
+			vn_pt_obj_close(vn);
+		}
 	}
 	ret = strata_catalog_commit_write(vfs->cat, vn->ino,
 					  vn->tier ? vn->tier->id : 0, vn->key,
@@ -500,7 +560,7 @@ static void vn_pt_unmake(struct vnode *vn)
 static bool vn_pt_open(struct strata_vfs *vfs, struct vnode *vn, bool writer)
 {
 	unsigned int flags = STRATA_OBJ_READ;
-	struct strata_obj *obj = NULL;
+	struct strata_obj *obj = vn->pt_obj; /* pt_kept: the only copy */
 	struct vfs_tier *t = vn->tier;
 	struct stat st;
 	int id;
@@ -513,7 +573,9 @@ static bool vn_pt_open(struct strata_vfs *vfs, struct vnode *vn, bool writer)
 	 * too, so it must take writes. */
 	if (!vfs->opts.read_only)
 		flags |= STRATA_OBJ_WRITE;
-	if (!t) {
+	if (obj) {
+		/* Registered again below. */
+	} else if (!t) {
 		if (!writer || vfs->opts.read_only)
 			return false;
 		t = vn_home(vfs, vn);
@@ -533,11 +595,15 @@ static bool vn_pt_open(struct strata_vfs *vfs, struct vnode *vn, bool writer)
 		     vfs->backing.open(vfs->backing.arg, strata_obj_fd(obj)) :
 		     -errno;
 	if (id <= 0) {
+		if (obj == vn->pt_obj)
+			return false; /* kept as it was */
 		strata_obj_close(obj);
 		if (vn->pt_made)
 			vn_pt_unmake(vn);
 		return false;
 	}
+	if (vn->pt_kept)
+		vn_pt_unkeep(vfs, vn);
 	vn->pt_obj = obj;
 	vn->pt_id = id;
 	vn->pt_ctime = st.st_ctim;
@@ -551,19 +617,18 @@ static void vn_pt_close(struct strata_vfs *vfs, struct vnode *vn)
 
 	if (vfs->backing.close)
 		vfs->backing.close(vfs->backing.arg, vn->pt_id);
-	/* Written but not recorded (a failed commit): keep the bytes under
-	 * the key rather than drop them with the descriptor. */
-	if (vn->pt_anon && (vn->dirty || vn->size > 0) &&
-	    strata_obj_link(vn->pt_obj) == 0)
-		vn->pt_anon = false;
-	ret = strata_obj_close(vn->pt_obj);
-	if (ret < 0)
-		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
-			   "closing object '%s' on tier '%s' failed: %s",
-			   vn->key, vn->tier ? vn->tier->name : "?",
-			   strerror(-ret));
-	vn->pt_obj = NULL;
 	vn->pt_id = 0;
+	/* Written but not recorded (a failed commit): the bytes take their
+	 * key now, or the descriptor, their only copy, stays open. */
+	if (vn->pt_anon && (vn->dirty || vn->size > 0)) {
+		ret = strata_obj_link(vn->pt_obj);
+		if (ret < 0) {
+			vn_pt_keep(vfs, vn, ret);
+			return;
+		}
+		vn->pt_anon = false;
+	}
+	vn_pt_obj_close(vn);
 	/* Created at open and never written: an empty file has no
 	 * object. */
 	if (vn->pt_made && !vn->dirty && vn->size == 0)
@@ -623,12 +688,21 @@ static int vf_new(struct strata_vfs *vfs, struct vnode *vn, int flags,
 	ret = strata__vfs_vnode_load(vfs, vn);
 	if (ret < 0)
 		goto out;
+	/* An object kept past a failed link: its key may be given now. */
+	if (vn->pt_kept)
+		(void)strata__vfs_commit(vfs, vn, false);
 	if (writer && strata__vfs_tier_immutable(vn->tier)) {
 		ret = strata__vfs_stage_copyup(vfs, vn, flags & O_TRUNC);
 		if (ret < 0)
 			goto out;
 	}
 	vf->pt = vn_pt_open(vfs, vn, writer);
+	if (!vf->pt && vn->pt_kept) {
+		/* Its bytes are in that object only, and it cannot be
+		 * served here: it has no key to open. */
+		ret = -EIO;
+		goto out;
+	}
 	if (vf->pt) {
 		/* No flush at close(2), for writers either: the release
 		 * that follows takes in what the kernel wrote, as every

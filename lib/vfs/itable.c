@@ -193,6 +193,11 @@ static void vn_drop(struct strata_vfs *vfs, struct vnode *vn, uint64_t nlookup,
 			 __ATOMIC_RELAXED);
 	gone = vn->nlookup == 0 && vn->nopen == 0 && vn->nhold == 0;
 	orphan = vn->orphan;
+	/* Bytes whose only copy is a kept object: the vnode stays, and the
+	 * reaper retries their commit (nobody else can clear pt_kept while
+	 * no reference is left). */
+	if (gone && !orphan && __atomic_load_n(&vn->pt_kept, __ATOMIC_ACQUIRE))
+		gone = false;
 	if (gone)
 		it_unlink(it, vn);
 	pthread_mutex_unlock(&it->lock);
@@ -211,6 +216,7 @@ static void vn_drop(struct strata_vfs *vfs, struct vnode *vn, uint64_t nlookup,
 				   vn->ino);
 		pthread_mutex_unlock(&vn->lock);
 	}
+	strata__vfs_pt_drop(vfs, vn, orphan);
 	vn_free(vn);
 }
 
@@ -261,7 +267,44 @@ void strata__vfs_itable_drain(struct strata_vfs *vfs)
 					vn->ino);
 			if (vn->orphan)
 				strata__vfs_orphan_gone(vfs, vn->ino);
+			strata__vfs_pt_drop(vfs, vn, vn->orphan);
 			vn_free(vn);
 		}
 	}
+}
+
+void strata__vfs_retry_kept(struct strata_vfs *vfs)
+{
+	struct vfs_itable *it = &vfs->itable;
+	size_t cap = __atomic_load_n(&vfs->nkept, __ATOMIC_RELAXED);
+	struct vnode **batch;
+	size_t n = 0;
+
+	if (cap == 0)
+		return;
+	batch = calloc(cap, sizeof(*batch));
+	if (!batch)
+		return; /* the next round */
+	/* A scan of the whole table, but only while a link keeps failing. */
+	pthread_mutex_lock(&it->lock);
+	for (size_t i = 0; i < it->nbuckets && n < cap; i++) {
+		for (struct vnode *vn = it->buckets[i]; vn && n < cap;
+		     vn = vn->next) {
+			if (__atomic_load_n(&vn->pt_kept, __ATOMIC_ACQUIRE)) {
+				vn->nhold++;
+				batch[n++] = vn;
+			}
+		}
+	}
+	pthread_mutex_unlock(&it->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct vnode *vn = batch[i];
+
+		pthread_mutex_lock(&vn->lock);
+		if (vn->pt_kept)
+			(void)strata__vfs_commit(vfs, vn, false);
+		pthread_mutex_unlock(&vn->lock);
+		strata__vfs_vnode_unhold(vfs, vn);
+	}
+	free(batch);
 }

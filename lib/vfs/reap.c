@@ -14,6 +14,10 @@
  * between those steps leaves an orphan row, which the next start
  * reclaims; a failed removal keeps the rows for the same reason.
  *
+ * The same thread retries the commits of objects kept open past a failed
+ * link (data.c, pt_kept): after 1 s, then twice as long each time up to a
+ * minute, while any is kept.
+ *
  * Threads: the queue is guarded by r->lock; the catalog and backends are
  * called without it.
  */
@@ -29,6 +33,9 @@
 /* A batch waits at most this long, or until this many orphans queue. */
 #define REAP_DELAY_MS 50
 #define REAP_BATCH 256
+/* Retries of kept objects' commits: the first wait and the longest. */
+#define REAP_RETRY_MS 1000
+#define REAP_RETRY_MAX_MS 60000
 
 struct reap_replicas {
 	unsigned int n;
@@ -157,26 +164,48 @@ void strata__vfs_orphan_gone(struct strata_vfs *vfs, strata_ino_t ino)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* until = now + ms (CLOCK_MONOTONIC). */
+static void reap_deadline(struct timespec *until, long ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, until);
+	until->tv_sec += ms / 1000;
+	until->tv_nsec += (ms % 1000) * 1000000L;
+	if (until->tv_nsec >= 1000000000L) {
+		until->tv_sec++;
+		until->tv_nsec -= 1000000000L;
+	}
+}
+
 static void *reap_thread(void *arg)
 {
 	struct strata_vfs *vfs = arg;
 	struct vfs_reaper *r = &vfs->reaper;
+	long retry_ms = REAP_RETRY_MS;
 	struct timespec until;
 
 	pthread_mutex_lock(&r->lock);
 	while (!r->stopping) {
-		if (r->n == 0) {
+		if (r->n == 0 &&
+		    __atomic_load_n(&vfs->nkept, __ATOMIC_RELAXED) == 0) {
+			retry_ms = REAP_RETRY_MS;
 			pthread_cond_wait(&r->wake, &r->lock);
+			continue;
+		}
+		if (r->n == 0) {
+			reap_deadline(&until, retry_ms);
+			if (pthread_cond_timedwait(&r->wake, &r->lock,
+						   &until) != ETIMEDOUT)
+				continue; /* an orphan, or the stop */
+			pthread_mutex_unlock(&r->lock);
+			strata__vfs_retry_kept(vfs);
+			pthread_mutex_lock(&r->lock);
+			if (retry_ms < REAP_RETRY_MAX_MS)
+				retry_ms *= 2;
 			continue;
 		}
 		/* Let a batch gather, unless it is already large. */
 		if (r->n < REAP_BATCH) {
-			clock_gettime(CLOCK_MONOTONIC, &until);
-			until.tv_nsec += REAP_DELAY_MS * 1000000L;
-			if (until.tv_nsec >= 1000000000L) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000L;
-			}
+			reap_deadline(&until, REAP_DELAY_MS);
 			pthread_cond_timedwait(&r->wake, &r->lock, &until);
 		}
 		pthread_mutex_unlock(&r->lock);
@@ -185,6 +214,15 @@ static void *reap_thread(void *arg)
 	}
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
+}
+
+void strata__vfs_reaper_kick(struct strata_vfs *vfs)
+{
+	struct vfs_reaper *r = &vfs->reaper;
+
+	pthread_mutex_lock(&r->lock);
+	pthread_cond_signal(&r->wake);
+	pthread_mutex_unlock(&r->lock);
 }
 
 int strata__vfs_reaper_start(struct strata_vfs *vfs)
@@ -209,18 +247,25 @@ void strata__vfs_reaper_init(struct strata_vfs *vfs)
 	pthread_condattr_destroy(&ca);
 }
 
+void strata__vfs_reaper_stop(struct strata_vfs *vfs)
+{
+	struct vfs_reaper *r = &vfs->reaper;
+
+	if (!r->on)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->stopping = true;
+	pthread_cond_signal(&r->wake);
+	pthread_mutex_unlock(&r->lock);
+	pthread_join(r->thread, NULL);
+	r->on = false;
+}
+
 void strata__vfs_reaper_release(struct strata_vfs *vfs)
 {
 	struct vfs_reaper *r = &vfs->reaper;
 
-	if (r->on) {
-		pthread_mutex_lock(&r->lock);
-		r->stopping = true;
-		pthread_cond_signal(&r->wake);
-		pthread_mutex_unlock(&r->lock);
-		pthread_join(r->thread, NULL);
-		r->on = false;
-	}
+	strata__vfs_reaper_stop(vfs);
 	if (vfs->cat)
 		strata__vfs_reap(vfs, NULL);
 	free(r->q);

@@ -206,6 +206,8 @@ void strata_vfs_free(struct strata_vfs *vfs)
 		 * mount that may be running alone. */
 		strata__vfs_reaper_release(vfs);
 	} else if (vfs->cat) {
+		/* Its retries of kept objects must not meet the drain. */
+		strata__vfs_reaper_stop(vfs);
 		strata__vfs_release_all(vfs);
 		strata__vfs_itable_drain(vfs);
 		strata__vfs_reaper_release(vfs);

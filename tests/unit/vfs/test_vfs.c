@@ -921,6 +921,95 @@ static void overlay_shows_a_release_after_a_stale_read(void **state)
 	strata_vfs_set_backing(vfs, NULL);
 }
 
+/* Write s to a new passed-through file name and release it while the
+ * link of its object fails; its inode into *ino. */
+static void write_unlinkable(struct strata_vfs *vfs, struct fake_backing *fb,
+			     const char *name, const char *s,
+			     strata_vfs_ino_t *ino)
+{
+	unsigned int oflags = 0;
+	struct stat st;
+	uint64_t fh;
+
+	assert_int_equal(strata_vfs_create(vfs, &root, STRATA_ROOT_INO, name,
+					   0644, O_WRONLY, &st, &fh, &oflags),
+			 0);
+	assert_true(oflags & STRATA_VFS_PASSTHROUGH);
+	assert_int_equal(pwrite(fb->last_fd, s, strlen(s), 0),
+			 (ssize_t)strlen(s));
+	assert_int_equal(strata_vfs_release(vfs, fh), -ENOTDIR);
+	*ino = st.st_ino;
+}
+
+static void a_failed_link_keeps_the_bytes_until_a_retry(void **state)
+{
+	struct strata_vfs *vfs = *state;
+	struct fake_backing fb = { 0 };
+	struct strata_vfs_backing b = { fake_backing_open, fake_backing_close,
+					&fb };
+	size_t nvnodes = vfs->itable.count;
+	strata_vfs_ino_t f, g;
+	unsigned int oflags = 0;
+	char key[VFS_KEY_LEN + 8];
+	char path[256];
+	char buf[16] = "";
+	struct strata_attr a;
+	struct stat st;
+	uint64_t fh;
+	int fd;
+
+	strata_vfs_set_backing(vfs, &b);
+	/* A file where the new objects' shard directory goes. */
+	strata__vfs_key(STRATA_ROOT_INO + 1, key, sizeof(key));
+	snprintf(path, sizeof(path), "%s/fast/%.3s", local_dir, key);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+
+	/* The release cannot record the bytes; the object stays open, and
+	 * the file shows them, also once the kernel forgot it. */
+	write_unlinkable(vfs, &fb, "f", "precious", &f);
+	assert_int_equal(fb.closes, 1);
+	assert_int_equal(vfs->nkept, 1);
+	assert_int_equal(strata_catalog_getattr(vfs->cat, f, &a), 0);
+	assert_int_equal(a.size, 0);
+	strata_vfs_forget(vfs, f, 1);
+	assert_int_equal(strata_vfs_getattr(vfs, f, &st), 0);
+	assert_int_equal(st.st_size, 8);
+
+	/* One unlinked meanwhile has nothing left to keep. */
+	write_unlinkable(vfs, &fb, "g", "doomed", &g);
+	assert_int_equal(vfs->nkept, 2);
+	assert_int_equal(strata_vfs_unlink(vfs, STRATA_ROOT_INO, "g"), 0);
+	strata_vfs_forget(vfs, g, 1);
+	assert_int_equal(vfs->nkept, 1);
+
+	/* A new open passes the kept object through again. */
+	assert_int_equal(strata_vfs_open(vfs, f, O_RDONLY, &fh, &oflags), 0);
+	assert_true(oflags & STRATA_VFS_PASSTHROUGH);
+	assert_int_equal(vfs->nkept, 0);
+	assert_int_equal(pread(fb.last_fd, buf, sizeof(buf), 0), 8);
+	assert_string_equal(buf, "precious");
+	assert_int_equal(strata_vfs_release(vfs, fh), -ENOTDIR);
+	assert_int_equal(vfs->nkept, 1);
+
+	/* The way is clear: the retry records them, and the vnode goes. */
+	assert_int_equal(unlink(path), 0);
+	strata__vfs_retry_kept(vfs);
+	assert_int_equal(vfs->nkept, 0);
+	assert_int_equal(vfs->itable.count, nvnodes);
+	assert_int_equal(strata_catalog_getattr(vfs->cat, f, &a), 0);
+	assert_int_equal(a.size, 8);
+	snprintf(path, sizeof(path), "%s/fast/%s", local_dir, key);
+	memset(buf, 0, sizeof(buf));
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 8);
+	close(fd);
+	assert_string_equal(buf, "precious");
+	strata_vfs_set_backing(vfs, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -979,6 +1068,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			overlay_shows_a_release_after_a_stale_read, setup_local,
 			teardown_local),
+		cmocka_unit_test_setup_teardown(
+			a_failed_link_keeps_the_bytes_until_a_retry,
+			setup_local, teardown_local),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
