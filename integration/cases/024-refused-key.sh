@@ -43,7 +43,7 @@ fi
 log "the key is refused at close: the bytes stay readable"
 head -c 100000 /dev/urandom > "$T/data"
 cp "$T/data" "$M/f"
-wait_log "bytes stay open here until a retry records them"
+wait_log "bytes stay open here to try again"
 [ "$(stat -c %s "$M/f")" = 100000 ] || fail "size while kept: $(stat -c %s "$M/f")"
 cmp "$T/data" "$M/f" || fail "the kept bytes do not read back"
 [ -z "$(find "$T/tiers" -type f ! -path "$T/tiers/nvme/000")" ] ||
@@ -51,7 +51,7 @@ cmp "$T/data" "$M/f" || fail "the kept bytes do not read back"
 
 log "once the way is clear, a retry records them unasked"
 rm "$T/tiers/nvme/000"
-wait_log "its kept object took key"
+wait_log "its last writes are recorded now"
 [ "$(find "$T/tiers" -type f | wc -l)" = 1 ] || fail "want one object"
 cmp "$T/data" "$(find "$T/tiers" -type f)" ||
 	fail "the object does not hold the bytes"

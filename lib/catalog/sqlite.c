@@ -19,6 +19,14 @@
  * unsynced metadata. Other processes see commits only, and wait on a
  * 30 s busy timeout.
  *
+ * A full disk must not undo operations already reported done: SQLite rolls
+ * a transaction back when its COMMIT cannot write the log. So the log keeps
+ * CAT_RESERVE bytes allocated past its end (fallocate, FALLOC_FL_KEEP_SIZE),
+ * topped up after every commit; when that fails for want of space, later
+ * changes fail with ENOSPC before they start, reads go on, and the batch
+ * already begun commits into the reserve. The first change after space
+ * was freed finds the reserve made again and carries on.
+ *
  * Threads: every call holds s->lock while it uses the connection;
  * statements are prepared once and reset after each use. Callbacks
  * (readdir, replica_list) run with no lock held and no statement active,
@@ -45,6 +53,10 @@
 #include "util.h"
 
 #define CAT_BUSY_MS 30000
+/* Log space kept allocated past the end of the WAL, topped up when less
+ * than half is left: far more than a batch writes, and than the WAL grows
+ * between two checkpoints (1000 pages). */
+#define CAT_RESERVE (8ll << 20)
 /* Age at which a batch transaction is committed. */
 #define CAT_BATCH_MS STRATA_CATALOG_GROUP_MS
 /* Readdir fetches a small first page (a FUSE buffer holds few entries) and
@@ -313,7 +325,10 @@ struct cat_sqlite {
 	bool batch_writer; /* it began with BEGIN IMMEDIATE */
 	bool batch_wrote;  /* the open batch changed something */
 	bool unsynced;	   /* commits since the last synced one */
-	int walfd;	   /* the WAL, for fdatasync; -1 until used */
+	int walfd;	   /* the WAL, read-write; -1 until used */
+	off_t reserved;	   /* the WAL's bytes allocated from 0, or 0 */
+	bool full;	   /* the reserve cannot be made: changes refused */
+	bool no_reserve;   /* its file system cannot fallocate */
 };
 
 /* One directory entry as found by cat_find(). */
@@ -506,18 +521,30 @@ static int64_t cat_mono_ms_since(const struct timespec *t)
  * can prevent; and the synchronous level cannot change inside a batch.
  * The directory is synced once, so the WAL file's name is durable too.
  */
+/* Open the WAL into s->walfd (s->lock held), which SQLite made when the
+ * connection first read; -errno. */
+static int cat_wal_open(struct cat_sqlite *s)
+{
+	char path[PATH_MAX + 8];
+
+	if (s->walfd >= 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s-wal", s->path);
+	s->walfd = open(path, O_RDWR | O_CLOEXEC);
+	return s->walfd < 0 ? -errno : 0;
+}
+
 static int cat_log_sync(struct cat_sqlite *s)
 {
 	char path[PATH_MAX + 8];
+	bool first = s->walfd < 0;
 	int fd;
 
 	if (!s->unsynced || s->mem)
 		return 0;
-	if (s->walfd < 0) {
-		snprintf(path, sizeof(path), "%s-wal", s->path);
-		s->walfd = open(path, O_RDONLY | O_CLOEXEC);
-		if (s->walfd < 0)
-			goto fail;
+	if (cat_wal_open(s) < 0)
+		goto fail;
+	if (first) {
 		snprintf(path, sizeof(path), "%s", s->path);
 		fd = open(dirname(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0 || fsync(fd) < 0) {
@@ -536,6 +563,62 @@ fail:
 		   "cannot sync the log of catalog '%s': %s", s->path,
 		   strerror(errno));
 	return -EIO;
+}
+
+/*
+ * Keep CAT_RESERVE bytes allocated past the end of the WAL (s->lock held).
+ * -ENOSPC, said once, when the file system has no room for them: the mount
+ * then refuses changes until this succeeds again.
+ */
+static int cat_reserve(struct cat_sqlite *s)
+{
+	struct stat st;
+	off_t want;
+	int ret;
+
+	if (s->mem || s->no_reserve)
+		return 0;
+	ret = cat_wal_open(s);
+	if (ret == -ENOENT)
+		return 0; /* SQLite makes it at the first read: next time */
+	if (ret == 0 && fstat(s->walfd, &st) < 0)
+		ret = -errno;
+	if (ret < 0) {
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_CATALOG,
+			   "catalog '%s': cannot look at its log: %s", s->path,
+			   strerror(-ret));
+		return ret;
+	}
+	if (!s->full && st.st_size + CAT_RESERVE / 2 <= s->reserved)
+		return 0;
+	want = st.st_size + CAT_RESERVE;
+	if (fallocate(s->walfd, FALLOC_FL_KEEP_SIZE, 0, want) == 0) {
+		s->reserved = want;
+		if (s->full)
+			strata_log(STRATA_LOG_NOTICE, STRATA_SUB_CATALOG,
+				   "catalog '%s': there is room for its log "
+				   "again; changes are taken",
+				   s->path);
+		s->full = false;
+		return 0;
+	}
+	ret = -errno;
+	if (ret == -EOPNOTSUPP) {
+		s->no_reserve = true;
+		strata_log(STRATA_LOG_WARN, STRATA_SUB_CATALOG,
+			   "catalog '%s': its file system cannot reserve "
+			   "space (fallocate): should it fill up, changes "
+			   "already reported done may be lost",
+			   s->path);
+		return 0;
+	}
+	if (!s->full)
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_CATALOG,
+			   "catalog '%s': no room to reserve %lld MiB for its "
+			   "log: %s; changes are refused until there is",
+			   s->path, CAT_RESERVE >> 20, strerror(-ret));
+	s->full = true;
+	return ret;
 }
 
 /* SQLite rolled an open batch back on its own (s->lock held): its changes,
@@ -574,8 +657,11 @@ static int cat_batch_commit(struct cat_sqlite *s, bool durable)
 		return ret;
 	}
 	s->batch = false;
-	if (s->batch_wrote)
+	if (s->batch_wrote) {
 		s->unsynced = true;
+		/* Room for the next batches; a failure refuses them. */
+		(void)cat_reserve(s);
+	}
 	s->batch_wrote = false;
 	return durable ? cat_log_sync(s) : 0;
 }
@@ -682,6 +768,12 @@ static int cat_wbegin(struct strata_catalog *cat, bool durable,
 	if (s->lost) {
 		ret = -EIO;
 		goto out;
+	}
+	/* Before anything is reported done, its log space is there. */
+	if (s->full || s->reserved == 0) {
+		ret = cat_reserve(s);
+		if (ret < 0)
+			goto out;
 	}
 	ret = cat_batch_open(s, true);
 	if (ret < 0)

@@ -28,7 +28,13 @@
  * nothing and a crash before the commit leaves nothing behind (on a tier
  * without O_TMPFILE, a scratch file that strata fsck removes). Should the
  * key still be refused at the last close (a full disk), the object stays
- * open, the only copy of those bytes (pt_kept), until a commit links it.
+ * open, the only copy of those bytes, until a commit links it.
+ *
+ * A vnode whose writes the catalog has not recorded when it would be
+ * dropped (its commit failed: a full disk under the catalog, a refused
+ * key) is kept (vn->kept): it stays in the inode table, getattr and new
+ * opens see it, and every commit, the reaper's retries among them, tries
+ * again; only an unmount that still cannot record it says what is lost.
  *
  * Locks: vf->lock guards vf->obj; vn->lock guards the vnode's content
  * fields (vfs_int.h). I/O runs without vn->lock; the catalog commit runs
@@ -325,40 +331,63 @@ static void vn_pt_obj_close(struct vnode *vn)
 	vn->pt_obj = NULL;
 }
 
-/* Keep vn's written, unnamed object open past its last close (vn->lock
- * held): giving it its key failed with err. */
-static void vn_pt_keep(struct strata_vfs *vfs, struct vnode *vn, int err)
+/* Keep vn in the table until a commit records what it holds (vn->lock
+ * held). */
+static void vn_keep(struct strata_vfs *vfs, struct vnode *vn)
 {
-	strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
-		   "inode %" PRIu64 ": its object cannot take key '%s' on "
-		   "tier '%s' (%s); its %" PRIu64 " bytes stay open here "
-		   "until a retry records them",
-		   vn->ino, vn->key, vn->tier ? vn->tier->name : "?",
-		   strerror(-err), vn->size);
-	__atomic_store_n(&vn->pt_kept, true, __ATOMIC_RELEASE);
+	if (vn->kept)
+		return;
+	__atomic_store_n(&vn->kept, true, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&vfs->nkept, 1, __ATOMIC_RELAXED);
 	strata__vfs_reaper_kick(vfs);
 }
 
-/* vn's kept object is open again, or named and about to close. */
-static void vn_pt_unkeep(struct strata_vfs *vfs, struct vnode *vn)
+/* A commit recorded what vn held (vn->lock held): an object kept open
+ * past its last close has its key now, and goes. */
+static void vn_unkeep(struct strata_vfs *vfs, struct vnode *vn)
 {
-	__atomic_store_n(&vn->pt_kept, false, __ATOMIC_RELEASE);
+	if (!vn->kept)
+		return;
+	strata_log(STRATA_LOG_NOTICE, STRATA_SUB_VFS,
+		   "inode %" PRIu64 ": its last writes are recorded now",
+		   vn->ino);
+	__atomic_store_n(&vn->kept, false, __ATOMIC_RELEASE);
 	__atomic_sub_fetch(&vfs->nkept, 1, __ATOMIC_RELAXED);
+	if (vn->pt_obj && vn->npt == 0)
+		vn_pt_obj_close(vn);
 }
 
-void strata__vfs_pt_drop(struct strata_vfs *vfs, struct vnode *vn, bool orphan)
+int strata__vfs_keep(struct strata_vfs *vfs, struct vnode *vn)
 {
-	if (!vn->pt_kept)
+	int ret = strata__vfs_commit(vfs, vn, false);
+
+	if (ret < 0 && !vn->kept) {
+		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
+			   "inode %" PRIu64
+			   ": cannot record its size of %" PRIu64
+			   " bytes (%s); kept here to try again",
+			   vn->ino, vn->size, strerror(-ret));
+		vn_keep(vfs, vn);
+	}
+	return ret;
+}
+
+void strata__vfs_kept_drop(struct strata_vfs *vfs, struct vnode *vn,
+			   bool orphan)
+{
+	if (!vn->kept)
 		return;
 	if (!orphan)
-		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
-			   "inode %" PRIu64 ": the %" PRIu64
-			   " bytes last written to it are lost: their object "
-			   "on tier '%s' never took its key",
-			   vn->ino, vn->size, vn->tier ? vn->tier->name : "?");
-	vn_pt_unkeep(vfs, vn);
-	vn_pt_obj_close(vn);
+		strata_log(
+			STRATA_LOG_ERR, STRATA_SUB_VFS,
+			"inode %" PRIu64 ": its last writes are lost (%" PRIu64
+			" bytes%s): the catalog never recorded them",
+			vn->ino, vn->size,
+			vn->pt_obj ? ", whose object never took its key" : "");
+	__atomic_store_n(&vn->kept, false, __ATOMIC_RELEASE);
+	__atomic_sub_fetch(&vfs->nkept, 1, __ATOMIC_RELAXED);
+	if (vn->pt_obj)
+		vn_pt_obj_close(vn);
 }
 
 int strata__vfs_commit(struct strata_vfs *vfs, struct vnode *vn, bool durable)
@@ -385,15 +414,6 @@ int strata__vfs_commit(struct strata_vfs *vfs, struct vnode *vn, bool durable)
 		vn->pt_anon = false;
 		if (quiet)
 			vn_pt_linked(vn, &before);
-		if (vn->pt_kept) {
-			/* Its bytes are safe under the key now. */
-			strata_log(STRATA_LOG_NOTICE, STRATA_SUB_VFS,
-				   "inode %" PRIu64 ": its kept object took "
-				   "key '%s' on tier '%s'",
-				   vn->ino, vn->key, vn->tier->name);
-			vn_pt_unkeep(vfs, vn);
-			vn_pt_obj_close(vn);
-		}
 	}
 	ret = strata_catalog_commit_write(vfs->cat, vn->ino,
 					  vn->tier ? vn->tier->id : 0, vn->key,
@@ -409,6 +429,7 @@ int strata__vfs_commit(struct strata_vfs *vfs, struct vnode *vn, bool durable)
 		vn->cached_version = out.version;
 	vn->version = out.version;
 	vn->dirty = false;
+	vn_unkeep(vfs, vn);
 	vn->written = false;
 	vn->pt_wrote = false;
 	if (vn->tier)
@@ -560,7 +581,7 @@ static void vn_pt_unmake(struct vnode *vn)
 static bool vn_pt_open(struct strata_vfs *vfs, struct vnode *vn, bool writer)
 {
 	unsigned int flags = STRATA_OBJ_READ;
-	struct strata_obj *obj = vn->pt_obj; /* pt_kept: the only copy */
+	struct strata_obj *obj = vn->pt_obj; /* kept: the only copy */
 	struct vfs_tier *t = vn->tier;
 	struct stat st;
 	int id;
@@ -602,8 +623,6 @@ static bool vn_pt_open(struct strata_vfs *vfs, struct vnode *vn, bool writer)
 			vn_pt_unmake(vn);
 		return false;
 	}
-	if (vn->pt_kept)
-		vn_pt_unkeep(vfs, vn);
 	vn->pt_obj = obj;
 	vn->pt_id = id;
 	vn->pt_ctime = st.st_ctim;
@@ -623,7 +642,14 @@ static void vn_pt_close(struct strata_vfs *vfs, struct vnode *vn)
 	if (vn->pt_anon && (vn->dirty || vn->size > 0)) {
 		ret = strata_obj_link(vn->pt_obj);
 		if (ret < 0) {
-			vn_pt_keep(vfs, vn, ret);
+			strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
+				   "inode %" PRIu64 ": its object cannot take "
+				   "key '%s' on tier '%s' (%s); its %" PRIu64
+				   " bytes stay open here to try again",
+				   vn->ino, vn->key,
+				   vn->tier ? vn->tier->name : "?",
+				   strerror(-ret), vn->size);
+			vn_keep(vfs, vn);
 			return;
 		}
 		vn->pt_anon = false;
@@ -688,8 +714,8 @@ static int vf_new(struct strata_vfs *vfs, struct vnode *vn, int flags,
 	ret = strata__vfs_vnode_load(vfs, vn);
 	if (ret < 0)
 		goto out;
-	/* An object kept past a failed link: its key may be given now. */
-	if (vn->pt_kept)
+	/* Kept writes (a failed commit) may be recorded now. */
+	if (vn->kept)
 		(void)strata__vfs_commit(vfs, vn, false);
 	if (writer && strata__vfs_tier_immutable(vn->tier)) {
 		ret = strata__vfs_stage_copyup(vfs, vn, flags & O_TRUNC);
@@ -697,7 +723,7 @@ static int vf_new(struct strata_vfs *vfs, struct vnode *vn, int flags,
 			goto out;
 	}
 	vf->pt = vn_pt_open(vfs, vn, writer);
-	if (!vf->pt && vn->pt_kept) {
+	if (!vf->pt && vn->pt_obj) {
 		/* Its bytes are in that object only, and it cannot be
 		 * served here: it has no key to open. */
 		ret = -EIO;

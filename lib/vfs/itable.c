@@ -193,30 +193,36 @@ static void vn_drop(struct strata_vfs *vfs, struct vnode *vn, uint64_t nlookup,
 			 __ATOMIC_RELAXED);
 	gone = vn->nlookup == 0 && vn->nopen == 0 && vn->nhold == 0;
 	orphan = vn->orphan;
-	/* Bytes whose only copy is a kept object: the vnode stays, and the
-	 * reaper retries their commit (nobody else can clear pt_kept while
-	 * no reference is left). */
-	if (gone && !orphan && __atomic_load_n(&vn->pt_kept, __ATOMIC_ACQUIRE))
-		gone = false;
+	/*
+	 * Writes the catalog has not recorded (the commit at release
+	 * failed): one more try, holding the vnode; if that fails too, it
+	 * is kept, and stays for the reaper's retries. Nobody else can
+	 * touch a vnode without references, so its fields can be read.
+	 */
+	if (gone && !orphan &&
+	    (__atomic_load_n(&vn->kept, __ATOMIC_ACQUIRE) ||
+	     (vn->loaded && vn->dirty))) {
+		bool retry = !vn->kept;
+
+		if (retry)
+			vn->nhold++;
+		pthread_mutex_unlock(&it->lock);
+		if (retry) {
+			pthread_mutex_lock(&vn->lock);
+			(void)strata__vfs_keep(vfs, vn);
+			pthread_mutex_unlock(&vn->lock);
+			vn_drop(vfs, vn, 0, 0, 1);
+		}
+		return;
+	}
 	if (gone)
 		it_unlink(it, vn);
 	pthread_mutex_unlock(&it->lock);
 	if (!gone)
 		return;
-	if (orphan) {
+	if (orphan)
 		strata__vfs_orphan_gone(vfs, vn->ino);
-	} else if (vn->loaded && vn->dirty) {
-		/* The commit at release failed: a last try before the
-		 * size and mtime of the writes are forgotten. */
-		pthread_mutex_lock(&vn->lock);
-		if (strata__vfs_commit(vfs, vn, false) < 0)
-			strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
-				   "inode %" PRIu64
-				   ": the size of its last writes is lost",
-				   vn->ino);
-		pthread_mutex_unlock(&vn->lock);
-	}
-	strata__vfs_pt_drop(vfs, vn, orphan);
+	strata__vfs_kept_drop(vfs, vn, orphan);
 	vn_free(vn);
 }
 
@@ -267,7 +273,7 @@ void strata__vfs_itable_drain(struct strata_vfs *vfs)
 					vn->ino);
 			if (vn->orphan)
 				strata__vfs_orphan_gone(vfs, vn->ino);
-			strata__vfs_pt_drop(vfs, vn, vn->orphan);
+			strata__vfs_kept_drop(vfs, vn, vn->orphan);
 			vn_free(vn);
 		}
 	}
@@ -285,12 +291,12 @@ void strata__vfs_retry_kept(struct strata_vfs *vfs)
 	batch = calloc(cap, sizeof(*batch));
 	if (!batch)
 		return; /* the next round */
-	/* A scan of the whole table, but only while a link keeps failing. */
+	/* A scan of the whole table, but only while commits keep failing. */
 	pthread_mutex_lock(&it->lock);
 	for (size_t i = 0; i < it->nbuckets && n < cap; i++) {
 		for (struct vnode *vn = it->buckets[i]; vn && n < cap;
 		     vn = vn->next) {
-			if (__atomic_load_n(&vn->pt_kept, __ATOMIC_ACQUIRE)) {
+			if (__atomic_load_n(&vn->kept, __ATOMIC_ACQUIRE)) {
 				vn->nhold++;
 				batch[n++] = vn;
 			}
@@ -301,7 +307,7 @@ void strata__vfs_retry_kept(struct strata_vfs *vfs)
 		struct vnode *vn = batch[i];
 
 		pthread_mutex_lock(&vn->lock);
-		if (vn->pt_kept)
+		if (vn->kept)
 			(void)strata__vfs_commit(vfs, vn, false);
 		pthread_mutex_unlock(&vn->lock);
 		strata__vfs_vnode_unhold(vfs, vn);

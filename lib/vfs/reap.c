@@ -14,9 +14,9 @@
  * between those steps leaves an orphan row, which the next start
  * reclaims; a failed removal keeps the rows for the same reason.
  *
- * The same thread retries the commits of objects kept open past a failed
- * link (data.c, pt_kept): after 1 s, then twice as long each time up to a
- * minute, while any is kept.
+ * The same thread retries the commits of kept vnodes (data.c: writes the
+ * catalog has not recorded, a full disk say): after 1 s, then twice as
+ * long each time up to a minute, while any is kept.
  *
  * Threads: the queue is guarded by r->lock; the catalog and backends are
  * called without it.

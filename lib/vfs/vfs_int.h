@@ -82,19 +82,19 @@ struct vnode {
 	uint32_t npt;
 	uint32_t npt_writers;
 	uint32_t ncached;
-	/* Read-write, while npt > 0, or while pt_kept. */
+	/* Read-write, while npt > 0, or while kept after its last close. */
 	struct strata_obj *pt_obj;
 	int pt_id;		  /* its backing id */
 	struct timespec pt_ctime; /* its ctime when last looked at */
 	bool pt_made;  /* created empty at open; no replica recorded yet */
 	bool pt_anon;  /* pt_obj has no key yet (STRATA_OBJ_ANON) */
 	bool pt_wrote; /* written around the kernel's FUSE page cache */
-	/* pt_obj outlived its last open file: it holds bytes and has no key
-	 * yet, because giving it one failed (a full disk, a file where a
-	 * shard directory goes). The vnode stays in the table, commits
-	 * retry the link, and a new open uses pt_obj. Read atomically
-	 * under itable->lock too. */
-	bool pt_kept;
+	/* The catalog has not recorded its writes and a commit failed (a
+	 * full disk): the vnode stays in the table, commits retry, and
+	 * pt_obj, should its key have been refused, outlives its last open
+	 * file as the only copy of the bytes, which a new open passes
+	 * through. Read atomically under itable->lock too. */
+	bool kept;
 	/* An open for reading took place at atime: the catalog gets it (the
 	 * relatime way) at the next release, off the open's path; getattr
 	 * shows it meanwhile, and an atime set meanwhile cancels it.
@@ -150,7 +150,7 @@ struct strata_vfs {
 	pthread_mutex_t files_lock;
 	struct vfile *files;
 	struct vfs_reaper reaper;
-	unsigned int nkept;		   /* vnodes with pt_kept; atomic */
+	unsigned int nkept;		   /* vnodes with kept; atomic */
 	struct strata_vfs_hooks hooks;	   /* set while nothing is served */
 	struct strata_vfs_backing backing; /* likewise; open NULL: none */
 	bool cancel_moves; /* atomic: copies stop at the next chunk */
@@ -191,7 +191,7 @@ void strata__vfs_orphan_gone(struct strata_vfs *vfs, strata_ino_t ino);
 int strata__vfs_reap(struct strata_vfs *vfs, size_t *failed);
 void strata__vfs_reaper_init(struct strata_vfs *vfs);
 int strata__vfs_reaper_start(struct strata_vfs *vfs);
-/* Wake the thread: a kept object (pt_kept) is there to retry. */
+/* Wake the thread: a kept vnode is there to retry. */
 void strata__vfs_reaper_kick(struct strata_vfs *vfs);
 /* Stop the thread; orphans queued after it wait for reaper_release. */
 void strata__vfs_reaper_stop(struct strata_vfs *vfs);
@@ -199,7 +199,7 @@ void strata__vfs_reaper_stop(struct strata_vfs *vfs);
 void strata__vfs_reaper_release(struct strata_vfs *vfs);
 /* Drop every vnode at unmount, purging orphans. */
 void strata__vfs_itable_drain(struct strata_vfs *vfs);
-/* Retry the commit of every vnode with pt_kept (the reaper, each second
+/* Retry the commit of every kept vnode (the reaper, each second
  * while there is one). */
 void strata__vfs_retry_kept(struct strata_vfs *vfs);
 
@@ -230,10 +230,13 @@ int strata__vfs_replica_rank(struct strata_vfs *vfs,
 int strata__vfs_vnode_load(struct strata_vfs *vfs, struct vnode *vn);
 /* Commit vn's dirty size and mtime (vn->lock held). */
 int strata__vfs_commit(struct strata_vfs *vfs, struct vnode *vn, bool durable);
-/* vn is about to be freed (vn->lock held or vn private): close a kept
- * object (pt_kept), whose bytes are then lost, saying so unless
- * orphan (nobody can name the file any more). */
-void strata__vfs_pt_drop(struct strata_vfs *vfs, struct vnode *vn, bool orphan);
+/* Commit vn (vn->lock held); when that fails, keep it (vn->kept). */
+int strata__vfs_keep(struct strata_vfs *vfs, struct vnode *vn);
+/* vn is about to be freed (vn->lock held or vn private): if kept, what it
+ * held is lost, which is said unless orphan (nobody can name the file any
+ * more), and a kept object closes. */
+void strata__vfs_kept_drop(struct strata_vfs *vfs, struct vnode *vn,
+			   bool orphan);
 /* Truncate the content of vn to size, through obj if given. */
 int strata__vfs_truncate(struct strata_vfs *vfs, struct vnode *vn,
 			 struct strata_obj *obj, uint64_t size,
