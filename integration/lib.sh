@@ -87,6 +87,16 @@ mount_strata() {
 	fail "mount did not appear within 10 s"
 }
 
+# wait_log TEXT: wait up to 30 s for TEXT in the mount's log.
+wait_log() {
+	for _ in $(seq 1 600); do
+		grep -qF "$1" "$T/mount.log" && return 0
+		sleep 0.05
+	done
+	cat "$T/mount.log" >&2
+	fail "the mount never logged: $1"
+}
+
 # wait_exit PID: wait up to 30 s for the daemon to exit; fail if it did not
 # exit cleanly (a sanitizer report makes the exit status non-zero).
 wait_exit() {

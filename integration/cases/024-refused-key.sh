@@ -19,16 +19,6 @@ fi
 
 S=$STRATA_BIN
 
-# wait_log TEXT: wait up to 30 s for TEXT in the mount's log.
-wait_log() {
-	for _ in $(seq 1 600); do
-		grep -qF "$1" "$T/mount.log" && return 0
-		sleep 0.05
-	done
-	cat "$T/mount.log" >&2
-	fail "the mount never logged: $1"
-}
-
 write_config
 # The first files' key is 000/000/<inode>: block its first directory.
 echo "in the way" > "$T/tiers/nvme/000"

@@ -41,16 +41,6 @@ placement = nvme
 url = file://$TIER
 CONF
 
-# wait_log TEXT: wait up to 30 s for TEXT in the mount's log.
-wait_log() {
-	for _ in $(seq 1 600); do
-		grep -qF "$1" "$T/mount.log" && return 0
-		sleep 0.05
-	done
-	cat "$T/mount.log" >&2
-	fail "the mount never logged: $1"
-}
-
 # fill DIR: take every free byte of DIR's file system.
 fill() {
 	dd if=/dev/zero of="$1/filler" bs=64k status=none 2>/dev/null || true
