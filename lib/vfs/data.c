@@ -438,19 +438,25 @@ int strata__vfs_commit(struct strata_vfs *vfs, struct vnode *vn, bool durable)
 }
 
 /* Where a file's first bytes go: the place hook's tier (place rules, pins),
- * else the config's placement tier. */
-static struct vfs_tier *vn_place(struct strata_vfs *vfs, struct vnode *vn)
+ * else the config's placement tier. a: the file's catalog row, if the
+ * caller has it (a create), else it is read. */
+static struct vfs_tier *vn_place(struct strata_vfs *vfs, struct vnode *vn,
+				 const struct strata_attr *a)
 {
 	struct strata_vfs_newfile nf = { .ino = vn->ino };
-	struct strata_attr a;
+	struct strata_attr row;
 	struct vfs_tier *t;
 	uint32_t id;
 
-	if (!vfs->hooks.place ||
-	    strata_catalog_getattr(vfs->cat, vn->ino, &a) < 0)
+	if (!vfs->hooks.place)
 		return vfs->placement;
-	nf.uid = a.uid;
-	nf.gid = a.gid;
+	if (!a) {
+		if (strata_catalog_getattr(vfs->cat, vn->ino, &row) < 0)
+			return vfs->placement;
+		a = &row;
+	}
+	nf.uid = a->uid;
+	nf.gid = a->gid;
 	id = vfs->hooks.place(vfs->hooks.arg, &nf);
 	t = id ? strata__vfs_tier_by_id(vfs, id) : NULL;
 	/* An immutable home (S3) is staged by the caller. */
@@ -460,7 +466,7 @@ static struct vfs_tier *vn_place(struct strata_vfs *vfs, struct vnode *vn)
 /* Where a new file's first bytes go: the choice made at open, if any. */
 static struct vfs_tier *vn_home(struct strata_vfs *vfs, struct vnode *vn)
 {
-	return vn->placed ? vn->placed : vn_place(vfs, vn);
+	return vn->placed ? vn->placed : vn_place(vfs, vn, NULL);
 }
 
 /*
@@ -692,7 +698,7 @@ static bool vn_write_around(struct strata_vfs *vfs, struct vnode *vn)
 		return false;
 	if (!t) {
 		if (!vn->placed)
-			vn->placed = vn_place(vfs, vn);
+			vn->placed = vn_place(vfs, vn, NULL);
 		t = vn->placed;
 	}
 	return t && (strata_backend_caps(t->be) & STRATA_BCAP_WRITE_AROUND);
@@ -812,8 +818,11 @@ static int vfs_open_ref(struct strata_vfs *vfs, strata_ino_t ino,
 		 * change since went through this vnode, which is then
 		 * loaded already. */
 		pthread_mutex_lock(&vn->lock);
-		if (!vn->loaded)
+		if (!vn->loaded) {
 			vn_set_loaded(vn, made, NULL);
+			/* Placed now, from the row at hand. */
+			vn->placed = vn_place(vfs, vn, made);
+		}
 		pthread_mutex_unlock(&vn->lock);
 	}
 	ret = vf_new(vfs, vn, flags, fh, oflags);
