@@ -8,7 +8,8 @@
 # Catalog full: every change reported done before the disk filled survives
 # (the catalog commits in batches, and SQLite rolls back a batch whose
 # commit cannot write its log: the log keeps space reserved); later changes
-# fail with ENOSPC, and the log names the catalog; reads go on; the size of
+# fail with ENOSPC, and the log names the catalog; reads go on, and so do
+# removals, so that room can be made through the mount; the size of
 # a file written meanwhile is kept by the mount and recorded, unasked, once
 # there is room; then changes are taken again. Tier full: a write fails
 # with ENOSPC, and what was written before stays. After a remount
@@ -48,7 +49,7 @@ fill() {
 }
 
 mount_strata
-mkdir "$M/a"
+mkdir "$M/a" "$M/empty"
 for i in $(seq 1 50); do echo "file $i" > "$M/a/f$i"; done
 
 log "catalog full: changes reported done survive, later ones get ENOSPC"
@@ -69,6 +70,8 @@ wait_log "catalog '$CAT/catalog.db': no room to reserve"
 mkdir "$M/c" 2> /dev/null && fail "mkdir succeeded with the catalog full"
 [ "$(ls "$M/b" | wc -l)" = "$n" ] || fail "b lists $(ls "$M/b" | wc -l), want $n"
 [ "$(cat "$M/a/f7")" = "file 7" ] || fail "a read with the catalog full"
+rm "$M/b/g0" || fail "unlink with the catalog full"
+rmdir "$M/empty" || fail "rmdir with the catalog full"
 
 log "a file written meanwhile is kept, and recorded once there is room"
 echo "appended while full" >> "$M/a/f1" || fail "append to a/f1"
@@ -112,8 +115,10 @@ for i in $(seq 2 50); do
 done
 [ "$(cat "$M/a/f1")" = "$want_f1" ] || fail "a/f1 after remount: $(cat "$M/a/f1")"
 [ "$(stat -c %s "$M/a/f1")" = $size_f1 ] || fail "a/f1 size after remount"
-[ "$(ls "$M/b" | wc -l)" = "$n" ] || fail "b after remount: $(ls "$M/b" | wc -l), want $n"
-for i in 0 $((n / 2)) $((n - 1)); do
+[ "$(ls "$M/b" | wc -l)" = $((n - 1)) ] ||
+	fail "b after remount: $(ls "$M/b" | wc -l), want $((n - 1))"
+[ ! -e "$M/b/g0" ] && [ ! -e "$M/empty" ] || fail "removals undone by a remount"
+for i in 1 $((n / 2)) $((n - 1)); do
 	[ "$(cat "$M/b/g$i")" = "entry $i" ] || fail "b/g$i after remount"
 done
 [ "$(cat "$M/c/after")" = after ] || fail "c/after after remount"

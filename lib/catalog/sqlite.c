@@ -24,8 +24,10 @@
  * CAT_RESERVE bytes allocated past its end (fallocate, FALLOC_FL_KEEP_SIZE),
  * topped up after every commit; when that fails for want of space, later
  * changes fail with ENOSPC before they start, reads go on, and the batch
- * already begun commits into the reserve. The first change after space
- * was freed finds the reserve made again and carries on.
+ * already begun commits into the reserve. Removals (unlink, rmdir, the
+ * purge of orphans, dropped replicas) may still use the reserve's second
+ * half, so that room can be made through the mount. The first change
+ * after space was freed finds the reserve made again and carries on.
  *
  * Threads: every call holds s->lock while it uses the connection;
  * statements are prepared once and reset after each use. Callbacks
@@ -751,19 +753,29 @@ static void cat_rend(struct strata_catalog *cat)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* Whether a removal may still use the reserve (s->lock held, s->full):
+ * its last eighth stays for the batches under way. */
+static bool cat_reserve_left(struct cat_sqlite *s)
+{
+	struct stat st;
+
+	return s->walfd >= 0 && fstat(s->walfd, &st) == 0 &&
+	       st.st_size + CAT_RESERVE / 8 <= s->reserved;
+}
+
 /*
  * Start a write: open a batch transaction if none is open, then a
- * savepoint, so this operation alone can be rolled back. durable commits
- * the batch, synced, in cat_wend().
+ * savepoint, so this operation alone can be rolled back. frees: it removes
+ * things, and may go on while the disk is full (cat_reserve()). A durable
+ * write commits the batch, synced, in cat_wend().
  */
-static int cat_wbegin(struct strata_catalog *cat, bool durable,
-		      struct cat_conn **out)
+static int cat_wbegin_as(struct strata_catalog *cat, bool frees,
+			 struct cat_conn **out)
 {
 	struct cat_sqlite *s = cat->priv;
 	struct cat_conn *c = s->conn;
 	int ret = 0;
 
-	(void)durable;
 	pthread_mutex_lock(&s->lock);
 	if (s->lost) {
 		ret = -EIO;
@@ -772,6 +784,8 @@ static int cat_wbegin(struct strata_catalog *cat, bool durable,
 	/* Before anything is reported done, its log space is there. */
 	if (s->full || s->reserved == 0) {
 		ret = cat_reserve(s);
+		if (ret < 0 && frees && cat_reserve_left(s))
+			ret = 0;
 		if (ret < 0)
 			goto out;
 	}
@@ -785,6 +799,13 @@ out:
 		pthread_mutex_unlock(&s->lock);
 	*out = c;
 	return ret;
+}
+
+static int cat_wbegin(struct strata_catalog *cat, bool durable,
+		      struct cat_conn **out)
+{
+	(void)durable; /* cat_wend() commits */
+	return cat_wbegin_as(cat, false, out);
 }
 
 /* End a write: keep it when ret is 0, else undo it; returns the result. */
@@ -1331,7 +1352,7 @@ static int cat_unlink(struct strata_catalog *cat, strata_ino_t parent,
 	struct cat_conn *c;
 	int ret;
 
-	ret = cat_wbegin(cat, false, &c);
+	ret = cat_wbegin_as(cat, true, &c);
 	if (ret < 0)
 		return ret;
 	ret = cat_find(c, parent, name, &e);
@@ -1367,7 +1388,7 @@ static int cat_rmdir(struct strata_catalog *cat, strata_ino_t parent,
 	struct cat_conn *c;
 	int ret;
 
-	ret = cat_wbegin(cat, false, &c);
+	ret = cat_wbegin_as(cat, true, &c);
 	if (ret < 0)
 		return ret;
 	ret = cat_find(c, parent, name, &e);
@@ -1717,7 +1738,7 @@ static int cat_purge(struct strata_catalog *cat, strata_ino_t ino)
 	size_t i;
 	int ret;
 
-	ret = cat_wbegin(cat, false, &c);
+	ret = cat_wbegin_as(cat, true, &c);
 	if (ret < 0)
 		return ret;
 	ret = cat_inode_get(c, ino, &a);
@@ -2732,7 +2753,7 @@ static int cat_replica_drop(struct strata_catalog *cat, strata_ino_t ino,
 	int rc, ret;
 
 	memset(&alt, 0, sizeof(alt));
-	ret = cat_wbegin(cat, false, &c);
+	ret = cat_wbegin_as(cat, true, &c);
 	if (ret < 0)
 		return ret;
 	ret = cat_inode_get(c, ino, &a);
