@@ -176,36 +176,61 @@ static void reap_deadline(struct timespec *until, long ms)
 	}
 }
 
+static bool reap_due(const struct timespec *at)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > at->tv_sec ||
+	       (now.tv_sec == at->tv_sec && now.tv_nsec >= at->tv_nsec);
+}
+
+static bool reap_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
 static void *reap_thread(void *arg)
 {
 	struct strata_vfs *vfs = arg;
 	struct vfs_reaper *r = &vfs->reaper;
 	long retry_ms = REAP_RETRY_MS;
-	struct timespec until;
+	struct timespec until, retry_at;
+	bool armed = false;
 
 	pthread_mutex_lock(&r->lock);
 	while (!r->stopping) {
-		if (r->n == 0 &&
-		    __atomic_load_n(&vfs->nkept, __ATOMIC_RELAXED) == 0) {
+		/* Kept vnodes: a retry at a time of its own, which orphans
+		 * coming and going do not put off. */
+		if (__atomic_load_n(&vfs->nkept, __ATOMIC_RELAXED) == 0) {
+			armed = false;
 			retry_ms = REAP_RETRY_MS;
-			pthread_cond_wait(&r->wake, &r->lock);
-			continue;
-		}
-		if (r->n == 0) {
-			reap_deadline(&until, retry_ms);
-			if (pthread_cond_timedwait(&r->wake, &r->lock,
-						   &until) != ETIMEDOUT)
-				continue; /* an orphan, or the stop */
+		} else if (!armed) {
+			reap_deadline(&retry_at, retry_ms);
+			armed = true;
+		} else if (reap_due(&retry_at)) {
 			pthread_mutex_unlock(&r->lock);
 			strata__vfs_retry_kept(vfs);
 			pthread_mutex_lock(&r->lock);
 			if (retry_ms < REAP_RETRY_MAX_MS)
 				retry_ms *= 2;
+			armed = false;
+			continue;
+		}
+		if (r->n == 0) {
+			if (armed)
+				pthread_cond_timedwait(&r->wake, &r->lock,
+						       &retry_at);
+			else
+				pthread_cond_wait(&r->wake, &r->lock);
 			continue;
 		}
 		/* Let a batch gather, unless it is already large. */
 		if (r->n < REAP_BATCH) {
 			reap_deadline(&until, REAP_DELAY_MS);
+			if (armed && reap_before(&retry_at, &until))
+				until = retry_at;
 			pthread_cond_timedwait(&r->wake, &r->lock, &until);
 		}
 		pthread_mutex_unlock(&r->lock);
