@@ -80,7 +80,7 @@ size_f1=$((${#want_f1} + 1))
 [ "$(cat "$M/a/f1")" = "$want_f1" ] || fail "a/f1 does not read back"
 # The kernel forgets the inode: its size must not go with it.
 sync
-echo 2 > /proc/sys/vm/drop_caches
+echo 3 > /proc/sys/vm/drop_caches
 wait_log "kept here to try again"
 [ "$(stat -c %s "$M/a/f1")" = $size_f1 ] ||
 	fail "a/f1 size while kept: $(stat -c %s "$M/a/f1"), want $size_f1"
