@@ -3,7 +3,8 @@
  * cmd/cmd_status.c - strata status [-c CONFIG] [--json] [PATH].
  *
  * Asks a running mount for each tier's capacity, use, free space, files
- * and jobs (pending, running, failed), and sums them per site. The mount
+ * and jobs (pending, running, failed), and sums them per site; then the
+ * files whose writes the mount could not record yet, if any. The mount
  * is the one holding PATH (default: the current directory) or CONFIG's.
  */
 #include <inttypes.h>
@@ -112,6 +113,17 @@ int cmd_status(int argc, char **argv, struct strata_ctx *ctx)
 		printf("jobs: %" PRId64 " pending, %" PRId64
 		       " running, %" PRId64 " failed\n",
 		       p, r, f);
+	}
+	{
+		int64_t u = 0;
+
+		strata_json_get_int(reply, "unrecorded", &u);
+		if (u > 0)
+			printf("unrecorded: %" PRId64
+			       " file(s) whose last writes the catalog could "
+			       "not record yet (a full disk?); the mount "
+			       "retries, and its log says more\n",
+			       u);
 	}
 out:
 	strata_json_free(reply);

@@ -1055,6 +1055,7 @@ static int ctl_op_status(struct ctl_req *r)
 	strata_jw_kuint(r->w, "running", all[STRATA_JOB_RUNNING]);
 	strata_jw_kuint(r->w, "failed", all[STRATA_JOB_FAILED]);
 	strata_jw_obj_end(r->w);
+	strata_jw_kuint(r->w, "unrecorded", strata_vfs_unrecorded(r->ctl->vfs));
 	free(q.v);
 	return 0;
 }

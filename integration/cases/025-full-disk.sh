@@ -11,7 +11,8 @@
 # fail with ENOSPC, and the log names the catalog; reads go on, and so do
 # removals, so that room can be made through the mount; the size of
 # a file written meanwhile is kept by the mount and recorded, unasked, once
-# there is room; then changes are taken again. Tier full: a write fails
+# there is room (strata status counts it meanwhile); then changes are taken
+# again. Tier full: a write fails
 # with ENOSPC, and what was written before stays. After a remount
 # everything reads back and fsck finds nothing wrong.
 
@@ -82,10 +83,20 @@ size_f1=$((${#want_f1} + 1))
 sync
 echo 3 > /proc/sys/vm/drop_caches
 wait_log "kept here to try again"
+# unrecorded N: what strata status says of kept files.
+unrecorded() {
+	"$S" status --json "$M" | python3 -c \
+		'import json, sys; print(json.load(sys.stdin)["unrecorded"])'
+}
+[ "$(unrecorded)" = 1 ] || fail "status: unrecorded $(unrecorded), want 1"
+"$S" status "$M" | grep -q "^unrecorded: 1 file" ||
+	fail "strata status does not say a file is unrecorded"
 [ "$(stat -c %s "$M/a/f1")" = $size_f1 ] ||
 	fail "a/f1 size while kept: $(stat -c %s "$M/a/f1"), want $size_f1"
 rm "$CAT/filler"
 wait_log "its last writes are recorded now"
+[ "$(unrecorded)" = 0 ] || fail "status: unrecorded $(unrecorded), want 0"
+"$S" status "$M" | grep -q "^unrecorded" && fail "status still says unrecorded"
 mkdir "$M/c" || fail "mkdir after room was made"
 echo after > "$M/c/after" || fail "create after room was made"
 wait_log "there is room for its log again"

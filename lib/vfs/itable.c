@@ -279,6 +279,11 @@ void strata__vfs_itable_drain(struct strata_vfs *vfs)
 	}
 }
 
+unsigned int strata_vfs_unrecorded(struct strata_vfs *vfs)
+{
+	return __atomic_load_n(&vfs->nkept, __ATOMIC_RELAXED);
+}
+
 void strata__vfs_retry_kept(struct strata_vfs *vfs)
 {
 	struct vfs_itable *it = &vfs->itable;

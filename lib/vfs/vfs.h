@@ -230,6 +230,9 @@ struct strata_vfs_tier_info {
 };
 
 unsigned int strata_vfs_tier_count(struct strata_vfs *vfs);
+/* Files whose last writes the catalog could not record yet (a full disk):
+ * the mount keeps them and retries. */
+unsigned int strata_vfs_unrecorded(struct strata_vfs *vfs);
 /* Tier i (0 .. count - 1) in config order, with its usage (one catalog
  * row) and the store's free space (a statfs of the backend). */
 int strata_vfs_tier_info(struct strata_vfs *vfs, unsigned int i,
