@@ -6,9 +6,10 @@
 # refuses the key at the last close (here a regular file stands where the
 # key's shard directory goes; on a real tier, a full disk), the bytes must
 # not go with the descriptor: the object stays open, the file reads back
-# whole and shows its size, and a retry records it once the way is clear,
-# without anyone opening the file again, while other files come and go.
-# Everything then survives a remount and fsck finds nothing wrong.
+# whole and shows its size, strata status counts it as unrecorded, and a
+# retry records it once the way is clear, without anyone opening the file
+# again, while other files come and go. Everything then survives a remount
+# and fsck finds nothing wrong.
 
 . "$(dirname "$0")/../lib.sh"
 
@@ -38,6 +39,14 @@ wait_log "bytes stay open here to try again"
 cmp "$T/data" "$M/f" || fail "the kept bytes do not read back"
 [ -z "$(find "$T/tiers" -type f ! -path "$T/tiers/nvme/000")" ] ||
 	fail "an object has a name although its key was refused"
+# unrecorded: what strata status says of kept files.
+unrecorded() {
+	"$S" status --json "$M" | python3 -c \
+		'import json, sys; print(json.load(sys.stdin)["unrecorded"])'
+}
+[ "$(unrecorded)" = 1 ] || fail "status: unrecorded $(unrecorded), want 1"
+"$S" status "$M" | grep -q "^unrecorded: 1 file" ||
+	fail "strata status does not say a file is unrecorded"
 
 log "once the way is clear, a retry records them unasked"
 rm "$T/tiers/nvme/000"
@@ -45,7 +54,7 @@ rm "$T/tiers/nvme/000"
 # must not put the retry off.
 (
 	while ! grep -qF "its last writes are recorded now" "$T/mount.log"; do
-		: > "$M/churn" && rm "$M/churn"
+		{ : > "$M/churn" && rm "$M/churn"; } || exit 1
 		sleep 0.1
 	done
 ) &
@@ -53,6 +62,8 @@ CHURN=$!
 on_exit 'kill $CHURN 2>/dev/null; wait $CHURN 2>/dev/null'
 wait_log "its last writes are recorded now"
 wait $CHURN || fail "the churn loop failed"
+[ "$(unrecorded)" = 0 ] || fail "status: unrecorded $(unrecorded), want 0"
+"$S" status "$M" | grep -q "^unrecorded" && fail "status still says unrecorded"
 [ "$(find "$T/tiers" -type f | wc -l)" = 1 ] || fail "want one object"
 cmp "$T/data" "$(find "$T/tiers" -type f)" ||
 	fail "the object does not hold the bytes"

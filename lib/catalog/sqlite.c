@@ -21,13 +21,17 @@
  *
  * A full disk must not undo operations already reported done: SQLite rolls
  * a transaction back when its COMMIT cannot write the log. So the log keeps
- * CAT_RESERVE bytes allocated past its end (fallocate, FALLOC_FL_KEEP_SIZE),
- * topped up after every commit; when that fails for want of space, later
- * changes fail with ENOSPC before they start, reads go on, and the batch
- * already begun commits into the reserve. Removals (unlink, rmdir, the
- * purge of orphans, dropped replicas) may still use the reserve's second
- * half, so that room can be made through the mount. The first change
- * after space was freed finds the reserve made again and carries on.
+ * CAT_RESERVE bytes allocated past its end (fallocate,
+ * FALLOC_FL_KEEP_SIZE), topped up after a commit when less than half is
+ * left; when that fails for want of space, later changes fail with ENOSPC
+ * before they start, reads go on, and the batch already begun commits into
+ * the reserve. Removals (unlink, rmdir, the purge of orphans, dropped
+ * replicas) and the sizes of writes already made may still use the reserve,
+ * all but its last eighth, so that room can be made through the mount and
+ * no written byte goes unrecorded. The log, and with it the reserve,
+ * outlives the connection (persistent WAL, a RESTART checkpoint at
+ * unmount), so a mount started on a full disk can do as much. The first
+ * change after space was freed finds the reserve made again and carries on.
  *
  * Threads: every call holds s->lock while it uses the connection;
  * statements are prepared once and reset after each use. Callbacks
@@ -328,6 +332,7 @@ struct cat_sqlite {
 	bool batch_wrote;  /* the open batch changed something */
 	bool unsynced;	   /* commits since the last synced one */
 	int walfd;	   /* the WAL, read-write; -1 until used */
+	bool dir_synced;   /* its directory, since the WAL was made */
 	off_t reserved;	   /* the WAL's bytes allocated from 0, or 0 */
 	bool full;	   /* the reserve cannot be made: changes refused */
 	bool no_reserve;   /* its file system cannot fallocate */
@@ -430,8 +435,15 @@ static int cat_conn_open(struct cat_sqlite *s, struct cat_conn **out, char *err,
 	}
 	rc = sqlite3_open_v2(s->path, &c->db, flags, NULL);
 	if (rc == SQLITE_OK) {
+		/* The log outlives the connection, and with it the space
+		 * reserved for it (cat_reserve()): a mount started on a full
+		 * disk can still remove files. */
+		int persist = 1;
+
 		sqlite3_extended_result_codes(c->db, 1);
 		sqlite3_busy_timeout(c->db, CAT_BUSY_MS);
+		sqlite3_file_control(c->db, "main", SQLITE_FCNTL_PERSIST_WAL,
+				     &persist);
 		rc = sqlite3_exec(c->db, pragmas, NULL, NULL, NULL);
 	}
 	if (rc != SQLITE_OK) {
@@ -516,13 +528,6 @@ static int64_t cat_mono_ms_since(const struct timespec *t)
 	       (now.tv_nsec - t->tv_nsec) / 1000000;
 }
 
-/*
- * Make every commit so far survive a power cut (s->lock held): fdatasync
- * the WAL through a descriptor of our own. A checkpoint would sync it only
- * when it has frames to copy back, which another process's read snapshot
- * can prevent; and the synchronous level cannot change inside a batch.
- * The directory is synced once, so the WAL file's name is durable too.
- */
 /* Open the WAL into s->walfd (s->lock held), which SQLite made when the
  * connection first read; -errno. */
 static int cat_wal_open(struct cat_sqlite *s)
@@ -536,17 +541,23 @@ static int cat_wal_open(struct cat_sqlite *s)
 	return s->walfd < 0 ? -errno : 0;
 }
 
+/*
+ * Make every commit so far survive a power cut (s->lock held): fdatasync
+ * the WAL through a descriptor of our own. A checkpoint would sync it only
+ * when it has frames to copy back, which another process's read snapshot
+ * can prevent; and the synchronous level cannot change inside a batch.
+ * The directory is synced once, so the WAL file's name is durable too.
+ */
 static int cat_log_sync(struct cat_sqlite *s)
 {
 	char path[PATH_MAX + 8];
-	bool first = s->walfd < 0;
 	int fd;
 
 	if (!s->unsynced || s->mem)
 		return 0;
 	if (cat_wal_open(s) < 0)
 		goto fail;
-	if (first) {
+	if (!s->dir_synced) {
 		snprintf(path, sizeof(path), "%s", s->path);
 		fd = open(dirname(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0 || fsync(fd) < 0) {
@@ -555,6 +566,7 @@ static int cat_log_sync(struct cat_sqlite *s)
 			goto fail;
 		}
 		close(fd);
+		s->dir_synced = true;
 	}
 	if (fdatasync(s->walfd) < 0)
 		goto fail;
@@ -572,6 +584,17 @@ fail:
  * -ENOSPC, said once, when the file system has no room for them: the mount
  * then refuses changes until this succeeds again.
  */
+/* The log cannot be given a reserve (s->lock held): say why, once, and
+ * carry on without. */
+static void cat_no_reserve(struct cat_sqlite *s, const char *what, int err)
+{
+	s->no_reserve = true;
+	strata_log(STRATA_LOG_WARN, STRATA_SUB_CATALOG,
+		   "catalog '%s': %s: %s; should its disk fill up, changes "
+		   "already reported done may be lost",
+		   s->path, what, strerror(err));
+}
+
 static int cat_reserve(struct cat_sqlite *s)
 {
 	struct stat st;
@@ -586,11 +609,11 @@ static int cat_reserve(struct cat_sqlite *s)
 	if (ret == 0 && fstat(s->walfd, &st) < 0)
 		ret = -errno;
 	if (ret < 0) {
-		strata_log(STRATA_LOG_ERR, STRATA_SUB_CATALOG,
-			   "catalog '%s': cannot look at its log: %s", s->path,
-			   strerror(-ret));
-		return ret;
+		cat_no_reserve(s, "cannot look at its log", -ret);
+		return 0;
 	}
+	if (s->reserved == 0) /* what an earlier connection left */
+		s->reserved = (off_t)st.st_blocks * 512;
 	if (!s->full && st.st_size + CAT_RESERVE / 2 <= s->reserved)
 		return 0;
 	want = st.st_size + CAT_RESERVE;
@@ -605,13 +628,10 @@ static int cat_reserve(struct cat_sqlite *s)
 		return 0;
 	}
 	ret = -errno;
-	if (ret == -EOPNOTSUPP) {
-		s->no_reserve = true;
-		strata_log(STRATA_LOG_WARN, STRATA_SUB_CATALOG,
-			   "catalog '%s': its file system cannot reserve "
-			   "space (fallocate): should it fill up, changes "
-			   "already reported done may be lost",
-			   s->path);
+	if (ret != -ENOSPC && ret != -EDQUOT) {
+		cat_no_reserve(s,
+			       "cannot reserve space for its log (fallocate)",
+			       -ret);
 		return 0;
 	}
 	if (!s->full)
@@ -753,8 +773,8 @@ static void cat_rend(struct strata_catalog *cat)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* Whether a removal may still use the reserve (s->lock held, s->full):
- * its last eighth stays for the batches under way. */
+/* Whether an urgent write may still use the reserve (s->lock held,
+ * s->full): its last eighth stays for the batches under way. */
 static bool cat_reserve_left(struct cat_sqlite *s)
 {
 	struct stat st;
@@ -765,11 +785,12 @@ static bool cat_reserve_left(struct cat_sqlite *s)
 
 /*
  * Start a write: open a batch transaction if none is open, then a
- * savepoint, so this operation alone can be rolled back. frees: it removes
- * things, and may go on while the disk is full (cat_reserve()). A durable
+ * savepoint, so this operation alone can be rolled back. urgent: it
+ * removes things, records the size of writes already made, or recovers at
+ * start, and may go on while the disk is full (cat_reserve()). A durable
  * write commits the batch, synced, in cat_wend().
  */
-static int cat_wbegin_as(struct strata_catalog *cat, bool frees,
+static int cat_wbegin_as(struct strata_catalog *cat, bool urgent,
 			 struct cat_conn **out)
 {
 	struct cat_sqlite *s = cat->priv;
@@ -784,7 +805,7 @@ static int cat_wbegin_as(struct strata_catalog *cat, bool frees,
 	/* Before anything is reported done, its log space is there. */
 	if (s->full || s->reserved == 0) {
 		ret = cat_reserve(s);
-		if (ret < 0 && frees && cat_reserve_left(s))
+		if (ret < 0 && urgent && cat_reserve_left(s))
 			ret = 0;
 		if (ret < 0)
 			goto out;
@@ -2011,6 +2032,19 @@ static int cat_tier_ensure(struct strata_catalog *cat,
 
 	if (!in->name[0])
 		return -EINVAL;
+	/* A mount mostly finds its tiers as configured: no write, so that
+	 * it starts on a full disk too. */
+	ret = cat_rbegin(cat, &c);
+	if (ret < 0)
+		return ret;
+	ret = cat_tier_find(c, in->name, &t);
+	cat_rend(cat);
+	if (ret == 0 && !strcmp(t.url, in->url) && !strcmp(t.site, in->site) &&
+	    t.capacity == in->capacity) {
+		if (out)
+			*out = t;
+		return 0;
+	}
 	ret = cat_wbegin(cat, false, &c);
 	if (ret < 0)
 		return ret;
@@ -2245,7 +2279,7 @@ static int cat_commit_write(struct strata_catalog *cat, strata_ino_t ino,
 
 	if (bump && !key)
 		return -EINVAL;
-	ret = cat_wbegin(cat, durable, &c);
+	ret = cat_wbegin_as(cat, true, &c);
 	if (ret < 0)
 		return ret;
 	ret = cat_inode_get(c, ino, &a);
@@ -2331,7 +2365,8 @@ static int cat_checkpoint(struct strata_catalog *cat)
 	pthread_mutex_lock(&s->lock);
 	if (s->batch)
 		ret = cat_batch_commit(s, false);
-	rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+	/* RESTART, not TRUNCATE: the log keeps its reserve. */
+	rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_RESTART,
 				       NULL, NULL);
 	if (rc != SQLITE_OK)
 		ret = cat_errno(c, rc, "checkpoint");
@@ -3066,7 +3101,8 @@ static int cat_job_requeue(struct strata_catalog *cat, int64_t *n)
 	struct cat_conn *c;
 	int ret;
 
-	ret = cat_wbegin(cat, false, &c);
+	/* Recovery at start, which a full disk must not stop. */
+	ret = cat_wbegin_as(cat, true, &c);
 	if (ret < 0)
 		return ret;
 	ret = cat_run(c, CAT_ST_JOB_REQUEUE, "requeue jobs");

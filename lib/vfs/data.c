@@ -361,7 +361,9 @@ int strata__vfs_keep(struct strata_vfs *vfs, struct vnode *vn)
 {
 	int ret = strata__vfs_commit(vfs, vn, false);
 
-	if (ret < 0 && !vn->kept) {
+	/* An orphan's writes need no record: nobody can name it. */
+	if (ret < 0 && !vn->kept &&
+	    !__atomic_load_n(&vn->orphan, __ATOMIC_RELAXED)) {
 		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
 			   "inode %" PRIu64
 			   ": cannot record its size of %" PRIu64
@@ -644,8 +646,10 @@ static void vn_pt_close(struct strata_vfs *vfs, struct vnode *vn)
 		vfs->backing.close(vfs->backing.arg, vn->pt_id);
 	vn->pt_id = 0;
 	/* Written but not recorded (a failed commit): the bytes take their
-	 * key now, or the descriptor, their only copy, stays open. */
-	if (vn->pt_anon && (vn->dirty || vn->size > 0)) {
+	 * key now, or the descriptor, their only copy, stays open. An
+	 * orphan's go with it. */
+	if (vn->pt_anon && (vn->dirty || vn->size > 0) &&
+	    !__atomic_load_n(&vn->orphan, __ATOMIC_RELAXED)) {
 		ret = strata_obj_link(vn->pt_obj);
 		if (ret < 0) {
 			strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
@@ -1017,7 +1021,8 @@ int strata_vfs_release(struct strata_vfs *vfs, uint64_t fh)
 			   vn->key, vf->tier ? vf->tier->name : "?",
 			   strerror(-cret));
 	pthread_mutex_lock(&vn->lock);
-	ret = strata__vfs_commit(vfs, vn, false);
+	/* Not recorded: kept, and retried (a full disk). */
+	ret = strata__vfs_keep(vfs, vn);
 	vn_atime_commit(vfs, vn);
 	if ((vf->flags & O_ACCMODE) != O_RDONLY) {
 		vn->nwriters--;
@@ -1036,10 +1041,6 @@ int strata_vfs_release(struct strata_vfs *vfs, uint64_t fh)
 	if (strata__vfs_vnode_nopen(vn) == 1 && !vn->dirty)
 		vn->loaded = false;
 	pthread_mutex_unlock(&vn->lock);
-	if (ret < 0)
-		strata_log(STRATA_LOG_ERR, STRATA_SUB_VFS,
-			   "cannot record the size of inode %" PRIu64 ": %s",
-			   vn->ino, strerror(-ret));
 	pthread_mutex_lock(&vfs->files_lock);
 	if (vf->prev)
 		vf->prev->next = vf->next;

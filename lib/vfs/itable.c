@@ -3,10 +3,12 @@
  * lib/vfs/itable.c - the in-memory inode table.
  *
  * Holds a struct vnode for each inode the kernel references (its lookup
- * count) or that is open, and nothing else: the table never holds a file
- * descriptor. An inode whose last name went away (an orphan) is purged,
- * content and catalog rows, when both its lookup and open counts reach
- * zero, as the kernel's forget protocol requires.
+ * count) or that is open, and those kept because the catalog has not
+ * recorded their last writes (data.c): only such a kept vnode holds a file
+ * descriptor without an open file, the only copy of bytes whose object
+ * could not take its key. An inode whose last name went away (an orphan)
+ * is purged, content and catalog rows, when both its lookup and open
+ * counts reach zero, as the kernel's forget protocol requires.
  *
  * Locks: itable->lock guards the buckets, the chain links and the
  * reference counts. Purging runs after the vnode left the table, without
@@ -240,16 +242,23 @@ void strata__vfs_vnode_unhold(struct strata_vfs *vfs, struct vnode *vn)
 void strata__vfs_orphan(struct strata_vfs *vfs, strata_ino_t ino)
 {
 	struct vnode *vn;
-	bool held;
+	bool idle = false;
 
 	pthread_mutex_lock(&vfs->itable.lock);
 	vn = it_find(&vfs->itable, ino);
-	held = vn != NULL;
-	if (vn)
-		vn->orphan = true;
+	if (vn) {
+		__atomic_store_n(&vn->orphan, true, __ATOMIC_RELAXED);
+		/* Kept with no reference left: it goes now, not at the
+		 * next retry. */
+		idle = vn->nlookup == 0 && vn->nopen == 0 && vn->nhold == 0;
+		if (idle)
+			vn->nhold++;
+	}
 	pthread_mutex_unlock(&vfs->itable.lock);
-	if (!held)
+	if (!vn)
 		strata__vfs_orphan_gone(vfs, ino);
+	else if (idle)
+		strata__vfs_vnode_unhold(vfs, vn);
 }
 
 void strata__vfs_itable_drain(struct strata_vfs *vfs)
@@ -265,7 +274,7 @@ void strata__vfs_itable_drain(struct strata_vfs *vfs)
 			/* Files still open when the session ended (a signal):
 			 * their last writes reach the catalog now. */
 			if (vn->loaded && vn->dirty &&
-			    strata__vfs_commit(vfs, vn, false) < 0)
+			    strata__vfs_commit(vfs, vn, false) < 0 && !vn->kept)
 				strata_log(
 					STRATA_LOG_ERR, STRATA_SUB_VFS,
 					"inode %" PRIu64

@@ -13,7 +13,8 @@
  * Locks: itable->lock guards the hash table and every vnode's nlookup and
  * nopen; vn->lock guards the rest of a vnode; vf->lock guards vf->obj.
  * Order: vf->lock, then vn->lock, then itable->lock; no code takes a
- * vnode's lock while it holds the table's.
+ * vnode's lock while it holds the table's. The reaper's r->lock is a leaf,
+ * taken under vn->lock too (a kick when a vnode is kept).
  */
 #ifndef STRATA_VFS_INT_H
 #define STRATA_VFS_INT_H
@@ -199,8 +200,8 @@ void strata__vfs_reaper_stop(struct strata_vfs *vfs);
 void strata__vfs_reaper_release(struct strata_vfs *vfs);
 /* Drop every vnode at unmount, purging orphans. */
 void strata__vfs_itable_drain(struct strata_vfs *vfs);
-/* Retry the commit of every kept vnode (the reaper, each second
- * while there is one). */
+/* Retry the commit of every kept vnode (the reaper, after 1 s, then twice
+ * as long each time up to a minute, while there is one). */
 void strata__vfs_retry_kept(struct strata_vfs *vfs);
 
 /* move.c: the value of a user.strata.* xattr, as getxattr(2). */

@@ -947,8 +947,8 @@ static void a_failed_link_keeps_the_bytes_until_a_retry(void **state)
 	struct fake_backing fb = { 0 };
 	struct strata_vfs_backing b = { fake_backing_open, fake_backing_close,
 					&fb };
-	size_t nvnodes = vfs->itable.count;
-	strata_vfs_ino_t f, g;
+	size_t nvnodes = vfs->itable.count, nvnodes_kept;
+	strata_vfs_ino_t f, g, h;
 	unsigned int oflags = 0;
 	char key[VFS_KEY_LEN + 8];
 	char path[256];
@@ -977,12 +977,20 @@ static void a_failed_link_keeps_the_bytes_until_a_retry(void **state)
 	assert_int_equal(strata_vfs_getattr(vfs, f, &st), 0);
 	assert_int_equal(st.st_size, 8);
 
-	/* One unlinked meanwhile has nothing left to keep. */
+	/* One unlinked meanwhile has nothing left to keep, whether the
+	 * kernel forgets it after or before. */
 	write_unlinkable(vfs, &fb, "g", "doomed", &g);
 	assert_int_equal(vfs->nkept, 2);
 	assert_int_equal(strata_vfs_unlink(vfs, STRATA_ROOT_INO, "g"), 0);
 	strata_vfs_forget(vfs, g, 1);
 	assert_int_equal(vfs->nkept, 1);
+	write_unlinkable(vfs, &fb, "h", "doomed too", &h);
+	strata_vfs_forget(vfs, h, 1);
+	assert_int_equal(vfs->nkept, 2);
+	nvnodes_kept = vfs->itable.count;
+	assert_int_equal(strata_vfs_unlink(vfs, STRATA_ROOT_INO, "h"), 0);
+	assert_int_equal(vfs->nkept, 1);
+	assert_int_equal(vfs->itable.count, nvnodes_kept - 1);
 
 	/* A new open passes the kept object through again. */
 	assert_int_equal(strata_vfs_open(vfs, f, O_RDONLY, &fh, &oflags), 0);
