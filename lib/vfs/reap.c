@@ -33,7 +33,7 @@
 /* A batch waits at most this long, or until this many orphans queue. */
 #define REAP_DELAY_MS 50
 #define REAP_BATCH 256
-/* Retries of kept objects' commits: the first wait and the longest. */
+/* Retries of kept vnodes' commits: the first wait and the longest. */
 #define REAP_RETRY_MS 1000
 #define REAP_RETRY_MAX_MS 60000
 
