@@ -1064,7 +1064,14 @@ int strata_engine_start(const struct strata_cfg *cfg, struct strata_vfs *vfs,
 			   cfg->rules);
 	}
 	ret = strata_catalog_job_requeue(e->cat, &requeued);
-	if (ret < 0) {
+	if (ret == -ENOSPC) {
+		/* A full disk under the catalog: the mount still serves,
+		 * and the next start resumes them. */
+		strata_log(STRATA_LOG_WARN, STRATA_SUB_POLICY,
+			   "cannot resume the jobs cut short: %s; the next "
+			   "start will",
+			   strerror(-ret));
+	} else if (ret < 0) {
 		snprintf(err, errlen, "cannot resume jobs: %s", strerror(-ret));
 		goto fail;
 	}

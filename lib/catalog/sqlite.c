@@ -29,8 +29,9 @@
  * replicas) and the sizes of writes already made may still use the reserve,
  * all but its last eighth, so that room can be made through the mount and
  * no written byte goes unrecorded. The log, and with it the reserve,
- * outlives the connection (persistent WAL, a RESTART checkpoint at
- * unmount), so a mount started on a full disk can do as much. The first
+ * outlives the connection (persistent WAL; the unmount's checkpoint
+ * empties it and reserves again), so a mount started on a full disk can
+ * do as much. The first
  * change after space was freed finds the reserve made again and carries on.
  *
  * Threads: every call holds s->lock while it uses the connection;
@@ -327,15 +328,16 @@ struct cat_sqlite {
 	struct cat_conn *conn;
 	bool batch;		     /* a batch transaction is open; s->lock */
 	struct timespec batch_start; /* CLOCK_MONOTONIC; s->lock */
-	bool lost;	   /* a batch was rolled back: no more writes */
-	bool batch_writer; /* it began with BEGIN IMMEDIATE */
-	bool batch_wrote;  /* the open batch changed something */
-	bool unsynced;	   /* commits since the last synced one */
-	int walfd;	   /* the WAL, read-write; -1 until used */
-	bool dir_synced;   /* its directory, since the WAL was made */
-	off_t reserved;	   /* the WAL's bytes allocated from 0, or 0 */
-	bool full;	   /* the reserve cannot be made: changes refused */
-	bool no_reserve;   /* its file system cannot fallocate */
+	bool lost;	     /* a batch was rolled back: no more writes */
+	bool batch_writer;   /* it began with BEGIN IMMEDIATE */
+	bool batch_wrote;    /* the open batch changed something */
+	bool unsynced;	     /* commits since the last synced one */
+	int walfd;	     /* the WAL, read-write; -1 until used */
+	bool dir_synced;     /* its directory, since the WAL was made */
+	off_t reserved;	     /* the WAL's bytes allocated from 0, or 0 */
+	bool full;	     /* the reserve cannot be made: changes refused */
+	bool no_reserve;     /* its file system cannot fallocate */
+	bool reserve_warned; /* the lack of a reserve was said */
 };
 
 /* One directory entry as found by cat_find(). */
@@ -437,7 +439,8 @@ static int cat_conn_open(struct cat_sqlite *s, struct cat_conn **out, char *err,
 	if (rc == SQLITE_OK) {
 		/* The log outlives the connection, and with it the space
 		 * reserved for it (cat_reserve()): a mount started on a full
-		 * disk can still remove files. */
+		 * disk can still remove files. (No journal_size_limit: it
+		 * would truncate the log, and the reserve with it.) */
 		int persist = 1;
 
 		sqlite3_extended_result_codes(c->db, 1);
@@ -579,22 +582,27 @@ fail:
 	return -EIO;
 }
 
-/*
- * Keep CAT_RESERVE bytes allocated past the end of the WAL (s->lock held).
- * -ENOSPC, said once, when the file system has no room for them: the mount
- * then refuses changes until this succeeds again.
- */
 /* The log cannot be given a reserve (s->lock held): say why, once, and
- * carry on without. */
+ * carry on without; for good when the file system cannot, else until the
+ * next commit tries again. */
 static void cat_no_reserve(struct cat_sqlite *s, const char *what, int err)
 {
-	s->no_reserve = true;
+	if (err == EOPNOTSUPP || err == ENOSYS)
+		s->no_reserve = true;
+	if (s->reserve_warned)
+		return;
+	s->reserve_warned = true;
 	strata_log(STRATA_LOG_WARN, STRATA_SUB_CATALOG,
 		   "catalog '%s': %s: %s; should its disk fill up, changes "
 		   "already reported done may be lost",
 		   s->path, what, strerror(err));
 }
 
+/*
+ * Keep CAT_RESERVE bytes allocated past the end of the WAL (s->lock held).
+ * -ENOSPC, said once, when the file system has no room for them: the mount
+ * then refuses changes until this succeeds again.
+ */
 static int cat_reserve(struct cat_sqlite *s)
 {
 	struct stat st;
@@ -619,6 +627,7 @@ static int cat_reserve(struct cat_sqlite *s)
 	want = st.st_size + CAT_RESERVE;
 	if (fallocate(s->walfd, FALLOC_FL_KEEP_SIZE, 0, want) == 0) {
 		s->reserved = want;
+		s->reserve_warned = false;
 		if (s->full)
 			strata_log(STRATA_LOG_NOTICE, STRATA_SUB_CATALOG,
 				   "catalog '%s': there is room for its log "
@@ -849,7 +858,9 @@ static int cat_wend(struct strata_catalog *cat, struct cat_conn *c, int ret,
 		cat_run(c, CAT_ST_ROLLBACK_TO, "undo operation");
 		cat_run(c, CAT_ST_RELEASE, "end operation");
 	}
-	if (durable || s->mem ||
+	/* While the disk is full each change commits alone, so that the
+	 * next one's look at the reserve sees where the log really ends. */
+	if (durable || s->mem || s->full ||
 	    cat_mono_ms_since(&s->batch_start) >= CAT_BATCH_MS) {
 		cret = cat_batch_commit(s, durable);
 		if (ret == 0)
@@ -2365,13 +2376,20 @@ static int cat_checkpoint(struct strata_catalog *cat)
 	pthread_mutex_lock(&s->lock);
 	if (s->batch)
 		ret = cat_batch_commit(s, false);
-	/* RESTART, not TRUNCATE: the log keeps its reserve. */
-	rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_RESTART,
+	rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
 				       NULL, NULL);
-	if (rc != SQLITE_OK)
+	if (rc != SQLITE_OK) {
 		ret = cat_errno(c, rc, "checkpoint");
-	else
+	} else {
+		/* The emptied log takes its reserve back at once, from the
+		 * room its truncation just freed: the log file outlives the
+		 * connection (persistent WAL), and a mount started on a
+		 * full disk finds it there. */
 		s->unsynced = false;
+		s->reserved = 0;
+		s->full = false;
+		(void)cat_reserve(s);
+	}
 	pthread_mutex_unlock(&s->lock);
 	return ret;
 }
@@ -3096,12 +3114,21 @@ static int cat_job_del(struct strata_catalog *cat, int64_t id)
 	return cat_delete_one(cat, CAT_ST_JOB_DEL, id, "remove job");
 }
 
+static int cat_job_count(struct strata_catalog *cat, int state, uint64_t *n,
+			 uint64_t *bytes);
+
 static int cat_job_requeue(struct strata_catalog *cat, int64_t *n)
 {
+	uint64_t running = 0, bytes;
 	struct cat_conn *c;
 	int ret;
 
-	/* Recovery at start, which a full disk must not stop. */
+	/* Recovery at start, which a full disk must not stop: mostly there
+	 * is nothing to requeue, and nothing is written. */
+	*n = 0;
+	ret = cat_job_count(cat, STRATA_JOB_RUNNING, &running, &bytes);
+	if (ret < 0 || running == 0)
+		return ret;
 	ret = cat_wbegin_as(cat, true, &c);
 	if (ret < 0)
 		return ret;

@@ -197,13 +197,21 @@ static void *reap_thread(void *arg)
 	struct vfs_reaper *r = &vfs->reaper;
 	long retry_ms = REAP_RETRY_MS;
 	struct timespec until, retry_at;
+	unsigned int kept, seen = 0;
 	bool armed = false;
 
 	pthread_mutex_lock(&r->lock);
 	while (!r->stopping) {
 		/* Kept vnodes: a retry at a time of its own, which orphans
-		 * coming and going do not put off. */
-		if (__atomic_load_n(&vfs->nkept, __ATOMIC_RELAXED) == 0) {
+		 * coming and going do not put off; one newly kept starts
+		 * the backoff again. */
+		kept = __atomic_load_n(&vfs->nkept, __ATOMIC_RELAXED);
+		if (kept > seen) {
+			armed = false;
+			retry_ms = REAP_RETRY_MS;
+		}
+		seen = kept;
+		if (kept == 0) {
 			armed = false;
 			retry_ms = REAP_RETRY_MS;
 		} else if (!armed) {

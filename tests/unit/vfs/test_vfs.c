@@ -948,14 +948,14 @@ static void a_failed_link_keeps_the_bytes_until_a_retry(void **state)
 	struct strata_vfs_backing b = { fake_backing_open, fake_backing_close,
 					&fb };
 	size_t nvnodes = vfs->itable.count, nvnodes_kept;
-	strata_vfs_ino_t f, g, h;
+	strata_vfs_ino_t f, g, h, k;
 	unsigned int oflags = 0;
 	char key[VFS_KEY_LEN + 8];
 	char path[256];
 	char buf[16] = "";
 	struct strata_attr a;
 	struct stat st;
-	uint64_t fh;
+	uint64_t fh, rfh;
 	int fd;
 
 	strata_vfs_set_backing(vfs, &b);
@@ -992,18 +992,34 @@ static void a_failed_link_keeps_the_bytes_until_a_retry(void **state)
 	assert_int_equal(vfs->nkept, 1);
 	assert_int_equal(vfs->itable.count, nvnodes_kept - 1);
 
+	/* A release that cannot record its writes keeps the vnode at once,
+	 * though another open file still holds the object. */
+	assert_int_equal(strata_vfs_create(vfs, &root, STRATA_ROOT_INO, "k",
+					   0644, O_WRONLY, &st, &fh, &oflags),
+			 0);
+	k = st.st_ino;
+	assert_int_equal(strata_vfs_open(vfs, k, O_RDONLY, &rfh, &oflags), 0);
+	assert_int_equal(pwrite(fb.last_fd, "kept", 4, 0), 4);
+	assert_int_equal(strata_vfs_release(vfs, fh), -ENOTDIR);
+	assert_int_equal(vfs->nkept, 2);
+	assert_int_equal(strata_vfs_release(vfs, rfh), -ENOTDIR);
+	strata_vfs_forget(vfs, k, 1);
+	assert_int_equal(vfs->nkept, 2);
+
 	/* A new open passes the kept object through again. */
 	assert_int_equal(strata_vfs_open(vfs, f, O_RDONLY, &fh, &oflags), 0);
 	assert_true(oflags & STRATA_VFS_PASSTHROUGH);
 	assert_int_equal(pread(fb.last_fd, buf, sizeof(buf), 0), 8);
 	assert_string_equal(buf, "precious");
 	assert_int_equal(strata_vfs_release(vfs, fh), -ENOTDIR);
-	assert_int_equal(vfs->nkept, 1);
+	assert_int_equal(vfs->nkept, 2);
 
-	/* The way is clear: the retry records them, and the vnode goes. */
+	/* The way is clear: the retry records them, and the vnodes go. */
 	assert_int_equal(unlink(path), 0);
 	strata__vfs_retry_kept(vfs);
 	assert_int_equal(vfs->nkept, 0);
+	assert_int_equal(strata_catalog_getattr(vfs->cat, k, &a), 0);
+	assert_int_equal(a.size, 4);
 	assert_int_equal(vfs->itable.count, nvnodes);
 	assert_int_equal(strata_catalog_getattr(vfs->cat, f, &a), 0);
 	assert_int_equal(a.size, 8);
