@@ -404,8 +404,10 @@ int strata__vfs_commit(struct strata_vfs *vfs, struct vnode *vn, bool durable)
 		return 0;
 	if (!vn->dirty)
 		return strata_catalog_sync(vfs->cat, true);
-	/* The object takes its key before a replica row names it. */
-	if (vn->pt_anon) {
+	/* The object takes its key before a replica row names it; an
+	 * orphan's never does (nobody can name it again), and goes with its
+	 * last close. */
+	if (vn->pt_anon && !__atomic_load_n(&vn->orphan, __ATOMIC_RELAXED)) {
 		struct stat before;
 		bool quiet = fstat(strata_obj_fd(vn->pt_obj), &before) == 0 &&
 			     ts_equal(before.st_ctim, vn->pt_ctime);

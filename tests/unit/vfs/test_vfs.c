@@ -921,6 +921,40 @@ static void overlay_shows_a_release_after_a_stale_read(void **state)
 	strata_vfs_set_backing(vfs, NULL);
 }
 
+static void an_unlinked_new_file_never_names_its_object(void **state)
+{
+	struct strata_vfs *vfs = *state;
+	struct fake_backing fb = { 0 };
+	struct strata_vfs_backing b = { fake_backing_open, fake_backing_close,
+					&fb };
+	unsigned int oflags = 0;
+	char buf[16] = "";
+	struct stat st;
+	uint64_t fh;
+
+	/* A temporary file: made, unlinked, written, read and closed. Its
+	 * object never takes a key, so the tier never sees it. */
+	strata_vfs_set_backing(vfs, &b);
+	assert_int_equal(strata_vfs_create(vfs, &root, STRATA_ROOT_INO, "tmp",
+					   0644, O_RDWR, &st, &fh, &oflags),
+			 0);
+	assert_true(oflags & STRATA_VFS_PASSTHROUGH);
+	assert_int_equal(strata_vfs_unlink(vfs, STRATA_ROOT_INO, "tmp"), 0);
+	assert_int_equal(pwrite(fb.last_fd, "scratch", 7, 0), 7);
+	assert_int_equal(strata_vfs_fsync(vfs, fh, false), 0);
+	assert_int_equal(count_objects(vfs), 0);
+	assert_int_equal(pread(fb.last_fd, buf, sizeof(buf), 0), 7);
+	assert_string_equal(buf, "scratch");
+	assert_int_equal(strata_vfs_getattr(vfs, st.st_ino, &st), 0);
+	assert_int_equal(st.st_size, 7);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	assert_int_equal(count_objects(vfs), 0);
+	strata_vfs_forget(vfs, st.st_ino, 1);
+	assert_int_equal(strata__vfs_reap(vfs, NULL), 0);
+	assert_int_equal(count_objects(vfs), 0);
+	strata_vfs_set_backing(vfs, NULL);
+}
+
 /* Write s to a new passed-through file name and release it while the
  * link of its object fails; its inode into *ino. */
 static void write_unlinkable(struct strata_vfs *vfs, struct fake_backing *fb,
@@ -1093,6 +1127,9 @@ int main(void)
 			teardown_local),
 		cmocka_unit_test_setup_teardown(
 			a_failed_link_keeps_the_bytes_until_a_retry,
+			setup_local, teardown_local),
+		cmocka_unit_test_setup_teardown(
+			an_unlinked_new_file_never_names_its_object,
 			setup_local, teardown_local),
 	};
 
