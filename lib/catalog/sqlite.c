@@ -715,12 +715,7 @@ static void *cat_flusher(void *arg)
 			cat_batch_commit(s, false);
 			continue;
 		}
-		until = s->batch_start;
-		until.tv_nsec += CAT_BATCH_MS * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		until = strata_ts_add_ms(s->batch_start, CAT_BATCH_MS);
 		pthread_cond_timedwait(&s->wake, &s->lock, &until);
 	}
 	pthread_mutex_unlock(&s->lock);

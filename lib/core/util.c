@@ -94,6 +94,31 @@ struct timespec strata_now(void)
 	return ts;
 }
 
+struct timespec strata_ts_add_ms(struct timespec t, long ms)
+{
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+bool strata_ts_before(struct timespec a, struct timespec b)
+{
+	return a.tv_sec < b.tv_sec ||
+	       (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
+struct timespec strata_mono_in_ms(long ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return strata_ts_add_ms(ts, ms);
+}
+
 int strata_strlcpy(char *dst, const char *src, size_t n)
 {
 	size_t len = strlen(src);

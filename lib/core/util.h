@@ -8,6 +8,7 @@
 #ifndef STRATA_CORE_UTIL_H
 #define STRATA_CORE_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -38,6 +39,13 @@ int strata_parse_seconds(const char *s, double *out);
 
 /* The real-time clock, as a timespec. */
 struct timespec strata_now(void);
+/* t plus ms milliseconds. */
+struct timespec strata_ts_add_ms(struct timespec t, long ms);
+/* Whether a is earlier than b. */
+bool strata_ts_before(struct timespec a, struct timespec b);
+/* The monotonic clock ms milliseconds from now (a deadline for
+ * pthread_cond_timedwait() on a CLOCK_MONOTONIC condition). */
+struct timespec strata_mono_in_ms(long ms);
 
 /* Copy src into dst of size n, always NUL-terminated. Returns -ENAMETOOLONG
  * when src did not fit (dst then holds a truncated copy). */

@@ -104,12 +104,6 @@ static bool ts_equal(struct timespec a, struct timespec b)
 	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
 }
 
-static bool ts_after(struct timespec a, struct timespec b)
-{
-	return a.tv_sec > b.tv_sec ||
-	       (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec);
-}
-
 /*
  * Take in what the kernel wrote to the backing object of a passed-through
  * file (vn->lock held): when its ctime or size moved, its size and mtime
@@ -232,8 +226,9 @@ void strata_vfs_overlay(struct strata_vfs *vfs, struct strata_attr *a)
 	}
 	if (vn->loaded && vn->dirty)
 		a->ctime = vn->mtime;
-	if (vn->atime_due ? vfs_relatime_due(a, vn->atime) :
-			    vn->atime_known && ts_after(vn->atime, a->atime))
+	if (vn->atime_due ?
+		    vfs_relatime_due(a, vn->atime) :
+		    vn->atime_known && strata_ts_before(a->atime, vn->atime))
 		a->atime = vn->atime;
 	pthread_mutex_unlock(&vn->lock);
 	strata__vfs_vnode_unhold(vfs, vn);
@@ -342,8 +337,18 @@ static void vn_keep(struct strata_vfs *vfs, struct vnode *vn)
 	strata__vfs_reaper_kick(vfs);
 }
 
-/* A commit recorded what vn held (vn->lock held): an object kept open
- * past its last close has its key now, and goes. */
+/* vn is kept no more (vn->lock held, or vn private): an object kept
+ * open past its last close goes. */
+static void vn_kept_clear(struct strata_vfs *vfs, struct vnode *vn)
+{
+	__atomic_store_n(&vn->kept, false, __ATOMIC_RELEASE);
+	__atomic_sub_fetch(&vfs->nkept, 1, __ATOMIC_RELAXED);
+	if (vn->pt_obj && vn->npt == 0)
+		vn_pt_obj_close(vn);
+}
+
+/* A commit recorded what vn held (vn->lock held): a kept object has its
+ * key now. */
 static void vn_unkeep(struct strata_vfs *vfs, struct vnode *vn)
 {
 	if (!vn->kept)
@@ -351,10 +356,7 @@ static void vn_unkeep(struct strata_vfs *vfs, struct vnode *vn)
 	strata_log(STRATA_LOG_NOTICE, STRATA_SUB_VFS,
 		   "inode %" PRIu64 ": its last writes are recorded now",
 		   vn->ino);
-	__atomic_store_n(&vn->kept, false, __ATOMIC_RELEASE);
-	__atomic_sub_fetch(&vfs->nkept, 1, __ATOMIC_RELAXED);
-	if (vn->pt_obj && vn->npt == 0)
-		vn_pt_obj_close(vn);
+	vn_kept_clear(vfs, vn);
 }
 
 int strata__vfs_keep(struct strata_vfs *vfs, struct vnode *vn)
@@ -386,10 +388,7 @@ void strata__vfs_kept_drop(struct strata_vfs *vfs, struct vnode *vn,
 			" bytes%s): the catalog never recorded them",
 			vn->ino, vn->size,
 			vn->pt_obj ? ", whose object never took its key" : "");
-	__atomic_store_n(&vn->kept, false, __ATOMIC_RELEASE);
-	__atomic_sub_fetch(&vfs->nkept, 1, __ATOMIC_RELAXED);
-	if (vn->pt_obj)
-		vn_pt_obj_close(vn);
+	vn_kept_clear(vfs, vn);
 }
 
 int strata__vfs_commit(struct strata_vfs *vfs, struct vnode *vn, bool durable)

@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "util.h"
 #include "vfs_int.h"
 
 #define REAP_MAX_REPLICAS 16
@@ -164,33 +165,6 @@ void strata__vfs_orphan_gone(struct strata_vfs *vfs, strata_ino_t ino)
 	pthread_mutex_unlock(&r->lock);
 }
 
-/* until = now + ms (CLOCK_MONOTONIC). */
-static void reap_deadline(struct timespec *until, long ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, until);
-	until->tv_sec += ms / 1000;
-	until->tv_nsec += (ms % 1000) * 1000000L;
-	if (until->tv_nsec >= 1000000000L) {
-		until->tv_sec++;
-		until->tv_nsec -= 1000000000L;
-	}
-}
-
-static bool reap_due(const struct timespec *at)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > at->tv_sec ||
-	       (now.tv_sec == at->tv_sec && now.tv_nsec >= at->tv_nsec);
-}
-
-static bool reap_before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec ||
-	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
-
 static void *reap_thread(void *arg)
 {
 	struct strata_vfs *vfs = arg;
@@ -215,9 +189,9 @@ static void *reap_thread(void *arg)
 			armed = false;
 			retry_ms = REAP_RETRY_MS;
 		} else if (!armed) {
-			reap_deadline(&retry_at, retry_ms);
+			retry_at = strata_mono_in_ms(retry_ms);
 			armed = true;
-		} else if (reap_due(&retry_at)) {
+		} else if (!strata_ts_before(strata_mono_in_ms(0), retry_at)) {
 			pthread_mutex_unlock(&r->lock);
 			strata__vfs_retry_kept(vfs);
 			pthread_mutex_lock(&r->lock);
@@ -236,8 +210,8 @@ static void *reap_thread(void *arg)
 		}
 		/* Let a batch gather, unless it is already large. */
 		if (r->n < REAP_BATCH) {
-			reap_deadline(&until, REAP_DELAY_MS);
-			if (armed && reap_before(&retry_at, &until))
+			until = strata_mono_in_ms(REAP_DELAY_MS);
+			if (armed && strata_ts_before(retry_at, until))
 				until = retry_at;
 			pthread_cond_timedwait(&r->wake, &r->lock, &until);
 		}

@@ -885,6 +885,24 @@ static void cfg_load_nul_byte(void **state)
 	assert_non_null(strstr(f->err, want));
 }
 
+static void timespec_sums_carry_and_compare(void **state)
+{
+	struct timespec t = { .tv_sec = 10, .tv_nsec = 900000000 };
+	struct timespec u = strata_ts_add_ms(t, 1250);
+
+	(void)state;
+	assert_int_equal(u.tv_sec, 12);
+	assert_int_equal(u.tv_nsec, 150000000);
+	assert_true(strata_ts_before(t, u));
+	assert_false(strata_ts_before(u, t));
+	assert_false(strata_ts_before(t, t));
+	u = strata_ts_add_ms(t, 99);
+	assert_int_equal(u.tv_sec, 10);
+	assert_int_equal(u.tv_nsec, 999000000);
+	t = strata_mono_in_ms(0);
+	assert_true(strata_ts_before(t, strata_mono_in_ms(1000)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest util_tests[] = {
@@ -893,6 +911,7 @@ int main(void)
 		cmocka_unit_test(parse_seconds_accepts_units),
 		cmocka_unit_test(parse_seconds_rejects_garbage),
 		cmocka_unit_test(strlcpy_copies_and_truncates),
+		cmocka_unit_test(timespec_sums_carry_and_compare),
 		cmocka_unit_test(mount_source_finds_proc_and_rejects_others),
 		cmocka_unit_test(log_debug_mask_by_name),
 		cmocka_unit_test(uri_splits_generic_urls),
