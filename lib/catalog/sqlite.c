@@ -415,10 +415,17 @@ static void cat_conn_close(struct cat_conn *c)
 static int cat_conn_open(struct cat_sqlite *s, struct cat_conn **out, char *err,
 			 size_t errlen)
 {
+	/*
+	 * temp_store stays FILE, SQLite's default: every operation is a
+	 * savepoint, which copies each page it changes to a statement
+	 * journal first. With temp_store = MEMORY that journal grows in
+	 * 1 KiB chunks, four mallocs a page; with FILE it is still kept in
+	 * memory, in 64 KiB chunks, up to 64 KiB an operation (16 pages,
+	 * far more than one changes), and only beyond goes to a file.
+	 */
 	static const char pragmas[] = "PRAGMA journal_mode = WAL;"
 				      "PRAGMA synchronous = NORMAL;"
 				      "PRAGMA foreign_keys = OFF;"
-				      "PRAGMA temp_store = MEMORY;"
 				      /* REPLACE fires delete triggers: the
 				       * tiers' usage counts stay right. */
 				      "PRAGMA recursive_triggers = ON;"
@@ -1142,6 +1149,18 @@ static void cat_close(struct strata_catalog *cat)
 	cat->priv = NULL;
 }
 
+static pthread_once_t cat_config_once = PTHREAD_ONCE_INIT;
+
+/*
+ * Before SQLite starts: no memory statistics (nobody reads them), which
+ * otherwise take a global mutex at every one of SQLite's many mallocs and
+ * frees. Refused, harmlessly, when SQLite was started already.
+ */
+static void cat_config(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int cat_open(struct strata_catalog *cat, const char *path, char *err,
 		    size_t errlen)
 {
@@ -1149,6 +1168,7 @@ static int cat_open(struct strata_catalog *cat, const char *path, char *err,
 	pthread_condattr_t ca;
 	int ret;
 
+	pthread_once(&cat_config_once, cat_config);
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, errlen, "cannot open catalog '%s': %s", path,
