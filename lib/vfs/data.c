@@ -53,7 +53,7 @@
 #include "vfs_int.h"
 
 /* relatime: a read moves atime when it is older than this or than mtime
- * (noted at open, recorded at release). */
+ * (noted at open, recorded later: strata__vfs_atime_commit()). */
 #define VFS_RELATIME_NS (24ll * 3600 * 1000000000ll)
 
 /*
@@ -160,6 +160,15 @@ void strata__vfs_pt_absorb(struct strata_vfs *vfs, strata_ino_t ino)
 	strata__vfs_vnode_unhold(vfs, vn);
 }
 
+/* No atime waits in vn any more (vn->lock held, or vn private). */
+static void vn_atime_cancel(struct strata_vfs *vfs, struct vnode *vn)
+{
+	if (!vn->atime_due)
+		return;
+	__atomic_store_n(&vn->atime_due, false, __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&vfs->natime, 1, __ATOMIC_RELAXED);
+}
+
 int strata__vfs_attr_set(struct strata_vfs *vfs, strata_ino_t ino,
 			 struct strata_attr *a, unsigned int set)
 {
@@ -175,7 +184,7 @@ int strata__vfs_attr_set(struct strata_vfs *vfs, strata_ino_t ino,
 		if (ret == 0 && (set & STRATA_SET_MTIME) && vn->loaded)
 			vn->mtime = a->mtime;
 		if (ret == 0 && (set & STRATA_SET_ATIME)) {
-			vn->atime_due = false; /* the atime set wins */
+			vn_atime_cancel(vfs, vn); /* the atime set wins */
 			vn->atime_known = false;
 		}
 		pthread_mutex_unlock(&vn->lock);
@@ -193,6 +202,26 @@ static bool vfs_relatime_due(const struct strata_attr *a, struct timespec now)
 
 	return at <= mt ||
 	       now.tv_sec * 1000000000ll + now.tv_nsec - at >= VFS_RELATIME_NS;
+}
+
+/* vn was opened for reading at t (vn->lock held): the atime waits in the
+ * vnode, and the reaper is told when it is the first to. */
+static void vn_atime_read(struct strata_vfs *vfs, struct vnode *vn,
+			  struct timespec t)
+{
+	struct strata_attr a = { .atime = vn->atime, .mtime = vn->mtime };
+
+	if (vn->atime_due) {
+		/* relatime, from the atime that waits: a second read moves
+		 * it only past a change or a day. */
+		if (!vn->loaded || vfs_relatime_due(&a, t))
+			vn->atime = t;
+		return;
+	}
+	vn->atime = t;
+	__atomic_store_n(&vn->atime_due, true, __ATOMIC_RELAXED);
+	if (__atomic_fetch_add(&vfs->natime, 1, __ATOMIC_RELAXED) == 0)
+		strata__vfs_reaper_kick(vfs);
 }
 
 void strata_vfs_overlay(struct strata_vfs *vfs, struct strata_attr *a)
@@ -789,14 +818,17 @@ out:
 	return 0;
 }
 
-/* Record the atime of an earlier open for reading (vn->lock held). */
-static void vn_atime_commit(struct strata_vfs *vfs, struct vnode *vn)
+/*
+ * A failed write loses the atime, which the vnode shows until it goes: it
+ * is not worth keeping a vnode for, nor a catalog kept full by retries.
+ */
+void strata__vfs_atime_commit(struct strata_vfs *vfs, struct vnode *vn)
 {
 	struct strata_attr a;
 
 	if (!vn->atime_due)
 		return;
-	vn->atime_due = false;
+	vn_atime_cancel(vfs, vn);
 	vn->atime_known = false;
 	if (strata_catalog_getattr(vfs->cat, vn->ino, &a) < 0 ||
 	    !vfs_relatime_due(&a, vn->atime))
@@ -841,15 +873,15 @@ int strata_vfs_open(struct strata_vfs *vfs, strata_vfs_ino_t ino, int flags,
 {
 	int ret = vfs_open_ref(vfs, ino, 0, NULL, flags, fh, oflags);
 
-	/* The atime of a read goes to the catalog at release: a write here
-	 * would cost every first open after a change a catalog write. */
+	/* The atime of a read goes to the catalog later, in the background:
+	 * a write here, or at release, would cost every first read after a
+	 * change a catalog write on the reader's path. */
 	if (ret == 0 && (flags & O_ACCMODE) != O_WRONLY && !(flags & O_TRUNC) &&
 	    !vfs->opts.read_only) {
 		struct vnode *vn = ((struct vfile *)(uintptr_t)*fh)->vn;
 
 		pthread_mutex_lock(&vn->lock);
-		vn->atime_due = true;
-		vn->atime = strata_now();
+		vn_atime_read(vfs, vn, strata_now());
 		pthread_mutex_unlock(&vn->lock);
 	}
 	if (ret == 0 && (flags & O_ACCMODE) == O_RDONLY && vfs->hooks.opened)
@@ -1001,6 +1033,8 @@ int strata_vfs_fsync(struct strata_vfs *vfs, uint64_t fh, bool datasync)
 	if (ret < 0 && ret != -ENODATA)
 		return ret;
 	pthread_mutex_lock(&vn->lock);
+	/* Timestamps too, as lazytime file systems do at fsync. */
+	strata__vfs_atime_commit(vfs, vn);
 	ret = strata__vfs_commit(vfs, vn, true);
 	if (ret == 0)
 		ret = strata__vfs_stage_upload(vfs, vn, true);
@@ -1024,7 +1058,6 @@ int strata_vfs_release(struct strata_vfs *vfs, uint64_t fh)
 	pthread_mutex_lock(&vn->lock);
 	/* Not recorded: kept, and retried (a full disk). */
 	ret = strata__vfs_keep(vfs, vn);
-	vn_atime_commit(vfs, vn);
 	if ((vf->flags & O_ACCMODE) != O_RDONLY) {
 		vn->nwriters--;
 		if (vf->pt)

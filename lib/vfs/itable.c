@@ -150,8 +150,10 @@ struct vnode *strata__vfs_vnode_hold(struct strata_vfs *vfs, strata_ino_t ino)
 	return vn;
 }
 
-static void vn_free(struct vnode *vn)
+static void vn_free(struct strata_vfs *vfs, struct vnode *vn)
 {
+	if (vn->atime_due) /* an orphan's, or one that could not wait */
+		__atomic_fetch_sub(&vfs->natime, 1, __ATOMIC_RELAXED);
 	strata__vfs_vnode_key(vn, "");
 	pthread_mutex_destroy(&vn->lock);
 	free(vn);
@@ -198,12 +200,13 @@ static void vn_drop(struct strata_vfs *vfs, struct vnode *vn, uint64_t nlookup,
 	/*
 	 * Writes the catalog has not recorded (the commit at release
 	 * failed): one more try, holding the vnode; if that fails too, it
-	 * is kept, and stays for the reaper's retries. Nobody else can
-	 * touch a vnode without references, so its fields can be read.
+	 * is kept, and stays for the reaper's retries. A read's atime that
+	 * waits is recorded now. Nobody else can touch a vnode without
+	 * references, so its fields can be read.
 	 */
 	if (gone && !orphan &&
 	    (__atomic_load_n(&vn->kept, __ATOMIC_ACQUIRE) ||
-	     (vn->loaded && vn->dirty))) {
+	     (vn->loaded && vn->dirty) || vn->atime_due)) {
 		bool retry = !vn->kept;
 
 		if (retry)
@@ -212,6 +215,7 @@ static void vn_drop(struct strata_vfs *vfs, struct vnode *vn, uint64_t nlookup,
 		if (retry) {
 			pthread_mutex_lock(&vn->lock);
 			(void)strata__vfs_keep(vfs, vn);
+			strata__vfs_atime_commit(vfs, vn);
 			pthread_mutex_unlock(&vn->lock);
 			vn_drop(vfs, vn, 0, 0, 1);
 		}
@@ -225,7 +229,7 @@ static void vn_drop(struct strata_vfs *vfs, struct vnode *vn, uint64_t nlookup,
 	if (orphan)
 		strata__vfs_orphan_gone(vfs, vn->ino);
 	strata__vfs_kept_drop(vfs, vn, orphan);
-	vn_free(vn);
+	vn_free(vfs, vn);
 }
 
 void strata__vfs_vnode_put(struct strata_vfs *vfs, struct vnode *vn,
@@ -282,8 +286,10 @@ void strata__vfs_itable_drain(struct strata_vfs *vfs)
 					vn->ino);
 			if (vn->orphan)
 				strata__vfs_orphan_gone(vfs, vn->ino);
+			else
+				strata__vfs_atime_commit(vfs, vn);
 			strata__vfs_kept_drop(vfs, vn, vn->orphan);
-			vn_free(vn);
+			vn_free(vfs, vn);
 		}
 	}
 }
@@ -293,10 +299,16 @@ unsigned int strata_vfs_unrecorded(struct strata_vfs *vfs)
 	return __atomic_load_n(&vfs->nkept, __ATOMIC_RELAXED);
 }
 
-void strata__vfs_retry_kept(struct strata_vfs *vfs)
+/*
+ * Call fn on every vnode for which want() holds, at most cap of them (the
+ * count the caller keeps), each held and with vn->lock held. A scan of the
+ * whole table: for the reaper, now and then.
+ */
+static void it_each(struct strata_vfs *vfs, size_t cap,
+		    bool (*want)(struct vnode *vn),
+		    void (*fn)(struct strata_vfs *vfs, struct vnode *vn))
 {
 	struct vfs_itable *it = &vfs->itable;
-	size_t cap = __atomic_load_n(&vfs->nkept, __ATOMIC_RELAXED);
 	struct vnode **batch;
 	size_t n = 0;
 
@@ -305,12 +317,11 @@ void strata__vfs_retry_kept(struct strata_vfs *vfs)
 	batch = calloc(cap, sizeof(*batch));
 	if (!batch)
 		return; /* the next round */
-	/* A scan of the whole table, but only while commits keep failing. */
 	pthread_mutex_lock(&it->lock);
 	for (size_t i = 0; i < it->nbuckets && n < cap; i++) {
 		for (struct vnode *vn = it->buckets[i]; vn && n < cap;
 		     vn = vn->next) {
-			if (__atomic_load_n(&vn->kept, __ATOMIC_ACQUIRE)) {
+			if (want(vn)) {
 				vn->nhold++;
 				batch[n++] = vn;
 			}
@@ -321,10 +332,38 @@ void strata__vfs_retry_kept(struct strata_vfs *vfs)
 		struct vnode *vn = batch[i];
 
 		pthread_mutex_lock(&vn->lock);
-		if (vn->kept)
-			(void)strata__vfs_commit(vfs, vn, false);
+		fn(vfs, vn);
 		pthread_mutex_unlock(&vn->lock);
 		strata__vfs_vnode_unhold(vfs, vn);
 	}
 	free(batch);
+}
+
+static bool vn_is_kept(struct vnode *vn)
+{
+	return __atomic_load_n(&vn->kept, __ATOMIC_ACQUIRE);
+}
+
+static void vn_retry(struct strata_vfs *vfs, struct vnode *vn)
+{
+	if (vn->kept)
+		(void)strata__vfs_commit(vfs, vn, false);
+}
+
+void strata__vfs_retry_kept(struct strata_vfs *vfs)
+{
+	/* Only while commits keep failing. */
+	it_each(vfs, __atomic_load_n(&vfs->nkept, __ATOMIC_RELAXED),
+		vn_is_kept, vn_retry);
+}
+
+static bool vn_atime_waits(struct vnode *vn)
+{
+	return __atomic_load_n(&vn->atime_due, __ATOMIC_RELAXED);
+}
+
+void strata__vfs_flush_atimes(struct strata_vfs *vfs)
+{
+	it_each(vfs, __atomic_load_n(&vfs->natime, __ATOMIC_RELAXED),
+		vn_atime_waits, strata__vfs_atime_commit);
 }

@@ -16,7 +16,9 @@
  *
  * The same thread retries the commits of kept vnodes (data.c: writes the
  * catalog has not recorded, a full disk say): after 1 s, then twice as
- * long each time up to a minute, while any is kept.
+ * long each time up to a minute, while any is kept. And it records the
+ * atimes of reads that wait in vnodes, VFS_ATIME_LAZY_MS after the first
+ * began to wait.
  *
  * Threads: the queue is guarded by r->lock; the catalog and backends are
  * called without it.
@@ -170,9 +172,10 @@ static void *reap_thread(void *arg)
 	struct strata_vfs *vfs = arg;
 	struct vfs_reaper *r = &vfs->reaper;
 	long retry_ms = REAP_RETRY_MS;
-	struct timespec until, retry_at;
+	struct timespec until, wake;
+	struct timespec retry_at = { 0 }, atime_at = { 0 };
 	unsigned int kept, seen = 0;
-	bool armed = false;
+	bool armed = false, atime_armed = false, timed;
 
 	pthread_mutex_lock(&r->lock);
 	while (!r->stopping) {
@@ -200,10 +203,28 @@ static void *reap_thread(void *arg)
 			armed = false;
 			continue;
 		}
+		/* Atimes: one write-back for all that wait, at a time of
+		 * its own too. */
+		if (__atomic_load_n(&vfs->natime, __ATOMIC_RELAXED) == 0) {
+			atime_armed = false;
+		} else if (!atime_armed) {
+			atime_at = strata_mono_in_ms(VFS_ATIME_LAZY_MS);
+			atime_armed = true;
+		} else if (!strata_ts_before(strata_mono_in_ms(0), atime_at)) {
+			pthread_mutex_unlock(&r->lock);
+			strata__vfs_flush_atimes(vfs);
+			pthread_mutex_lock(&r->lock);
+			atime_armed = false;
+			continue;
+		}
+		timed = armed || atime_armed;
+		wake = armed ? retry_at : atime_at;
+		if (armed && atime_armed && strata_ts_before(atime_at, wake))
+			wake = atime_at;
 		if (r->n == 0) {
-			if (armed)
+			if (timed)
 				pthread_cond_timedwait(&r->wake, &r->lock,
-						       &retry_at);
+						       &wake);
 			else
 				pthread_cond_wait(&r->wake, &r->lock);
 			continue;
@@ -211,8 +232,8 @@ static void *reap_thread(void *arg)
 		/* Let a batch gather, unless it is already large. */
 		if (r->n < REAP_BATCH) {
 			until = strata_mono_in_ms(REAP_DELAY_MS);
-			if (armed && strata_ts_before(retry_at, until))
-				until = retry_at;
+			if (timed && strata_ts_before(wake, until))
+				until = wake;
 			pthread_cond_timedwait(&r->wake, &r->lock, &until);
 		}
 		pthread_mutex_unlock(&r->lock);

@@ -30,6 +30,9 @@
 /* Read-only xattrs that show placement: user.strata.tiers, .state, .pin. */
 #define VFS_XATTR_VIRTUAL "user.strata."
 
+/* How long the atime of a read may wait in its vnode for the catalog. */
+#define VFS_ATIME_LAZY_MS 10000
+
 /* Object keys: "hhh/mmm/<16 hex digits of the file id>" (data.c), and
  * the NUL. */
 #define VFS_KEY_LEN 25
@@ -97,10 +100,12 @@ struct vnode {
 	 * through. Read atomically under itable->lock too. */
 	bool kept;
 	/* An open for reading took place at atime: the catalog gets it (the
-	 * relatime way) at the next release, off the open's path; getattr
-	 * shows it meanwhile, and an atime set meanwhile cancels it.
-	 * atime_known: atime is what that release recorded, for a getattr
-	 * that read the catalog before it. */
+	 * relatime way) later, as a local file system writes atimes back:
+	 * within VFS_ATIME_LAZY_MS (the reaper), at fsync, or when the vnode
+	 * goes (forgotten, or the unmount). getattr shows it meanwhile, and
+	 * an atime set meanwhile cancels it. Written under vn->lock, read
+	 * atomically by the reaper's scan. atime_known: atime is what was
+	 * recorded, for a getattr that read the catalog before. */
 	bool atime_due;
 	bool atime_known;
 	struct timespec atime;
@@ -152,6 +157,7 @@ struct strata_vfs {
 	struct vfile *files;
 	struct vfs_reaper reaper;
 	unsigned int nkept;		   /* vnodes with kept; atomic */
+	unsigned int natime;		   /* vnodes with atime_due; atomic */
 	struct strata_vfs_hooks hooks;	   /* set while nothing is served */
 	struct strata_vfs_backing backing; /* likewise; open NULL: none */
 	bool cancel_moves; /* atomic: copies stop at the next chunk */
@@ -192,7 +198,7 @@ void strata__vfs_orphan_gone(struct strata_vfs *vfs, strata_ino_t ino);
 int strata__vfs_reap(struct strata_vfs *vfs, size_t *failed);
 void strata__vfs_reaper_init(struct strata_vfs *vfs);
 int strata__vfs_reaper_start(struct strata_vfs *vfs);
-/* Wake the thread: a kept vnode is there to retry. */
+/* Wake the thread: a kept vnode is there to retry, or an atime waits. */
 void strata__vfs_reaper_kick(struct strata_vfs *vfs);
 /* Stop the thread; orphans queued after it wait for reaper_release. */
 void strata__vfs_reaper_stop(struct strata_vfs *vfs);
@@ -203,6 +209,9 @@ void strata__vfs_itable_drain(struct strata_vfs *vfs);
 /* Retry the commit of every kept vnode (the reaper, after 1 s, then twice
  * as long each time up to a minute, while there is one). */
 void strata__vfs_retry_kept(struct strata_vfs *vfs);
+/* Record every atime that waits in a vnode (the reaper, VFS_ATIME_LAZY_MS
+ * after the first began to wait). */
+void strata__vfs_flush_atimes(struct strata_vfs *vfs);
 
 /* move.c: the value of a user.strata.* xattr, as getxattr(2). */
 int strata__vfs_virtual_xattr(struct strata_vfs *vfs, strata_ino_t ino,
@@ -231,6 +240,8 @@ int strata__vfs_replica_rank(struct strata_vfs *vfs,
 int strata__vfs_vnode_load(struct strata_vfs *vfs, struct vnode *vn);
 /* Commit vn's dirty size and mtime (vn->lock held). */
 int strata__vfs_commit(struct strata_vfs *vfs, struct vnode *vn, bool durable);
+/* Record the atime of vn's reads, if one waits (vn->lock held). */
+void strata__vfs_atime_commit(struct strata_vfs *vfs, struct vnode *vn);
 /* Commit vn (vn->lock held); when that fails, keep it (vn->kept). */
 int strata__vfs_keep(struct strata_vfs *vfs, struct vnode *vn);
 /* vn is about to be freed (vn->lock held or vn private): if kept, what it

@@ -316,11 +316,27 @@ static void unlinked_open_file_lives_until_release(void **state)
 	assert_int_equal(count_objects(vfs), 0);
 }
 
-static void read_atime_reaches_the_catalog_at_release(void **state)
+/* Open ino for reading and close it again. */
+static void read_once(struct strata_vfs *vfs, ino_t ino)
+{
+	unsigned int oflags;
+	uint64_t fh;
+
+	assert_int_equal(strata_vfs_open(vfs, ino, O_RDONLY, &fh, &oflags), 0);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+}
+
+static unsigned int atimes_waiting(struct strata_vfs *vfs)
+{
+	return __atomic_load_n(&vfs->natime, __ATOMIC_RELAXED);
+}
+
+static void read_atime_reaches_the_catalog_lazily(void **state)
 {
 	struct strata_vfs *vfs = *state;
 	unsigned int oflags;
 	struct strata_attr a;
+	struct timespec seen;
 	struct stat st, in;
 	uint64_t fh = create_file(vfs, "f", &st);
 
@@ -333,22 +349,34 @@ static void read_atime_reaches_the_catalog_at_release(void **state)
 						    STRATA_VFS_SET_MTIME,
 					    &st),
 			 0);
-	/* Open for reading: getattr shows the new atime at once, the
-	 * catalog gets it at the release. */
-	assert_int_equal(
-		strata_vfs_open(vfs, st.st_ino, O_RDONLY, &fh, &oflags), 0);
+	/* A read: getattr shows the new atime at once, and after the
+	 * release too; the catalog does not have it yet. */
+	read_once(vfs, st.st_ino);
 	assert_int_equal(strata_vfs_getattr(vfs, st.st_ino, &st), 0);
 	assert_true(st.st_atim.tv_sec > 1000);
+	seen = st.st_atim;
 	assert_int_equal(strata_catalog_getattr(vfs->cat, st.st_ino, &a), 0);
 	assert_int_equal(a.atime.tv_sec, 1000);
-	assert_int_equal(strata_vfs_release(vfs, fh), 0);
-	/* A getattr that read the row before the release still shows it. */
-	strata_vfs_overlay(vfs, &a);
-	assert_int_equal(a.atime.tv_sec, st.st_atim.tv_sec);
-	assert_int_equal(a.atime.tv_nsec, st.st_atim.tv_nsec);
+	assert_int_equal(atimes_waiting(vfs), 1);
+	/* relatime from the atime that waits: a second read, of an
+	 * unchanged file, keeps it. */
+	read_once(vfs, st.st_ino);
+	assert_int_equal(strata_vfs_getattr(vfs, st.st_ino, &st), 0);
+	assert_int_equal(st.st_atim.tv_sec, seen.tv_sec);
+	assert_int_equal(st.st_atim.tv_nsec, seen.tv_nsec);
+	/* The reaper's write-back records it. */
+	strata__vfs_flush_atimes(vfs);
+	assert_int_equal(atimes_waiting(vfs), 0);
 	assert_int_equal(strata_catalog_getattr(vfs->cat, st.st_ino, &a), 0);
-	assert_int_equal(a.atime.tv_sec, st.st_atim.tv_sec);
-	assert_int_equal(a.atime.tv_nsec, st.st_atim.tv_nsec);
+	assert_int_equal(a.atime.tv_sec, seen.tv_sec);
+	assert_int_equal(a.atime.tv_nsec, seen.tv_nsec);
+	/* relatime: a read soon after, of an unchanged file, moves
+	 * nothing. */
+	read_once(vfs, st.st_ino);
+	strata__vfs_flush_atimes(vfs);
+	assert_int_equal(strata_catalog_getattr(vfs->cat, st.st_ino, &a), 0);
+	assert_int_equal(a.atime.tv_sec, seen.tv_sec);
+	assert_int_equal(a.atime.tv_nsec, seen.tv_nsec);
 	/* An atime set while it is open wins over the read's (which would
 	 * move an atime older than mtime). */
 	assert_int_equal(strata_vfs_setattr(vfs, st.st_ino, 0, &in,
@@ -360,9 +388,51 @@ static void read_atime_reaches_the_catalog_at_release(void **state)
 	assert_int_equal(strata_vfs_setattr(vfs, st.st_ino, 0, &in,
 					    STRATA_VFS_SET_ATIME, &st),
 			 0);
+	assert_int_equal(atimes_waiting(vfs), 0);
 	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	strata__vfs_flush_atimes(vfs);
 	assert_int_equal(strata_catalog_getattr(vfs->cat, st.st_ino, &a), 0);
 	assert_int_equal(a.atime.tv_sec, 2000);
+	/* fsync records it. */
+	in.st_atim.tv_sec = 1000;
+	assert_int_equal(strata_vfs_setattr(vfs, st.st_ino, 0, &in,
+					    STRATA_VFS_SET_ATIME, &st),
+			 0);
+	assert_int_equal(
+		strata_vfs_open(vfs, st.st_ino, O_RDONLY, &fh, &oflags), 0);
+	assert_int_equal(strata_vfs_fsync(vfs, fh, false), 0);
+	assert_int_equal(atimes_waiting(vfs), 0);
+	assert_int_equal(strata_catalog_getattr(vfs->cat, st.st_ino, &a), 0);
+	assert_true(a.atime.tv_sec > 1000);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	/* So does the kernel's forget of the inode, which frees the
+	 * vnode. */
+	assert_int_equal(strata_vfs_setattr(vfs, st.st_ino, 0, &in,
+					    STRATA_VFS_SET_ATIME, &st),
+			 0);
+	read_once(vfs, st.st_ino);
+	assert_int_equal(strata_catalog_getattr(vfs->cat, st.st_ino, &a), 0);
+	assert_int_equal(a.atime.tv_sec, 1000);
+	strata_vfs_forget(vfs, st.st_ino, 1);
+	assert_int_equal(atimes_waiting(vfs), 0);
+	assert_int_equal(strata_catalog_getattr(vfs->cat, st.st_ino, &a), 0);
+	assert_true(a.atime.tv_sec > 1000);
+}
+
+/* An unlinked file's waiting atime goes with it, unwritten. */
+static void an_orphan_drops_its_waiting_atime(void **state)
+{
+	struct strata_vfs *vfs = *state;
+	struct stat st;
+	uint64_t fh = create_file(vfs, "gone", &st);
+
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	read_once(vfs, st.st_ino);
+	assert_int_equal(atimes_waiting(vfs), 1);
+	assert_int_equal(strata_vfs_unlink(vfs, STRATA_ROOT_INO, "gone"), 0);
+	strata_vfs_forget(vfs, st.st_ino, 1);
+	assert_int_equal(atimes_waiting(vfs), 0);
+	assert_int_equal(strata__vfs_reap(vfs, NULL), 0);
 }
 
 static void reap_batch_mixes_empty_and_written_orphans(void **state)
@@ -1098,7 +1168,10 @@ int main(void)
 			unlinked_open_file_lives_until_release, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
-			read_atime_reaches_the_catalog_at_release, setup,
+			read_atime_reaches_the_catalog_lazily, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			an_orphan_drops_its_waiting_atime, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			reap_batch_mixes_empty_and_written_orphans, setup,
