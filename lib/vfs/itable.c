@@ -353,8 +353,8 @@ static void vn_retry(struct strata_vfs *vfs, struct vnode *vn)
 void strata__vfs_retry_kept(struct strata_vfs *vfs)
 {
 	/* Only while commits keep failing. */
-	it_each(vfs, __atomic_load_n(&vfs->nkept, __ATOMIC_RELAXED),
-		vn_is_kept, vn_retry);
+	it_each(vfs, __atomic_load_n(&vfs->nkept, __ATOMIC_RELAXED), vn_is_kept,
+		vn_retry);
 }
 
 static bool vn_atime_waits(struct vnode *vn)

@@ -167,15 +167,52 @@ void strata__vfs_orphan_gone(struct strata_vfs *vfs, strata_ino_t ino)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* A deadline of the reaper's, set when work for it first shows. */
+struct reap_timer {
+	bool armed;
+	struct timespec at;
+};
+
+/* Whether t's time has come (want: there is work for it), which disarms
+ * it; arms it ms from now when work shows, disarms it when none is left. */
+static bool reap_timer_due(struct reap_timer *t, bool want, long ms)
+{
+	if (!want) {
+		t->armed = false;
+		return false;
+	}
+	if (!t->armed) {
+		t->at = strata_mono_in_ms(ms);
+		t->armed = true;
+		return false;
+	}
+	if (strata_ts_before(strata_mono_in_ms(0), t->at))
+		return false;
+	t->armed = false;
+	return true;
+}
+
+/* The earlier of two deadlines into *at; false when neither is armed. */
+static bool reap_timer_next(const struct reap_timer *a,
+			    const struct reap_timer *b, struct timespec *at)
+{
+	if (!a->armed && !b->armed)
+		return false;
+	*at = !a->armed || (b->armed && strata_ts_before(b->at, a->at)) ?
+		      b->at :
+		      a->at;
+	return true;
+}
+
 static void *reap_thread(void *arg)
 {
 	struct strata_vfs *vfs = arg;
 	struct vfs_reaper *r = &vfs->reaper;
+	struct reap_timer retry = { 0 }, atimes = { 0 };
 	long retry_ms = REAP_RETRY_MS;
 	struct timespec until, wake;
-	struct timespec retry_at = { 0 }, atime_at = { 0 };
 	unsigned int kept, seen = 0;
-	bool armed = false, atime_armed = false, timed;
+	bool timed;
 
 	pthread_mutex_lock(&r->lock);
 	while (!r->stopping) {
@@ -183,44 +220,31 @@ static void *reap_thread(void *arg)
 		 * coming and going do not put off; one newly kept starts
 		 * the backoff again. */
 		kept = __atomic_load_n(&vfs->nkept, __ATOMIC_RELAXED);
-		if (kept > seen) {
-			armed = false;
+		if (kept > seen || kept == 0) {
+			retry.armed = false;
 			retry_ms = REAP_RETRY_MS;
 		}
 		seen = kept;
-		if (kept == 0) {
-			armed = false;
-			retry_ms = REAP_RETRY_MS;
-		} else if (!armed) {
-			retry_at = strata_mono_in_ms(retry_ms);
-			armed = true;
-		} else if (!strata_ts_before(strata_mono_in_ms(0), retry_at)) {
+		if (reap_timer_due(&retry, kept > 0, retry_ms)) {
 			pthread_mutex_unlock(&r->lock);
 			strata__vfs_retry_kept(vfs);
 			pthread_mutex_lock(&r->lock);
 			if (retry_ms < REAP_RETRY_MAX_MS)
 				retry_ms *= 2;
-			armed = false;
 			continue;
 		}
 		/* Atimes: one write-back for all that wait, at a time of
 		 * its own too. */
-		if (__atomic_load_n(&vfs->natime, __ATOMIC_RELAXED) == 0) {
-			atime_armed = false;
-		} else if (!atime_armed) {
-			atime_at = strata_mono_in_ms(VFS_ATIME_LAZY_MS);
-			atime_armed = true;
-		} else if (!strata_ts_before(strata_mono_in_ms(0), atime_at)) {
+		if (reap_timer_due(&atimes,
+				   __atomic_load_n(&vfs->natime,
+						   __ATOMIC_RELAXED) > 0,
+				   VFS_ATIME_LAZY_MS)) {
 			pthread_mutex_unlock(&r->lock);
 			strata__vfs_flush_atimes(vfs);
 			pthread_mutex_lock(&r->lock);
-			atime_armed = false;
 			continue;
 		}
-		timed = armed || atime_armed;
-		wake = armed ? retry_at : atime_at;
-		if (armed && atime_armed && strata_ts_before(atime_at, wake))
-			wake = atime_at;
+		timed = reap_timer_next(&retry, &atimes, &wake);
 		if (r->n == 0) {
 			if (timed)
 				pthread_cond_timedwait(&r->wake, &r->lock,

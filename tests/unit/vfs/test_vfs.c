@@ -1168,11 +1168,9 @@ int main(void)
 			unlinked_open_file_lives_until_release, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
-			read_atime_reaches_the_catalog_lazily, setup,
-			teardown),
+			read_atime_reaches_the_catalog_lazily, setup, teardown),
 		cmocka_unit_test_setup_teardown(
-			an_orphan_drops_its_waiting_atime, setup,
-			teardown),
+			an_orphan_drops_its_waiting_atime, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			reap_batch_mixes_empty_and_written_orphans, setup,
 			teardown),
