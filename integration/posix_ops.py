@@ -987,8 +987,8 @@ def atime_on_read(d):
 	st = os.stat(p)
 	near_now(st.st_atime_ns, "atime after a read")
 	eq(st.st_mtime_ns, OLD_NS, "a read leaves mtime")
-	# Every time: the mount records it at the release, which close(2)
-	# does not wait for.
+	# Every time: the mount keeps it in memory and writes it back later,
+	# which nothing here waits for.
 	for i in range(1500):
 		os.utime(p, ns=(OLD_NS, OLD_NS))
 		read_file(p)
