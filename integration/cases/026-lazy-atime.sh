@@ -2,11 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # 026-lazy-atime: the atime a read moves (relatime) shows through the mount
-# at once and reaches the catalog later, in the background, as a local file
-# system writes access times back: by the mount's own write-back (10 s after
-# the first read that waits; this waits up to 60 s for it), and at unmount
+# at once, and reaches the catalog by the mount's own write-back (10 s after
+# the first read that waits; this waits up to 60 s for it) and at unmount
 # for a read made just before it. A second read of an unchanged file keeps
-# the first read's atime.
+# the first read's atime. (That nothing is written at the read itself is the
+# unit tests' to show: here it would be a race with the write-back.)
 . "$(dirname "$0")/../lib.sh"
 
 if [ "$STRATA_TEST_DIRECT" = 1 ]; then

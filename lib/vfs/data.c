@@ -165,8 +165,23 @@ static void vn_atime_cancel(struct strata_vfs *vfs, struct vnode *vn)
 {
 	if (!vn->atime_due)
 		return;
-	__atomic_store_n(&vn->atime_due, false, __ATOMIC_RELAXED);
+	vn->atime_due = false;
+	pthread_mutex_lock(&vfs->atime_lock);
+	if (vn->atime_prev)
+		vn->atime_prev->atime_next = vn->atime_next;
+	else
+		vfs->atimes = vn->atime_next;
+	if (vn->atime_next)
+		vn->atime_next->atime_prev = vn->atime_prev;
+	vn->atime_next = NULL;
+	vn->atime_prev = NULL;
 	__atomic_fetch_sub(&vfs->natime, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&vfs->atime_lock);
+}
+
+void strata__vfs_atime_forget(struct strata_vfs *vfs, struct vnode *vn)
+{
+	vn_atime_cancel(vfs, vn);
 }
 
 int strata__vfs_attr_set(struct strata_vfs *vfs, strata_ino_t ino,
@@ -185,7 +200,8 @@ int strata__vfs_attr_set(struct strata_vfs *vfs, strata_ino_t ino,
 			vn->mtime = a->mtime;
 		if (ret == 0 && (set & STRATA_SET_ATIME)) {
 			vn_atime_cancel(vfs, vn); /* the atime set wins */
-			vn->atime_known = false;
+			vn->atime = a->atime;
+			vn->atime_known = true;
 		}
 		pthread_mutex_unlock(&vn->lock);
 		strata__vfs_vnode_unhold(vfs, vn);
@@ -204,23 +220,34 @@ static bool vfs_relatime_due(const struct strata_attr *a, struct timespec now)
 	       now.tv_sec * 1000000000ll + now.tv_nsec - at >= VFS_RELATIME_NS;
 }
 
-/* vn was opened for reading at t (vn->lock held): the atime waits in the
- * vnode, and the reaper is told when it is the first to. */
+/*
+ * vn was opened for reading at t (vn->lock held, vn loaded): relatime,
+ * judged now against the atime and mtime the vnode knows. A move waits
+ * for the catalog, and the reaper is told when it is the first to.
+ */
 static void vn_atime_read(struct strata_vfs *vfs, struct vnode *vn,
 			  struct timespec t)
 {
 	struct strata_attr a = { .atime = vn->atime, .mtime = vn->mtime };
+	bool first;
 
-	if (vn->atime_due) {
-		/* relatime, from the atime that waits: a second read moves
-		 * it only past a change or a day. */
-		if (!vn->loaded || vfs_relatime_due(&a, t))
-			vn->atime = t;
+	/* An atime not known (its write-back failed) moves, to be sure. */
+	if (vn->loaded && (vn->atime_due || vn->atime_known) &&
+	    !vfs_relatime_due(&a, t))
 		return;
-	}
 	vn->atime = t;
-	__atomic_store_n(&vn->atime_due, true, __ATOMIC_RELAXED);
-	if (__atomic_fetch_add(&vfs->natime, 1, __ATOMIC_RELAXED) == 0)
+	if (vn->atime_due)
+		return;
+	vn->atime_due = true;
+	pthread_mutex_lock(&vfs->atime_lock);
+	vn->atime_prev = NULL;
+	vn->atime_next = vfs->atimes;
+	if (vfs->atimes)
+		vfs->atimes->atime_prev = vn;
+	vfs->atimes = vn;
+	first = __atomic_fetch_add(&vfs->natime, 1, __ATOMIC_RELAXED) == 0;
+	pthread_mutex_unlock(&vfs->atime_lock);
+	if (first)
 		strata__vfs_reaper_kick(vfs);
 }
 
@@ -255,9 +282,8 @@ void strata_vfs_overlay(struct strata_vfs *vfs, struct strata_attr *a)
 	}
 	if (vn->loaded && vn->dirty)
 		a->ctime = vn->mtime;
-	if (vn->atime_due ?
-		    vfs_relatime_due(a, vn->atime) :
-		    vn->atime_known && strata_ts_before(a->atime, vn->atime))
+	if (vn->atime_due ||
+	    (vn->atime_known && strata_ts_before(a->atime, vn->atime)))
 		a->atime = vn->atime;
 	pthread_mutex_unlock(&vn->lock);
 	strata__vfs_vnode_unhold(vfs, vn);
@@ -307,6 +333,10 @@ static void vn_set_loaded(struct vnode *vn, const struct strata_attr *a,
 	vn->size = a->size;
 	vn->version = a->version;
 	vn->mtime = a->mtime;
+	if (!vn->atime_due) {
+		vn->atime = a->atime;
+		vn->atime_known = true;
+	}
 	vn->dirty = false;
 	vn->written = false;
 	vn->placed = NULL;
@@ -819,22 +849,19 @@ out:
 }
 
 /*
- * A failed write loses the atime, which the vnode shows until it goes: it
- * is not worth keeping a vnode for, nor a catalog kept full by retries.
+ * A failed write loses the atime: it is not worth keeping a vnode for, nor
+ * a catalog kept full by retries. An orphan's row goes soon: the vnode
+ * alone keeps it.
  */
 void strata__vfs_atime_commit(struct strata_vfs *vfs, struct vnode *vn)
 {
-	struct strata_attr a;
+	struct strata_attr a = { .atime = vn->atime };
 
 	if (!vn->atime_due)
 		return;
 	vn_atime_cancel(vfs, vn);
-	vn->atime_known = false;
-	if (strata_catalog_getattr(vfs->cat, vn->ino, &a) < 0 ||
-	    !vfs_relatime_due(&a, vn->atime))
-		return;
-	a.atime = vn->atime;
-	vn->atime_known = strata_catalog_setattr(vfs->cat, vn->ino, &a,
+	vn->atime_known = __atomic_load_n(&vn->orphan, __ATOMIC_RELAXED) ||
+			  strata_catalog_setattr(vfs->cat, vn->ino, &a,
 						 STRATA_SET_ATIME, &a) == 0;
 }
 

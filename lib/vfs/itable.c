@@ -152,8 +152,7 @@ struct vnode *strata__vfs_vnode_hold(struct strata_vfs *vfs, strata_ino_t ino)
 
 static void vn_free(struct strata_vfs *vfs, struct vnode *vn)
 {
-	if (vn->atime_due) /* an orphan's, or one that could not wait */
-		__atomic_fetch_sub(&vfs->natime, 1, __ATOMIC_RELAXED);
+	strata__vfs_atime_forget(vfs, vn); /* at unmount */
 	strata__vfs_vnode_key(vn, "");
 	pthread_mutex_destroy(&vn->lock);
 	free(vn);
@@ -221,8 +220,12 @@ static void vn_drop(struct strata_vfs *vfs, struct vnode *vn, uint64_t nlookup,
 		}
 		return;
 	}
-	if (gone)
+	if (gone) {
 		it_unlink(it, vn);
+		/* An orphan's atime: off the list before the table lock
+		 * goes, which the write-back holds while it takes holds. */
+		strata__vfs_atime_forget(vfs, vn);
+	}
 	pthread_mutex_unlock(&it->lock);
 	if (!gone)
 		return;
@@ -299,16 +302,10 @@ unsigned int strata_vfs_unrecorded(struct strata_vfs *vfs)
 	return __atomic_load_n(&vfs->nkept, __ATOMIC_RELAXED);
 }
 
-/*
- * Call fn on every vnode for which want() holds, at most cap of them (the
- * count the caller keeps), each held and with vn->lock held. A scan of the
- * whole table: for the reaper, now and then.
- */
-static void it_each(struct strata_vfs *vfs, size_t cap,
-		    bool (*want)(struct vnode *vn),
-		    void (*fn)(struct strata_vfs *vfs, struct vnode *vn))
+void strata__vfs_retry_kept(struct strata_vfs *vfs)
 {
 	struct vfs_itable *it = &vfs->itable;
+	size_t cap = __atomic_load_n(&vfs->nkept, __ATOMIC_RELAXED);
 	struct vnode **batch;
 	size_t n = 0;
 
@@ -317,11 +314,12 @@ static void it_each(struct strata_vfs *vfs, size_t cap,
 	batch = calloc(cap, sizeof(*batch));
 	if (!batch)
 		return; /* the next round */
+	/* A scan of the whole table, but only while commits keep failing. */
 	pthread_mutex_lock(&it->lock);
 	for (size_t i = 0; i < it->nbuckets && n < cap; i++) {
 		for (struct vnode *vn = it->buckets[i]; vn && n < cap;
 		     vn = vn->next) {
-			if (want(vn)) {
+			if (__atomic_load_n(&vn->kept, __ATOMIC_ACQUIRE)) {
 				vn->nhold++;
 				batch[n++] = vn;
 			}
@@ -332,38 +330,43 @@ static void it_each(struct strata_vfs *vfs, size_t cap,
 		struct vnode *vn = batch[i];
 
 		pthread_mutex_lock(&vn->lock);
-		fn(vfs, vn);
+		if (vn->kept)
+			(void)strata__vfs_commit(vfs, vn, false);
 		pthread_mutex_unlock(&vn->lock);
 		strata__vfs_vnode_unhold(vfs, vn);
 	}
 	free(batch);
 }
 
-static bool vn_is_kept(struct vnode *vn)
-{
-	return __atomic_load_n(&vn->kept, __ATOMIC_ACQUIRE);
-}
-
-static void vn_retry(struct strata_vfs *vfs, struct vnode *vn)
-{
-	if (vn->kept)
-		(void)strata__vfs_commit(vfs, vn, false);
-}
-
-void strata__vfs_retry_kept(struct strata_vfs *vfs)
-{
-	/* Only while commits keep failing. */
-	it_each(vfs, __atomic_load_n(&vfs->nkept, __ATOMIC_RELAXED), vn_is_kept,
-		vn_retry);
-}
-
-static bool vn_atime_waits(struct vnode *vn)
-{
-	return __atomic_load_n(&vn->atime_due, __ATOMIC_RELAXED);
-}
-
 void strata__vfs_flush_atimes(struct strata_vfs *vfs)
 {
-	it_each(vfs, __atomic_load_n(&vfs->natime, __ATOMIC_RELAXED),
-		vn_atime_waits, strata__vfs_atime_commit);
+	size_t cap = __atomic_load_n(&vfs->natime, __ATOMIC_RELAXED);
+	struct vnode **batch;
+	size_t n = 0;
+
+	if (cap == 0)
+		return;
+	batch = calloc(cap, sizeof(*batch));
+	if (!batch)
+		return; /* the next round */
+	/* The table lock for the holds, the list's for the walk; those
+	 * that join meanwhile wait for the next round. */
+	pthread_mutex_lock(&vfs->itable.lock);
+	pthread_mutex_lock(&vfs->atime_lock);
+	for (struct vnode *vn = vfs->atimes; vn && n < cap;
+	     vn = vn->atime_next) {
+		vn->nhold++;
+		batch[n++] = vn;
+	}
+	pthread_mutex_unlock(&vfs->atime_lock);
+	pthread_mutex_unlock(&vfs->itable.lock);
+	for (size_t i = 0; i < n; i++) {
+		struct vnode *vn = batch[i];
+
+		pthread_mutex_lock(&vn->lock);
+		strata__vfs_atime_commit(vfs, vn);
+		pthread_mutex_unlock(&vn->lock);
+		strata__vfs_vnode_unhold(vfs, vn);
+	}
+	free(batch);
 }

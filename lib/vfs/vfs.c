@@ -154,6 +154,7 @@ int strata_vfs_new(const struct strata_cfg *cfg,
 	}
 	vfs->lock_fd = -1;
 	pthread_mutex_init(&vfs->files_lock, NULL);
+	pthread_mutex_init(&vfs->atime_lock, NULL);
 	pthread_mutex_init(&vfs->bw_lock, NULL);
 	vfs->bw_rate = cfg->bandwidth;
 	strata__vfs_reaper_init(vfs);
@@ -232,6 +233,7 @@ void strata_vfs_free(struct strata_vfs *vfs)
 	if (!vfs->cat)
 		strata__vfs_reaper_release(vfs);
 	pthread_mutex_destroy(&vfs->files_lock);
+	pthread_mutex_destroy(&vfs->atime_lock);
 	pthread_mutex_destroy(&vfs->bw_lock);
 	free(vfs);
 }

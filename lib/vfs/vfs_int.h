@@ -99,16 +99,19 @@ struct vnode {
 	 * file as the only copy of the bytes, which a new open passes
 	 * through. Read atomically under itable->lock too. */
 	bool kept;
-	/* An open for reading took place at atime: the catalog gets it (the
-	 * relatime way) later, as a local file system writes atimes back:
-	 * within VFS_ATIME_LAZY_MS (the reaper), at fsync, or when the vnode
-	 * goes (forgotten, or the unmount). getattr shows it meanwhile, and
-	 * an atime set meanwhile cancels it. Written under vn->lock, read
-	 * atomically by the reaper's scan. atime_known: atime is what was
-	 * recorded, for a getattr that read the catalog before. */
+	/* The atime as this vnode knows it: with atime_known, the catalog's
+	 * (as loaded, set or recorded); with atime_due, the one a read moved
+	 * it to (relatime, judged at the open), which waits for the catalog,
+	 * as a local file system writes atimes back: within
+	 * VFS_ATIME_LAZY_MS (the reaper), at fsync, or when the vnode goes
+	 * (forgotten, or the unmount). getattr shows it meanwhile; an atime
+	 * set meanwhile cancels it. A vnode with atime_due is on vfs->atimes
+	 * (atime_next, atime_prev: vfs->atime_lock). Written under vn->lock. */
 	bool atime_due;
 	bool atime_known;
 	struct timespec atime;
+	struct vnode *atime_next;
+	struct vnode *atime_prev;
 };
 
 struct vfile {
@@ -156,8 +159,11 @@ struct strata_vfs {
 	pthread_mutex_t files_lock;
 	struct vfile *files;
 	struct vfs_reaper reaper;
-	unsigned int nkept;		   /* vnodes with kept; atomic */
-	unsigned int natime;		   /* vnodes with atime_due; atomic */
+	unsigned int nkept; /* vnodes with kept; atomic */
+	/* The vnodes with atime_due, and how many (atomic). */
+	pthread_mutex_t atime_lock;
+	struct vnode *atimes;
+	unsigned int natime;
 	struct strata_vfs_hooks hooks;	   /* set while nothing is served */
 	struct strata_vfs_backing backing; /* likewise; open NULL: none */
 	bool cancel_moves; /* atomic: copies stop at the next chunk */
@@ -212,6 +218,8 @@ void strata__vfs_retry_kept(struct strata_vfs *vfs);
 /* Record every atime that waits in a vnode (the reaper, VFS_ATIME_LAZY_MS
  * after the first began to wait). */
 void strata__vfs_flush_atimes(struct strata_vfs *vfs);
+/* vn is about to be freed (vn private): an atime that waits goes. */
+void strata__vfs_atime_forget(struct strata_vfs *vfs, struct vnode *vn);
 
 /* move.c: the value of a user.strata.* xattr, as getxattr(2). */
 int strata__vfs_virtual_xattr(struct strata_vfs *vfs, strata_ino_t ino,

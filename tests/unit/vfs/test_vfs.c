@@ -21,6 +21,7 @@
 
 #include "backend.h"
 #include "catalog.h"
+#include "util.h"
 #include "vfs.h"
 #include "vfs_int.h"
 
@@ -419,17 +420,103 @@ static void read_atime_reaches_the_catalog_lazily(void **state)
 	assert_true(a.atime.tv_sec > 1000);
 }
 
-/* An unlinked file's waiting atime goes with it, unwritten. */
+/* Set atime and mtime of ino to now minus the given seconds. */
+static void times_ago(struct strata_vfs *vfs, ino_t ino, double atime_ago,
+		      double mtime_ago)
+{
+	struct timespec now = strata_now();
+	struct stat in = { 0 }, st;
+	int64_t ns = now.tv_sec * 1000000000ll + now.tv_nsec;
+	int64_t a = ns - (int64_t)(atime_ago * 1e9);
+	int64_t m = ns - (int64_t)(mtime_ago * 1e9);
+
+	in.st_atim.tv_sec = a / 1000000000;
+	in.st_atim.tv_nsec = a % 1000000000;
+	in.st_mtim.tv_sec = m / 1000000000;
+	in.st_mtim.tv_nsec = m % 1000000000;
+	assert_int_equal(strata_vfs_setattr(vfs, ino, 0, &in,
+					    STRATA_VFS_SET_ATIME |
+						    STRATA_VFS_SET_MTIME,
+					    &st),
+			 0);
+}
+
+/* relatime is judged at the read, against what was then: a write after
+ * the read changes nothing about it. */
+static void relatime_is_judged_at_the_read(void **state)
+{
+	struct strata_vfs *vfs = *state;
+	struct strata_attr before, a;
+	unsigned int oflags;
+	struct stat st;
+	uint64_t fh = create_file(vfs, "f", &st);
+	size_t n;
+
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	/* Read an hour ago, changed two hours ago: a read moves nothing,
+	 * not even once a write through the same open follows it. */
+	times_ago(vfs, st.st_ino, 3600, 7200);
+	assert_int_equal(strata_catalog_getattr(vfs->cat, st.st_ino, &before),
+			 0);
+	assert_int_equal(strata_vfs_open(vfs, st.st_ino, O_RDWR, &fh, &oflags),
+			 0);
+	assert_int_equal(atimes_waiting(vfs), 0);
+	assert_int_equal(strata_vfs_write(vfs, fh, 0, "x", 1, &n), 0);
+	assert_int_equal(strata_vfs_fsync(vfs, fh, false), 0);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	strata__vfs_flush_atimes(vfs);
+	assert_int_equal(strata_vfs_getattr(vfs, st.st_ino, &st), 0);
+	assert_int_equal(st.st_atim.tv_sec, before.atime.tv_sec);
+	assert_int_equal(st.st_atim.tv_nsec, before.atime.tv_nsec);
+	assert_int_equal(strata_catalog_getattr(vfs->cat, st.st_ino, &a), 0);
+	assert_int_equal(a.atime.tv_sec, before.atime.tv_sec);
+	assert_int_equal(a.atime.tv_nsec, before.atime.tv_nsec);
+	/* Read a day less 0.3 s ago: a read now moves nothing, one 0.4 s
+	 * later does. */
+	times_ago(vfs, st.st_ino, 86400 - 0.3, 90000);
+	read_once(vfs, st.st_ino);
+	assert_int_equal(atimes_waiting(vfs), 0);
+	usleep(400000);
+	read_once(vfs, st.st_ino);
+	assert_int_equal(atimes_waiting(vfs), 1);
+	assert_int_equal(strata_vfs_getattr(vfs, st.st_ino, &st), 0);
+	assert_true(st.st_atim.tv_sec > strata_now().tv_sec - 5);
+	strata__vfs_flush_atimes(vfs);
+	assert_int_equal(strata_catalog_getattr(vfs->cat, st.st_ino, &a), 0);
+	assert_int_equal(a.atime.tv_sec, st.st_atim.tv_sec);
+	assert_int_equal(a.atime.tv_nsec, st.st_atim.tv_nsec);
+}
+
+/* An unlinked file's waiting atime is never written (its row goes), yet
+ * shows while the file is open. */
 static void an_orphan_drops_its_waiting_atime(void **state)
 {
 	struct strata_vfs *vfs = *state;
+	struct strata_attr a;
+	unsigned int oflags;
 	struct stat st;
 	uint64_t fh = create_file(vfs, "gone", &st);
 
 	assert_int_equal(strata_vfs_release(vfs, fh), 0);
-	read_once(vfs, st.st_ino);
+	times_ago(vfs, st.st_ino, 7200, 7200);
+	assert_int_equal(
+		strata_vfs_open(vfs, st.st_ino, O_RDONLY, &fh, &oflags), 0);
 	assert_int_equal(atimes_waiting(vfs), 1);
 	assert_int_equal(strata_vfs_unlink(vfs, STRATA_ROOT_INO, "gone"), 0);
+	strata__vfs_flush_atimes(vfs);
+	assert_int_equal(atimes_waiting(vfs), 0);
+	assert_int_equal(strata_catalog_getattr(vfs->cat, st.st_ino, &a), 0);
+	assert_true(a.atime.tv_sec < strata_now().tv_sec - 3600);
+	assert_int_equal(strata_vfs_getattr(vfs, st.st_ino, &st), 0);
+	assert_true(st.st_atim.tv_sec > strata_now().tv_sec - 5);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	/* One read, unlinked, forgotten without a write-back. */
+	fh = create_file(vfs, "gone2", &st);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	times_ago(vfs, st.st_ino, 7200, 7200);
+	read_once(vfs, st.st_ino);
+	assert_int_equal(atimes_waiting(vfs), 1);
+	assert_int_equal(strata_vfs_unlink(vfs, STRATA_ROOT_INO, "gone2"), 0);
 	strata_vfs_forget(vfs, st.st_ino, 1);
 	assert_int_equal(atimes_waiting(vfs), 0);
 	assert_int_equal(strata__vfs_reap(vfs, NULL), 0);
@@ -1169,6 +1256,8 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			read_atime_reaches_the_catalog_lazily, setup, teardown),
+		cmocka_unit_test_setup_teardown(relatime_is_judged_at_the_read,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			an_orphan_drops_its_waiting_atime, setup, teardown),
 		cmocka_unit_test_setup_teardown(
