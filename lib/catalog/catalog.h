@@ -383,9 +383,11 @@ int strata_catalog_setattr(struct strata_catalog *cat, strata_ino_t ino,
  * Create an inode from tmpl (mode with type, uid, gid, rdev, times; ino,
  * nlink, size and version are ignored) and its entry parent/name. A
  * directory starts with nlink 2 and raises its parent's nlink; symlink is
- * the target for S_IFLNK and NULL otherwise. The parent's mtime and ctime
- * become tmpl->ctime. -EEXIST when the name exists, -ENOENT/-ENOTDIR for a
- * bad parent. Inode numbers are never reused.
+ * the target for S_IFLNK and NULL otherwise. In a setgid parent the inode
+ * takes the parent's group instead of tmpl's, and a directory the setgid
+ * bit too. The parent's mtime and ctime become tmpl->ctime. -EEXIST when
+ * the name exists, -ENOENT/-ENOTDIR for a bad parent. Inode numbers are
+ * never reused.
  */
 int strata_catalog_mknode(struct strata_catalog *cat, strata_ino_t parent,
 			  const char *name, const struct strata_attr *tmpl,

@@ -160,7 +160,7 @@ static const char *const cat_sql[CAT_ST__COUNT] = {
 	[CAT_ST_RELEASE] = "RELEASE op",
 	[CAT_ST_ROLLBACK_TO] = "ROLLBACK TO op",
 	/* One query answers all of: no parent, parent no dir, no name. */
-	[CAT_ST_LOOKUP] = "SELECT p.mode, d.cookie, " CAT_ATTR_COLS(
+	[CAT_ST_LOOKUP] = "SELECT p.mode, p.gid, d.cookie, " CAT_ATTR_COLS(
 		"i.") " FROM inodes AS p"
 		      " LEFT JOIN dentries AS d ON d.parent = p.ino AND d.name = ?2"
 		      " LEFT JOIN inodes AS i ON i.ino = d.ino"
@@ -342,7 +342,9 @@ struct cat_sqlite {
 
 /* One directory entry as found by cat_find(). */
 struct cat_entry {
-	bool dir_ok; /* the parent exists and is a directory */
+	bool dir_ok;	   /* the parent exists and is a directory */
+	uint32_t dir_mode; /* and its mode and group, when dir_ok */
+	uint32_t dir_gid;
 	sqlite3_int64 cookie;
 	struct strata_attr attr;
 };
@@ -1022,19 +1024,21 @@ static int cat_find(struct cat_conn *c, strata_ino_t parent, const char *name,
 		goto out;
 	}
 	e->dir_ok = true;
-	if (sqlite3_column_type(st, 1) == SQLITE_NULL) {
+	e->dir_mode = (uint32_t)sqlite3_column_int64(st, 0);
+	e->dir_gid = (uint32_t)sqlite3_column_int64(st, 1);
+	if (sqlite3_column_type(st, 2) == SQLITE_NULL) {
 		ret = -ENOENT;
 		goto out;
 	}
-	if (sqlite3_column_type(st, 2) == SQLITE_NULL) {
+	if (sqlite3_column_type(st, 3) == SQLITE_NULL) {
 		strata_log(STRATA_LOG_ERR, STRATA_SUB_CATALOG,
 			   "entry '%s' in directory %llu names a missing inode",
 			   name, (unsigned long long)parent);
 		ret = -EIO;
 		goto out;
 	}
-	e->cookie = sqlite3_column_int64(st, 1);
-	cat_row_attr(st, 2, &e->attr);
+	e->cookie = sqlite3_column_int64(st, 2);
+	cat_row_attr(st, 3, &e->attr);
 	ret = 0;
 out:
 	sqlite3_reset(st);
@@ -1318,6 +1322,13 @@ static int cat_mknode(struct strata_catalog *cat, strata_ino_t parent,
 	if (found) {
 		ret = -EEXIST;
 		goto out;
+	}
+	/* A setgid directory passes on its group, and to a directory its
+	 * setgid bit too. */
+	if (e.dir_mode & S_ISGID) {
+		a.gid = e.dir_gid;
+		if (isdir)
+			a.mode |= S_ISGID;
 	}
 	ret = cat_stmt(c, CAT_ST_INODE_INSERT, &st);
 	if (ret < 0)

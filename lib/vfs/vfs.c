@@ -363,30 +363,17 @@ int strata_vfs_setattr(struct strata_vfs *vfs, strata_vfs_ino_t ino,
 	return 0;
 }
 
-/* The template of a new inode: caller's ids, setgid directories. */
-static int vfs_new_attr(struct strata_vfs *vfs, const struct strata_cred *cred,
-			strata_ino_t parent, mode_t mode, dev_t rdev,
-			struct strata_attr *t)
+/* The template of a new inode: the caller's ids (the catalog applies a
+ * setgid parent's group, from the row it reads anyway). */
+static void vfs_new_attr(const struct strata_cred *cred, mode_t mode,
+			 dev_t rdev, struct strata_attr *t)
 {
-	struct strata_attr p;
-	int ret = strata_catalog_getattr(vfs->cat, parent, &p);
-
-	if (ret < 0)
-		return ret;
-	if (!S_ISDIR(p.mode))
-		return -ENOTDIR;
 	memset(t, 0, sizeof(*t));
 	t->mode = mode;
 	t->uid = cred->uid;
 	t->gid = cred->gid;
 	t->rdev = rdev;
-	if (p.mode & S_ISGID) {
-		t->gid = p.gid;
-		if (S_ISDIR(mode))
-			t->mode |= S_ISGID;
-	}
 	t->atime = t->mtime = t->ctime = t->btime = strata_now();
-	return 0;
 }
 
 static int vfs_mknode(struct strata_vfs *vfs, const struct strata_cred *cred,
@@ -398,9 +385,7 @@ static int vfs_mknode(struct strata_vfs *vfs, const struct strata_cred *cred,
 
 	if (ret < 0)
 		return ret;
-	ret = vfs_new_attr(vfs, cred, parent, mode, rdev, &t);
-	if (ret < 0)
-		return ret;
+	vfs_new_attr(cred, mode, rdev, &t);
 	return strata_catalog_mknode(vfs->cat, parent, name, &t, target, a);
 }
 

@@ -288,6 +288,35 @@ static void mknode_under_file_is_enotdir(void **state)
 			 -ENOENT);
 }
 
+static void mknode_in_setgid_directory_takes_its_group(void **state)
+{
+	struct strata_catalog *cat = *state;
+	struct strata_attr t = tmpl(S_IFDIR | 02775, 1), d, out;
+
+	t.gid = 50;
+	assert_int_equal(strata_catalog_mknode(cat, ROOT, "sg", &t, NULL, &d),
+			 0);
+	assert_int_equal(d.mode, S_IFDIR | 02775);
+	t = tmpl(S_IFREG | 0644, 1);
+	assert_int_equal(strata_catalog_mknode(cat, d.ino, "f", &t, NULL, &out),
+			 0);
+	assert_int_equal(out.gid, 50);
+	assert_int_equal(out.mode, S_IFREG | 0644);
+	t = tmpl(S_IFDIR | 0755, 1);
+	assert_int_equal(
+		strata_catalog_mknode(cat, d.ino, "sub", &t, NULL, &out), 0);
+	assert_int_equal(out.gid, 50);
+	assert_int_equal(out.mode, S_IFDIR | 02755);
+	assert_int_equal(strata_catalog_getattr(cat, out.ino, &out), 0);
+	assert_int_equal(out.gid, 50);
+	assert_int_equal(out.mode, S_IFDIR | 02755);
+	/* Not setgid: the template's group. */
+	t = tmpl(S_IFREG | 0644, 1);
+	assert_int_equal(strata_catalog_mknode(cat, ROOT, "g", &t, NULL, &out),
+			 0);
+	assert_int_equal(out.gid, 100);
+}
+
 static void mknode_never_reuses_inode_numbers(void **state)
 {
 	struct strata_catalog *cat = *state;
@@ -2105,6 +2134,7 @@ int main(void)
 		MEM(mknode_of_directory_raises_parent_nlink),
 		MEM(mknode_of_existing_name_is_eexist),
 		MEM(mknode_under_file_is_enotdir),
+		MEM(mknode_in_setgid_directory_takes_its_group),
 		MEM(mknode_never_reuses_inode_numbers),
 		MEM(mknode_of_symlink_stores_its_target),
 		MEM(mknode_of_symlink_without_target_is_einval),
