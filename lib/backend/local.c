@@ -275,7 +275,8 @@ static int local_anon_open(struct strata_backend *be, const char *path,
 	int fd = local_pool_take(be);
 
 	if (fd < 0 && !__atomic_load_n(&lb->no_tmpfile, __ATOMIC_RELAXED)) {
-		fd = open(lb->root, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		fd = open(lb->root, O_TMPFILE | O_RDWR | O_CLOEXEC | O_NOATIME,
+			  0600);
 		if (fd < 0 && errno != EOPNOTSUPP && errno != EISDIR &&
 		    errno != EINVAL)
 			return -errno;
@@ -304,6 +305,22 @@ static int local_anon_open(struct strata_backend *be, const char *path,
 	return 0;
 }
 
+/*
+ * open(2) with O_NOATIME: reads through the mount keep their atime in the
+ * catalog, and the object's own would only cost inode writes (the kernel's
+ * passthrough reads go through this descriptor too). A file the process
+ * may not do that for (another owner's, adopted by an import, when not
+ * root) opens without.
+ */
+static int local_open_file(const char *path, int oflags)
+{
+	int fd = open(path, oflags | O_NOATIME, 0600);
+
+	if (fd < 0 && errno == EPERM)
+		fd = open(path, oflags, 0600);
+	return fd;
+}
+
 static int local_obj_open(struct strata_backend *be, const char *key,
 			  unsigned int flags, struct strata_obj *obj)
 {
@@ -320,12 +337,12 @@ static int local_obj_open(struct strata_backend *be, const char *key,
 		ret = local_anon_open(be, path, obj);
 		goto out;
 	}
-	fd = open(path, oflags, 0600);
+	fd = local_open_file(path, oflags);
 	if (fd < 0 && errno == ENOENT && (flags & STRATA_OBJ_CREATE)) {
 		ret = local_mkparents(be, path);
 		if (ret < 0)
 			goto out;
-		fd = open(path, oflags, 0600);
+		fd = local_open_file(path, oflags);
 	}
 	if (fd < 0) {
 		ret = -errno;

@@ -1250,6 +1250,39 @@ static void local_objects_live_under_shard_dirs(void **state)
 	assert_true(S_ISDIR(st.st_mode));
 }
 
+/* Reads through the mount keep their atime in the catalog: an object's
+ * own stays as it was, reads through its descriptor included. */
+static void local_reads_leave_the_object_atime(void **state)
+{
+	struct local_fix *f = *state;
+	const struct timespec old[2] = { { 1000, 0 }, { 0, UTIME_OMIT } };
+	struct strata_obj *obj;
+	char path[PATH_MAX + 64];
+	char buf[8];
+	struct stat st;
+	size_t n;
+
+	assert_int_equal(strata_obj_open(f->be, "00/00/00000000000000aa",
+					 STRATA_OBJ_WRITE | STRATA_OBJ_CREATE,
+					 &obj),
+			 0);
+	assert_int_equal(strata_obj_write(obj, 0, "abc", 3), 0);
+	assert_int_equal(strata_obj_close(obj), 0);
+	snprintf(path, sizeof(path), "%s/00/00/00000000000000aa", f->dir);
+	/* Older than mtime: relatime would move it at the next read. */
+	assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
+	assert_int_equal(strata_obj_open(f->be, "00/00/00000000000000aa",
+					 STRATA_OBJ_READ | STRATA_OBJ_WRITE,
+					 &obj),
+			 0);
+	assert_int_equal(strata_obj_read(obj, 0, buf, 3, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(pread(strata_obj_fd(obj), buf, 3, 0), 3);
+	assert_int_equal(strata_obj_close(obj), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_atim.tv_sec, 1000);
+}
+
 static void local_key_naming_a_shard_dir_is_eisdir(void **state)
 {
 	struct local_fix *f = *state;
@@ -1819,6 +1852,7 @@ int main(void)
 	};
 	const struct CMUnitTest local[] = {
 		cmocka_unit_test(local_objects_live_under_shard_dirs),
+		cmocka_unit_test(local_reads_leave_the_object_atime),
 		cmocka_unit_test(local_key_naming_a_shard_dir_is_eisdir),
 		cmocka_unit_test(local_list_skips_scratch_and_special_files),
 		cmocka_unit_test(local_holds_no_spare_descriptors),
