@@ -207,6 +207,22 @@ static int local_oflags(unsigned int flags)
 	return o;
 }
 
+/*
+ * open(2) with O_NOATIME: reads through the mount keep their atime in the
+ * catalog, and the object's own would only cost inode writes (the kernel's
+ * passthrough reads go through this descriptor too). A file the process
+ * may not do that for (another owner's, adopted by an import, when not
+ * root) opens without.
+ */
+static int local_open_file(const char *path, int oflags)
+{
+	int fd = open(path, oflags | O_NOATIME, 0600);
+
+	if (fd < 0 && errno == EPERM)
+		fd = open(path, oflags, 0600);
+	return fd;
+}
+
 static void local_pool_put(struct strata_backend *be, int fd)
 {
 	struct local_be *lb = local_be(be);
@@ -275,8 +291,7 @@ static int local_anon_open(struct strata_backend *be, const char *path,
 	int fd = local_pool_take(be);
 
 	if (fd < 0 && !__atomic_load_n(&lb->no_tmpfile, __ATOMIC_RELAXED)) {
-		fd = open(lb->root, O_TMPFILE | O_RDWR | O_CLOEXEC | O_NOATIME,
-			  0600);
+		fd = local_open_file(lb->root, O_TMPFILE | O_RDWR | O_CLOEXEC);
 		if (fd < 0 && errno != EOPNOTSUPP && errno != EISDIR &&
 		    errno != EINVAL)
 			return -errno;
@@ -303,22 +318,6 @@ static int local_anon_open(struct strata_backend *be, const char *path,
 	lo->dfd = -1;
 	pthread_mutex_init(&lo->dlock, NULL);
 	return 0;
-}
-
-/*
- * open(2) with O_NOATIME: reads through the mount keep their atime in the
- * catalog, and the object's own would only cost inode writes (the kernel's
- * passthrough reads go through this descriptor too). A file the process
- * may not do that for (another owner's, adopted by an import, when not
- * root) opens without.
- */
-static int local_open_file(const char *path, int oflags)
-{
-	int fd = open(path, oflags | O_NOATIME, 0600);
-
-	if (fd < 0 && errno == EPERM)
-		fd = open(path, oflags, 0600);
-	return fd;
 }
 
 static int local_obj_open(struct strata_backend *be, const char *key,

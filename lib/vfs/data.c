@@ -228,9 +228,12 @@ static bool vfs_relatime_due(const struct strata_attr *a, struct timespec now)
 static void vn_atime_read(struct strata_vfs *vfs, struct vnode *vn,
 			  struct timespec t)
 {
-	struct strata_attr a = { .atime = vn->atime, .mtime = vn->mtime };
+	struct strata_attr a;
 	bool first;
 
+	vn_pt_absorb(vn); /* the mtime of passed-through writes so far */
+	a.atime = vn->atime;
+	a.mtime = vn->mtime;
 	/* An atime not known (its write-back failed) moves, to be sure. */
 	if (vn->loaded && (vn->atime_due || vn->atime_known) &&
 	    !vfs_relatime_due(&a, t))

@@ -28,7 +28,8 @@ struct import_walk {
 	const char *prefix;
 	size_t plen;
 	strata_ino_t into;
-	struct strata_attr owner; /* uid and gid of the new inodes */
+	struct strata_attr owner; /* uid and gid of the new inodes (a
+				   * setgid directory's group wins) */
 	char lastdir[PATH_MAX];	  /* the directory last created or found */
 	strata_ino_t lastdir_ino;
 	struct strata_vfs_import_stats *st;

@@ -1078,6 +1078,40 @@ static void overlay_shows_a_release_after_a_stale_read(void **state)
 	strata_vfs_set_backing(vfs, NULL);
 }
 
+/* relatime sees what a passed-through writer wrote since the last read,
+ * which the mount learns only from the backing file. */
+static void relatime_sees_passed_through_writes(void **state)
+{
+	struct strata_vfs *vfs = *state;
+	struct fake_backing fb = { 0 };
+	struct strata_vfs_backing b = { fake_backing_open, fake_backing_close,
+					&fb };
+	unsigned int oflags = 0;
+	uint64_t fh, writer;
+	struct stat st;
+
+	strata_vfs_set_backing(vfs, &b);
+	assert_int_equal(strata_vfs_create(vfs, &root, STRATA_ROOT_INO, "f",
+					   0644, O_WRONLY, &st, &fh, &oflags),
+			 0);
+	assert_int_equal(pwrite(fb.last_fd, "hello", 5, 0), 5);
+	assert_int_equal(strata_vfs_release(vfs, fh), 0);
+	/* Read an hour ago, changed two hours ago: a read now moves
+	 * nothing... */
+	times_ago(vfs, st.st_ino, 3600, 7200);
+	assert_int_equal(
+		strata_vfs_open(vfs, st.st_ino, O_RDWR, &writer, &oflags), 0);
+	assert_true(oflags & STRATA_VFS_PASSTHROUGH);
+	assert_int_equal(atimes_waiting(vfs), 0);
+	/* ...but after the kernel wrote through the backing file, it
+	 * does. */
+	assert_int_equal(pwrite(fb.last_fd, "H", 1, 0), 1);
+	read_once(vfs, st.st_ino);
+	assert_int_equal(atimes_waiting(vfs), 1);
+	assert_int_equal(strata_vfs_release(vfs, writer), 0);
+	strata_vfs_set_backing(vfs, NULL);
+}
+
 static void an_unlinked_new_file_never_names_its_object(void **state)
 {
 	struct strata_vfs *vfs = *state;
@@ -1291,6 +1325,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			an_unlinked_new_file_never_names_its_object,
 			setup_local, teardown_local),
+		cmocka_unit_test_setup_teardown(
+			relatime_sees_passed_through_writes, setup_local,
+			teardown_local),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
