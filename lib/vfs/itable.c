@@ -302,18 +302,44 @@ unsigned int strata_vfs_unrecorded(struct strata_vfs *vfs)
 	return __atomic_load_n(&vfs->nkept, __ATOMIC_RELAXED);
 }
 
+/* Room for as many vnodes as *count says, the count of those the caller
+ * will collect; NULL when none (or no memory: the next round). */
+static struct vnode **it_batch(unsigned int *count, size_t *cap)
+{
+	*cap = __atomic_load_n(count, __ATOMIC_RELAXED);
+	return *cap ? calloc(*cap, sizeof(struct vnode *)) : NULL;
+}
+
+/* Run fn (vn->lock held) on each of the n vnodes of batch, which the
+ * caller holds, then let them and the batch go. */
+static void it_run(struct strata_vfs *vfs, struct vnode **batch, size_t n,
+		   void (*fn)(struct strata_vfs *vfs, struct vnode *vn))
+{
+	for (size_t i = 0; i < n; i++) {
+		struct vnode *vn = batch[i];
+
+		pthread_mutex_lock(&vn->lock);
+		fn(vfs, vn);
+		pthread_mutex_unlock(&vn->lock);
+		strata__vfs_vnode_unhold(vfs, vn);
+	}
+	free(batch);
+}
+
+static void vn_retry(struct strata_vfs *vfs, struct vnode *vn)
+{
+	if (vn->kept)
+		(void)strata__vfs_commit(vfs, vn, false);
+}
+
 void strata__vfs_retry_kept(struct strata_vfs *vfs)
 {
 	struct vfs_itable *it = &vfs->itable;
-	size_t cap = __atomic_load_n(&vfs->nkept, __ATOMIC_RELAXED);
-	struct vnode **batch;
-	size_t n = 0;
+	size_t cap, n = 0;
+	struct vnode **batch = it_batch(&vfs->nkept, &cap);
 
-	if (cap == 0)
-		return;
-	batch = calloc(cap, sizeof(*batch));
 	if (!batch)
-		return; /* the next round */
+		return;
 	/* A scan of the whole table, but only while commits keep failing. */
 	pthread_mutex_lock(&it->lock);
 	for (size_t i = 0; i < it->nbuckets && n < cap; i++) {
@@ -326,29 +352,16 @@ void strata__vfs_retry_kept(struct strata_vfs *vfs)
 		}
 	}
 	pthread_mutex_unlock(&it->lock);
-	for (size_t i = 0; i < n; i++) {
-		struct vnode *vn = batch[i];
-
-		pthread_mutex_lock(&vn->lock);
-		if (vn->kept)
-			(void)strata__vfs_commit(vfs, vn, false);
-		pthread_mutex_unlock(&vn->lock);
-		strata__vfs_vnode_unhold(vfs, vn);
-	}
-	free(batch);
+	it_run(vfs, batch, n, vn_retry);
 }
 
 void strata__vfs_flush_atimes(struct strata_vfs *vfs)
 {
-	size_t cap = __atomic_load_n(&vfs->natime, __ATOMIC_RELAXED);
-	struct vnode **batch;
-	size_t n = 0;
+	size_t cap, n = 0;
+	struct vnode **batch = it_batch(&vfs->natime, &cap);
 
-	if (cap == 0)
-		return;
-	batch = calloc(cap, sizeof(*batch));
 	if (!batch)
-		return; /* the next round */
+		return;
 	/* The table lock for the holds, the list's for the walk; those
 	 * that join meanwhile wait for the next round. */
 	pthread_mutex_lock(&vfs->itable.lock);
@@ -360,13 +373,5 @@ void strata__vfs_flush_atimes(struct strata_vfs *vfs)
 	}
 	pthread_mutex_unlock(&vfs->atime_lock);
 	pthread_mutex_unlock(&vfs->itable.lock);
-	for (size_t i = 0; i < n; i++) {
-		struct vnode *vn = batch[i];
-
-		pthread_mutex_lock(&vn->lock);
-		strata__vfs_atime_commit(vfs, vn);
-		pthread_mutex_unlock(&vn->lock);
-		strata__vfs_vnode_unhold(vfs, vn);
-	}
-	free(batch);
+	it_run(vfs, batch, n, strata__vfs_atime_commit);
 }
