@@ -161,7 +161,7 @@ void strata__vfs_pt_absorb(struct strata_vfs *vfs, strata_ino_t ino)
 }
 
 /* No atime waits in vn any more (vn->lock held, or vn private). */
-static void vn_atime_cancel(struct strata_vfs *vfs, struct vnode *vn)
+void strata__vfs_atime_forget(struct strata_vfs *vfs, struct vnode *vn)
 {
 	if (!vn->atime_due)
 		return;
@@ -179,11 +179,6 @@ static void vn_atime_cancel(struct strata_vfs *vfs, struct vnode *vn)
 	pthread_mutex_unlock(&vfs->atime_lock);
 }
 
-void strata__vfs_atime_forget(struct strata_vfs *vfs, struct vnode *vn)
-{
-	vn_atime_cancel(vfs, vn);
-}
-
 int strata__vfs_attr_set(struct strata_vfs *vfs, strata_ino_t ino,
 			 struct strata_attr *a, unsigned int set)
 {
@@ -199,7 +194,8 @@ int strata__vfs_attr_set(struct strata_vfs *vfs, strata_ino_t ino,
 		if (ret == 0 && (set & STRATA_SET_MTIME) && vn->loaded)
 			vn->mtime = a->mtime;
 		if (ret == 0 && (set & STRATA_SET_ATIME)) {
-			vn_atime_cancel(vfs, vn); /* the atime set wins */
+			strata__vfs_atime_forget(vfs,
+						 vn); /* the atime set wins */
 			vn->atime = a->atime;
 			vn->atime_known = true;
 		}
@@ -862,7 +858,7 @@ void strata__vfs_atime_commit(struct strata_vfs *vfs, struct vnode *vn)
 
 	if (!vn->atime_due)
 		return;
-	vn_atime_cancel(vfs, vn);
+	strata__vfs_atime_forget(vfs, vn);
 	vn->atime_known = __atomic_load_n(&vn->orphan, __ATOMIC_RELAXED) ||
 			  strata_catalog_setattr(vfs->cat, vn->ino, &a,
 						 STRATA_SET_ATIME, &a) == 0;

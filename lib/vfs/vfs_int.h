@@ -218,7 +218,8 @@ void strata__vfs_retry_kept(struct strata_vfs *vfs);
 /* Record every atime that waits in a vnode (the reaper, VFS_ATIME_LAZY_MS
  * after the first began to wait). */
 void strata__vfs_flush_atimes(struct strata_vfs *vfs);
-/* vn is about to be freed (vn private): an atime that waits goes. */
+/* No atime waits in vn any more, unwritten (vn->lock held, or vn about to
+ * be freed). */
 void strata__vfs_atime_forget(struct strata_vfs *vfs, struct vnode *vn);
 
 /* move.c: the value of a user.strata.* xattr, as getxattr(2). */

@@ -114,6 +114,15 @@ static void fake_backing_close(void *arg, int id)
 	fb->last_closed = id;
 }
 
+/* Pass files through the fake (strata_vfs_set_backing copies it). */
+static void use_fake_backing(struct strata_vfs *vfs, struct fake_backing *fb)
+{
+	struct strata_vfs_backing b = { fake_backing_open, fake_backing_close,
+					fb };
+
+	strata_vfs_set_backing(vfs, &b);
+}
+
 static int count_objects_cb(void *arg, const char *key,
 			    const struct strata_obj_stat *st)
 {
@@ -947,14 +956,12 @@ static void passthrough_shares_one_backing_and_takes_in_its_writes(void **state)
 {
 	struct strata_vfs *vfs = *state;
 	struct fake_backing fb = { 0 };
-	struct strata_vfs_backing b = { fake_backing_open, fake_backing_close,
-					&fb };
 	unsigned int oflags = 0, rflags = 0;
 	struct strata_attr a;
 	struct stat st, in;
 	uint64_t fh, rfh, f_ino;
 
-	strata_vfs_set_backing(vfs, &b);
+	use_fake_backing(vfs, &fb);
 	/* A new file for writing gets its object now, to pass through;
 	 * the object has no key (no name on the tier) until recorded. */
 	assert_int_equal(strata_vfs_create(vfs, &root, STRATA_ROOT_INO, "f",
@@ -1054,14 +1061,12 @@ static void overlay_shows_a_release_after_a_stale_read(void **state)
 {
 	struct strata_vfs *vfs = *state;
 	struct fake_backing fb = { 0 };
-	struct strata_vfs_backing b = { fake_backing_open, fake_backing_close,
-					&fb };
 	unsigned int oflags = 0;
 	struct strata_attr a;
 	struct stat st;
 	uint64_t fh;
 
-	strata_vfs_set_backing(vfs, &b);
+	use_fake_backing(vfs, &fb);
 	assert_int_equal(strata_vfs_create(vfs, &root, STRATA_ROOT_INO, "f",
 					   0644, O_WRONLY, &st, &fh, &oflags),
 			 0);
@@ -1084,13 +1089,11 @@ static void relatime_sees_passed_through_writes(void **state)
 {
 	struct strata_vfs *vfs = *state;
 	struct fake_backing fb = { 0 };
-	struct strata_vfs_backing b = { fake_backing_open, fake_backing_close,
-					&fb };
 	unsigned int oflags = 0;
 	uint64_t fh, writer;
 	struct stat st;
 
-	strata_vfs_set_backing(vfs, &b);
+	use_fake_backing(vfs, &fb);
 	assert_int_equal(strata_vfs_create(vfs, &root, STRATA_ROOT_INO, "f",
 					   0644, O_WRONLY, &st, &fh, &oflags),
 			 0);
@@ -1116,8 +1119,6 @@ static void an_unlinked_new_file_never_names_its_object(void **state)
 {
 	struct strata_vfs *vfs = *state;
 	struct fake_backing fb = { 0 };
-	struct strata_vfs_backing b = { fake_backing_open, fake_backing_close,
-					&fb };
 	unsigned int oflags = 0;
 	char buf[16] = "";
 	struct stat st;
@@ -1125,7 +1126,7 @@ static void an_unlinked_new_file_never_names_its_object(void **state)
 
 	/* A temporary file: made, unlinked, written, read and closed. Its
 	 * object never takes a key, so the tier never sees it. */
-	strata_vfs_set_backing(vfs, &b);
+	use_fake_backing(vfs, &fb);
 	assert_int_equal(strata_vfs_create(vfs, &root, STRATA_ROOT_INO, "tmp",
 					   0644, O_RDWR, &st, &fh, &oflags),
 			 0);
@@ -1170,8 +1171,6 @@ static void a_failed_link_keeps_the_bytes_until_a_retry(void **state)
 {
 	struct strata_vfs *vfs = *state;
 	struct fake_backing fb = { 0 };
-	struct strata_vfs_backing b = { fake_backing_open, fake_backing_close,
-					&fb };
 	size_t nvnodes = vfs->itable.count, nvnodes_kept;
 	strata_vfs_ino_t f, g, h, k;
 	unsigned int oflags = 0;
@@ -1183,7 +1182,7 @@ static void a_failed_link_keeps_the_bytes_until_a_retry(void **state)
 	uint64_t fh, rfh;
 	int fd;
 
-	strata_vfs_set_backing(vfs, &b);
+	use_fake_backing(vfs, &fb);
 	/* A file where the new objects' shard directory goes. */
 	strata__vfs_key(STRATA_ROOT_INO + 1, key, sizeof(key));
 	snprintf(path, sizeof(path), "%s/fast/%.3s", local_dir, key);
